@@ -1,0 +1,14 @@
+"""The one django-ninja API. Each app adds its router here; OpenAPI at /api/openapi.json."""
+
+from ninja import NinjaAPI
+from ninja.security import django_auth
+
+api = NinjaAPI(title="Weir", version="1", urls_namespace="api", auth=django_auth, csrf=True)
+
+from dashboard.api import router as dashboard_router  # noqa: E402
+from topology.api import router as topology_router  # noqa: E402
+from processing.api import router as processing_router  # noqa: E402
+
+api.add_router("", dashboard_router)
+api.add_router("/topologies", topology_router)
+api.add_router("/deployments", processing_router)
