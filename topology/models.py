@@ -19,6 +19,16 @@ validate_topology_name = RegexValidator(
 )
 
 
+class TopologyQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "TopologyQuerySet":
+        """Owners see their own topologies; staff see every topology."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(owner=user)
+
+
 class Topology(models.Model):
     name = models.CharField(max_length=100, unique=True, validators=[validate_topology_name])
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="topologies")
@@ -29,12 +39,17 @@ class Topology(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
+    objects = TopologyQuerySet.as_manager()
+
     class Meta:
         ordering = ["name"]
         verbose_name_plural = "topologies"
 
     def __str__(self) -> str:
         return self.name
+
+    def can_be_edited_by(self, user) -> bool:
+        return bool(user.is_authenticated and (user.is_staff or self.owner_id == user.pk))
 
     def latest_version(self) -> "TopologyVersion | None":
         return self.versions.order_by("-number").first()
