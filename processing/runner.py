@@ -1,0 +1,219 @@
+"""One deployment instance inside a Celery worker process.
+
+``InstanceRunner.run()`` claims the slot's lease, starts a *warden* thread, and runs the Kafka
+loop in the calling thread until the warden raises the stop flag. The warden keeps every
+database write off the hot loop: it writes the heartbeat (with the latest status and assigned
+partitions the runtime reported through the event sink) and reads the stop flag about once a
+second. The runtime thread only flips in-memory fields.
+
+Kafka clients are created inside ``run()`` by the loop, i.e. in the worker child after the
+fork: librdkafka is not fork-safe.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from typing import Any
+
+from django.conf import settings
+from django.db import close_old_connections, connection
+
+from processing import conf, leases
+from processing.models import Deployment, InstanceStatus
+
+log = logging.getLogger(__name__)
+
+RUNTIME_STATUSES = {s.value for s in InstanceStatus}
+
+
+class InstanceState:
+    """What the runtime last reported; written by the runtime thread, read by the warden."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.status: str = InstanceStatus.STARTING
+        self.partitions: list = []
+        self.error: str | None = None
+        self.dirty = threading.Event()
+
+    def update(self, *, status: str | None = None, partitions: list | None = None, error: str | None = None):
+        with self.lock:
+            if status is not None and status != self.status:
+                self.status = status
+                self.dirty.set()
+            if partitions is not None and partitions != self.partitions:
+                self.partitions = partitions
+                self.dirty.set()
+            if error:
+                self.error = error
+
+    def read(self) -> tuple[str, list, str | None]:
+        with self.lock:
+            return self.status, list(self.partitions), self.error
+
+
+class StateSink:
+    """Event sink feeding InstanceState: status transitions and assigned partitions."""
+
+    def __init__(self, state: InstanceState) -> None:
+        self.state = state
+
+    def emit(self, event: dict[str, Any]) -> None:
+        kind = event.get("type")
+        if kind == "status":
+            status = event.get("status")
+            if status in RUNTIME_STATUSES:
+                self.state.update(status=status, error=event.get("error"))
+        elif kind == "metrics" and "partitions" in event:
+            self.state.update(partitions=sorted([str(t), int(p)] for t, p in event["partitions"]))
+        elif kind == "assignment" and "partitions" in event:
+            self.state.update(partitions=sorted([str(t), int(p)] for t, p in event["partitions"]))
+        elif kind == "error" and event.get("policy") == "fail":
+            self.state.update(
+                error=f"{event.get('error_class')}: {event.get('message')} "
+                f"at {event.get('topic')}[{event.get('partition')}]@{event.get('offset')}"
+                f" (node {event.get('node_id')})"
+            )
+
+
+class FanOutSink:
+    def __init__(self, *sinks) -> None:
+        self.sinks = [s for s in sinks if s is not None]
+
+    def emit(self, event: dict[str, Any]) -> None:
+        for sink in self.sinks:
+            try:
+                sink.emit(event)
+            except Exception:  # a broken reporter must never stop processing
+                log.exception("event sink %r failed on %s", sink, event.get("type"))
+
+
+def reporter_sink(deployment_id: int, slot: int):
+    """The dashboards' sink (Redis + channel layer) when it is installed."""
+    try:
+        from processing.reporter import DeploymentEventSink
+    except ImportError:
+        return None
+    try:
+        return DeploymentEventSink(deployment_id, slot)
+    except Exception:
+        log.exception("could not create the reporter sink")
+        return None
+
+
+class Warden(threading.Thread):
+    def __init__(self, lease: leases.Lease, state: InstanceState) -> None:
+        super().__init__(name=f"warden-{lease.deployment_id}-{lease.slot}", daemon=True)
+        self.lease = lease
+        self.state = state
+        self.stop_requested = threading.Event()
+        self.finished = threading.Event()
+        self.reason: str | None = None
+        self.heartbeat_every = conf.get("WEIR_HEARTBEAT_SECONDS")
+        self.check_every = conf.get("WEIR_STOP_CHECK_SECONDS")
+
+    def run(self) -> None:
+        from processing.reconcile import refresh_status
+
+        last_beat = 0.0
+        last_check = 0.0
+        try:
+            while not self.finished.is_set():
+                now = time.monotonic()
+                dirty = self.state.dirty.is_set()
+                try:
+                    if dirty or now - last_beat >= self.heartbeat_every:
+                        self.state.dirty.clear()
+                        status, partitions, _ = self.state.read()
+                        if not leases.beat(self.lease, status=status, partitions=partitions):
+                            self._stop("the slot was taken over")
+                        last_beat = now
+                        if dirty:
+                            refresh_status(self.lease.deployment_id)
+                    if now - last_check >= self.check_every:
+                        reason = leases.stop_reason(self.lease)
+                        if reason:
+                            self._stop(reason)
+                        last_check = now
+                except Exception:  # the database may be briefly locked; try again next round
+                    log.exception("warden round failed")
+                self.state.dirty.wait(min(self.heartbeat_every, self.check_every) / 2)
+        finally:
+            connection.close()
+
+    def _stop(self, reason: str) -> None:
+        if not self.stop_requested.is_set():
+            log.info("instance %s stopping: %s", self.lease, reason)
+            self.reason = reason
+            self.stop_requested.set()
+
+
+def kafka_config() -> dict[str, str]:
+    return dict(settings.KAFKA_CLIENT_CONFIG)
+
+
+class InstanceRunner:
+    def __init__(self, deployment_id: int, slot: int, epoch: int, task_id: str = "") -> None:
+        self.lease = leases.Lease(deployment_id, slot, epoch)
+        self.task_id = task_id or ""
+
+    def run(self) -> str:
+        """Returns how the instance ended: "stale", "stopped" or "failed"."""
+        from processing.reconcile import refresh_status
+        from topology.compiler.plan import plan_from_dict
+
+        close_old_connections()
+        if not leases.claim(self.lease, host=socket.gethostname(), pid=os.getpid(), task_id=self.task_id):
+            log.info("instance %s: stale epoch or already claimed, exiting", self.lease)
+            return "stale"
+        deployment = Deployment.objects.select_related("version").get(pk=self.lease.deployment_id)
+        refresh_status(deployment.pk)
+        state = InstanceState()
+        warden = Warden(self.lease, state)
+        warden.start()
+        outcome, error = "stopped", ""
+        try:
+            plan = plan_from_dict(_plan_data(deployment.version))
+            from processing.runtime.kafka.loop import run as run_loop
+
+            run_loop(
+                plan,
+                app_id=deployment.app_id,
+                kafka_config=kafka_config(),
+                guarantee=deployment.guarantee,
+                error_policy=deployment.error_policy,
+                events=FanOutSink(StateSink(state), reporter_sink(deployment.pk, self.lease.slot)),
+                should_stop=warden.stop_requested.is_set,
+                instance_slot=self.lease.slot,
+                commit_interval_ms=int(conf.get("WEIR_COMMIT_INTERVAL_MS")),
+            )
+            status, _, reported = state.read()
+            if status == InstanceStatus.FAILED:
+                outcome, error = "failed", reported or "the runtime stopped in a failed state"
+        except Exception as exc:
+            log.exception("instance %s crashed", self.lease)
+            outcome, error = "failed", state.read()[2] or f"{type(exc).__name__}: {exc}"
+        finally:
+            warden.finished.set()
+            warden.state.dirty.set()
+            warden.join(timeout=10)
+        leases.release(
+            self.lease,
+            status=InstanceStatus.FAILED if outcome == "failed" else InstanceStatus.STOPPED,
+            error=error[:4000],
+        )
+        refresh_status(self.lease.deployment_id)
+        return outcome
+
+
+def _plan_data(version) -> dict:
+    plan = version.plan
+    if isinstance(plan, str | bytes):
+        import orjson
+
+        plan = orjson.loads(plan)
+    return plan
