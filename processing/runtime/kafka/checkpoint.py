@@ -1,0 +1,253 @@
+"""The checkpoint: the one place that decides in which order outputs and offsets become durable.
+
+Order (the invariant every guarantee rests on — never commit an offset before the records it
+caused are durable):
+
+at_least_once
+    1. flush sinks: ``task.take_output()`` (sink, repartition and dead-letter records) → produce
+    2. produce changelogs: ``task.take_changelog()`` (one record per dirty store key)
+    3. flush the producer and check every delivery report
+    4. commit the consumed offsets, synchronously
+
+    A crash between 3 and 4 replays the interval: outputs and changelog are written twice
+    (over-counting, by design of at-least-once).
+
+exactly_once (v2)
+    1–2 as above, inside the open transaction
+    3. ``send_offsets_to_transaction(offsets, consumer.consumer_group_metadata())``
+    4. ``commit_transaction()``
+
+    Sink records, changelog records and offsets become visible together or not at all; the
+    group metadata lets the broker fence a zombie that lost its partitions (EOS v2).
+
+``fault_hook(point)`` is called at the named points so tests can kill the process at exactly
+that place: ``after_produce_before_commit`` and ``after_commit``.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException, Producer, TopicPartition
+
+# Producer.flush and transactional calls block; 30 s is well above a healthy broker's latency
+# and short enough to surface an unreachable cluster as an error instead of hanging forever.
+FLUSH_TIMEOUT_S = 30.0
+TXN_TIMEOUT_S = 30.0
+
+
+class ProducerFailure(Exception):
+    """A produce or transaction step failed.
+
+    ``abortable``: abort the transaction, rewind to committed offsets, rebuild state.
+    ``fatal``: the producer is unusable (fenced, or a fatal idempotence error): recreate it.
+    Otherwise (at-least-once delivery errors) the interval must be replayed: rewind and rebuild.
+    """
+
+    def __init__(self, message: str, *, abortable: bool = False, fatal: bool = False) -> None:
+        super().__init__(message)
+        self.abortable = abortable
+        self.fatal = fatal
+
+    @classmethod
+    def from_kafka(cls, exc: KafkaException) -> ProducerFailure:
+        error = exc.args[0] if exc.args else None
+        if not isinstance(error, KafkaError):
+            return cls(str(exc))
+        fenced = error.code() in (
+            KafkaError._FENCED,
+            KafkaError.PRODUCER_FENCED,
+            KafkaError.INVALID_PRODUCER_EPOCH,
+        )
+        return cls(
+            f"{error.name()}: {error.str()}",
+            abortable=error.txn_requires_abort(),
+            fatal=error.fatal() or fenced,
+        )
+
+
+class OutputProducer:
+    """The instance's one producer: plain idempotent (at-least-once) or transactional."""
+
+    def __init__(self, config: dict[str, Any], *, transactional: bool) -> None:
+        self.transactional = transactional
+        self._producer = Producer(config)
+        self._delivery_error: KafkaError | None = None
+        self.in_transaction = False
+        self.produced = 0
+        if transactional:
+            # Fences any previous producer with the same transactional.id and aborts its
+            # open transaction, so read_committed restores see a settled log.
+            try:
+                self._producer.init_transactions(TXN_TIMEOUT_S)
+            except KafkaException as exc:
+                raise ProducerFailure.from_kafka(exc) from exc
+
+    def _on_delivery(self, err: KafkaError | None, _msg: Any) -> None:
+        if err is not None and self._delivery_error is None:
+            self._delivery_error = err
+
+    def begin(self) -> None:
+        if self.transactional and not self.in_transaction:
+            try:
+                self._producer.begin_transaction()
+            except KafkaException as exc:
+                raise ProducerFailure.from_kafka(exc) from exc
+            self.in_transaction = True
+
+    def produce(self, records: Iterable[Any]) -> int:
+        count = 0
+        produce = self._producer.produce
+        for record in records:
+            kwargs: dict[str, Any] = {
+                "key": record.key,
+                "value": record.value,
+                "on_delivery": self._on_delivery,
+            }
+            if record.timestamp is not None and record.timestamp >= 0:
+                kwargs["timestamp"] = record.timestamp
+            if record.partition is not None:
+                kwargs["partition"] = record.partition
+            if record.headers:
+                kwargs["headers"] = record.headers
+            while True:
+                try:
+                    produce(record.topic, **kwargs)
+                    break
+                except BufferError:
+                    # Local queue full: let librdkafka drain it, then retry the same record.
+                    self._producer.poll(0.05)
+                except KafkaException as exc:
+                    raise ProducerFailure.from_kafka(exc) from exc
+            count += 1
+        self.produced += count
+        self._producer.poll(0)
+        return count
+
+    def flush(self) -> None:
+        remaining = self._producer.flush(FLUSH_TIMEOUT_S)
+        if remaining:
+            raise ProducerFailure(f"{remaining} records not delivered within {FLUSH_TIMEOUT_S:.0f}s")
+        self._raise_delivery_error()
+
+    def _raise_delivery_error(self) -> None:
+        if self._delivery_error is not None:
+            err, self._delivery_error = self._delivery_error, None
+            raise ProducerFailure.from_kafka(KafkaException(err))
+
+    def send_offsets(self, offsets: list[TopicPartition], group_metadata: Any) -> None:
+        try:
+            self._producer.send_offsets_to_transaction(offsets, group_metadata, TXN_TIMEOUT_S)
+        except KafkaException as exc:
+            raise ProducerFailure.from_kafka(exc) from exc
+
+    def commit_transaction(self) -> None:
+        while True:
+            try:
+                self._producer.commit_transaction(TXN_TIMEOUT_S)
+                break
+            except KafkaException as exc:
+                error = exc.args[0] if exc.args else None
+                if isinstance(error, KafkaError) and error.retriable():
+                    continue
+                raise ProducerFailure.from_kafka(exc) from exc
+        self.in_transaction = False
+        self._raise_delivery_error()
+
+    def abort_transaction(self) -> None:
+        if not self.transactional or not self.in_transaction:
+            return
+        try:
+            self._producer.abort_transaction(TXN_TIMEOUT_S)
+        except KafkaException as exc:
+            raise ProducerFailure.from_kafka(exc) from exc
+        finally:
+            self._delivery_error = None
+        self.in_transaction = False
+
+    def poll(self) -> None:
+        self._producer.poll(0)
+
+    def close(self) -> None:
+        # Best effort: a clean close flushes what is queued; an aborted transaction is gone.
+        try:
+            if self.in_transaction:
+                self.abort_transaction()
+            self._producer.flush(5.0)
+        except Exception:  # noqa: BLE001 - closing must not mask the reason we are closing
+            pass
+
+
+class Checkpoint:
+    """Collects the consumed offsets of one commit interval and commits them in order."""
+
+    def __init__(
+        self,
+        producer: OutputProducer,
+        consumer: Any,
+        *,
+        exactly_once: bool,
+        fault_hook: Callable[[str], None] | None = None,
+    ) -> None:
+        self.producer = producer
+        self.consumer = consumer
+        self.exactly_once = exactly_once
+        self.fault_hook = fault_hook or (lambda point: None)
+        # (topic, partition) -> next offset to consume (last processed + 1)
+        self.pending: dict[tuple[str, int], int] = {}
+        self.committed: dict[tuple[str, int], int] = {}
+        self.started = time.monotonic()
+        self.commits = 0
+
+    def note(self, topic: str, partition: int, offset: int) -> None:
+        self.pending[(topic, partition)] = offset + 1
+
+    def is_due(self, interval_ms: int) -> bool:
+        return (time.monotonic() - self.started) * 1000 >= interval_ms
+
+    def forget(self, partitions: Iterable[tuple[str, int]]) -> None:
+        for tp in partitions:
+            self.pending.pop(tp, None)
+            self.committed.pop(tp, None)
+
+    def discard(self) -> None:
+        """Drop the interval (after an abort): its offsets must be consumed again."""
+        self.pending.clear()
+        self.started = time.monotonic()
+
+    def commit(self, tasks: Iterable[Any]) -> bool:
+        """Make the interval durable in the documented order. Returns True if anything was committed."""
+        tasks = list(tasks)
+        outputs = [record for task in tasks for record in task.take_output()]
+        changelog = [record for task in tasks for record in task.take_changelog()]
+        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self.pending.items())]
+        if not (outputs or changelog or offsets or self.producer.in_transaction):
+            self.started = time.monotonic()
+            return False
+        if self.exactly_once:
+            self.producer.begin()
+        self.producer.produce(outputs)
+        self.producer.produce(changelog)
+        if self.exactly_once:
+            if offsets:
+                self.producer.send_offsets(offsets, self.consumer.consumer_group_metadata())
+            self.fault_hook("after_produce_before_commit")
+            self.producer.commit_transaction()
+        else:
+            self.producer.flush()
+            self.fault_hook("after_produce_before_commit")
+            if offsets:
+                try:
+                    self.consumer.commit(offsets=offsets, asynchronous=False)
+                except KafkaException as exc:
+                    # Typically the group rebalanced under us: the interval is replayed by
+                    # whoever owns the partitions now (at-least-once).
+                    raise ProducerFailure(f"offset commit failed: {exc}") from exc
+        self.fault_hook("after_commit")
+        self.committed.update(self.pending)
+        self.pending.clear()
+        self.started = time.monotonic()
+        self.commits += 1
+        return bool(offsets)

@@ -1,0 +1,104 @@
+"""librdkafka configuration for the runtime's consumer, producer and restore consumer.
+
+``kafka_config`` is the deployment's client configuration (bootstrap servers, security). Keys
+prefixed ``consumer.`` or ``producer.`` override the defaults below for that client only, so an
+operator can tune e.g. ``consumer.session.timeout.ms`` without code changes.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from topology.compiler import naming
+
+GUARANTEES = ("at_least_once", "exactly_once")
+
+# A killed instance keeps its partitions until the broker notices it is gone. Six seconds is
+# the broker's default minimum session timeout: short enough that a restarted runner gets its
+# partitions back quickly, long enough for a busy 2-core machine not to drop live members.
+SESSION_TIMEOUT_MS = 6000
+HEARTBEAT_INTERVAL_MS = 1500
+# Restores of large stores run inside the assignment callback; five minutes between polls is
+# the Java default and leaves room for a multi-million key changelog.
+MAX_POLL_INTERVAL_MS = 300_000
+# An instance that dies mid-transaction blocks read_committed readers of its partitions until
+# the broker aborts the transaction. A restart of the same slot aborts it at once (fencing);
+# for a slot that never comes back, ten seconds bounds the stall (the commit interval is 1 s).
+TRANSACTION_TIMEOUT_MS = 10_000
+
+_CONNECTION_PREFIXES = ("bootstrap.servers", "security.", "sasl.", "ssl.", "client.", "socket.", "broker.")
+
+
+def _split(kafka_config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
+    common: dict[str, Any] = {}
+    consumer: dict[str, Any] = {}
+    producer: dict[str, Any] = {}
+    for key, value in kafka_config.items():
+        if key.startswith("consumer."):
+            consumer[key[len("consumer.") :]] = value
+        elif key.startswith("producer."):
+            producer[key[len("producer.") :]] = value
+        elif key.startswith(_CONNECTION_PREFIXES):
+            common[key] = value
+    return common, consumer, producer
+
+
+def consumer_config(kafka_config: dict[str, Any], app_id: str, *, instance_slot: int = 0) -> dict[str, Any]:
+    common, overrides, _ = _split(kafka_config)
+    return {
+        **common,
+        "group.id": naming.consumer_group(app_id),
+        "client.id": f"{app_id}-{instance_slot}-consumer",
+        "partition.assignment.strategy": "cooperative-sticky",
+        # Offsets are committed only by the checkpoint, after the outputs they cover.
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        # Never see records of aborted or still-open transactions (ours or upstream's).
+        "isolation.level": "read_committed",
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": SESSION_TIMEOUT_MS,
+        "heartbeat.interval.ms": HEARTBEAT_INTERVAL_MS,
+        "max.poll.interval.ms": MAX_POLL_INTERVAL_MS,
+        **overrides,
+    }
+
+
+def restore_consumer_config(
+    kafka_config: dict[str, Any], app_id: str, *, instance_slot: int = 0
+) -> dict[str, Any]:
+    common, overrides, _ = _split(kafka_config)
+    return {
+        **common,
+        # Used with assign() only: it never joins or commits to this group.
+        "group.id": f"{naming.consumer_group(app_id)}-restore",
+        "client.id": f"{app_id}-{instance_slot}-restore",
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "isolation.level": "read_committed",
+        "enable.partition.eof": True,
+        "auto.offset.reset": "earliest",
+        **{k: v for k, v in overrides.items() if k.startswith(("fetch.", "queued."))},
+    }
+
+
+def producer_config(
+    kafka_config: dict[str, Any], app_id: str, *, guarantee: str, instance_slot: int = 0
+) -> dict[str, Any]:
+    common, _, overrides = _split(kafka_config)
+    config: dict[str, Any] = {
+        **common,
+        "client.id": f"{app_id}-{instance_slot}-producer",
+        # Same hash as the Java client's default partitioner, so keyed records land on the
+        # partition Kafka Streams (and any Java consumer joining on the key) expects.
+        "partitioner": "murmur2_random",
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "queue.buffering.max.messages": 1_000_000,
+        "queue.buffering.max.kbytes": 1_048_576,
+    }
+    if guarantee == "exactly_once":
+        config["transactional.id"] = naming.transactional_id(app_id, instance_slot)
+        config["transaction.timeout.ms"] = TRANSACTION_TIMEOUT_MS
+    config.update(overrides)
+    return config

@@ -1,0 +1,650 @@
+"""The poll loop: one consumer, one producer, the tasks of the assigned partitions.
+
+``run()`` is the whole lifecycle of one instance of an application:
+
+1. check the source topics exist (a missing one is a ``failed`` status with the reason — the
+   caller must not restart us in a loop) and create the internal topics;
+2. create the producer (under exactly-once ``init_transactions`` fences our previous
+   incarnation and aborts its open transaction before anything is read);
+3. subscribe; on assignment create one task per (sub-topology, partition) and restore its
+   stores from their changelogs with a read_committed restore consumer before it processes;
+4. loop: ``consume`` a batch → ``task.process`` → produce outputs → every commit interval the
+   checkpoint (see checkpoint.py for the order); emit metrics, lag and view deltas;
+5. on revoke: checkpoint, then close the revoked tasks; on lost: drop them without committing;
+6. ``should_stop()`` → final checkpoint, close the consumer (leaves the group), ``stopped``.
+
+Partition assignment is cooperative-sticky, except when a sub-topology reads several topics
+(co-partitioned inputs such as ``A`` and ``B`` of one count): librdkafka's sticky assignor does
+not keep partition *p* of both topics on one member, which would split one task's state across
+two instances. Range assignment does (same partition count, same members), at the price of
+eager rebalances for those applications. Kafka Streams solves this with its own assignor,
+which librdkafka cannot load.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, OFFSET_INVALID, Consumer, KafkaError, KafkaException
+from confluent_kafka import TopicPartition as TP
+
+from processing.runtime.events import EventSink
+from processing.runtime.kafka import admin, clients
+from processing.runtime.kafka.checkpoint import Checkpoint, OutputProducer, ProducerFailure
+from topology.compiler import naming
+from topology.compiler.plan import Plan, Source
+
+log = logging.getLogger(__name__)
+
+# A batch bounds the work between two looks at should_stop() and the commit timer; 2000 records
+# of ~100 bytes is a few milliseconds of fetch data and ~10-50 ms of processing in Python.
+BATCH_SIZE = 2000
+# How long consume() waits for a first record. Short, so an idle instance still commits,
+# reports metrics and notices should_stop() promptly.
+POLL_TIMEOUT_S = 0.2
+METRICS_INTERVAL_S = 1.0
+# librdkafka metadata/offset look-ups; generous because they share 2 cores with everything else.
+LOOKUP_TIMEOUT_S = 10.0
+RESTORE_BATCH = 10_000
+
+TaskId = tuple[int, int]
+
+
+class InstanceFailed(Exception):
+    """Stops the instance in the ``failed`` state; the message is the user-facing reason."""
+
+    def __init__(self, message: str, **details: Any) -> None:
+        super().__init__(message)
+        self.details = details
+
+
+def run(
+    plan: Plan,
+    *,
+    app_id: str,
+    kafka_config: dict[str, Any],
+    guarantee: str = "at_least_once",
+    error_policy: str = "fail",
+    events: EventSink,
+    should_stop: Callable[[], bool],
+    instance_slot: int = 0,
+    commit_interval_ms: int = 1000,
+    fault_hook: Callable[[str], None] | None = None,
+    view_interval_ms: int = 250,
+) -> None:
+    """Run one instance of ``plan`` under ``app_id`` until ``should_stop()`` is true.
+
+    Never raises for user or data errors: they end in a ``failed`` status event carrying the
+    reason (and topic/partition/offset for a bad record under policy ``fail``).
+    """
+    if guarantee not in clients.GUARANTEES:
+        raise ValueError(f"guarantee must be one of {clients.GUARANTEES}, not {guarantee!r}")
+    instance = Instance(
+        plan,
+        app_id=app_id,
+        kafka_config=kafka_config,
+        guarantee=guarantee,
+        error_policy=error_policy,
+        events=events,
+        should_stop=should_stop,
+        instance_slot=instance_slot,
+        commit_interval_ms=commit_interval_ms,
+        fault_hook=fault_hook,
+        view_interval_ms=view_interval_ms,
+    )
+    instance.run()
+
+
+class Instance:
+    def __init__(
+        self,
+        plan: Plan,
+        *,
+        app_id: str,
+        kafka_config: dict[str, Any],
+        guarantee: str,
+        error_policy: str,
+        events: EventSink,
+        should_stop: Callable[[], bool],
+        instance_slot: int,
+        commit_interval_ms: int,
+        fault_hook: Callable[[str], None] | None,
+        view_interval_ms: int,
+    ) -> None:
+        self.plan = plan
+        self.app_id = app_id
+        self.kafka_config = kafka_config
+        self.exactly_once = guarantee == "exactly_once"
+        self.guarantee = guarantee
+        self.error_policy = error_policy
+        self.events = events
+        self.should_stop = should_stop
+        self.slot = instance_slot
+        self.commit_interval_ms = commit_interval_ms
+        self.fault_hook = fault_hook
+        self.view_interval_s = view_interval_ms / 1000
+
+        self.runtime: Any = None
+        self.consumer: Any = None
+        self.restore_consumer: Any = None
+        self.producer: OutputProducer | None = None
+        self.checkpoint: Checkpoint | None = None
+        self.tasks: dict[TaskId, Any] = {}
+        self.assigned: set[tuple[str, int]] = set()
+        self.status = ""
+        self.callback_error: BaseException | None = None
+        self.needs_reset = False
+        self.assignment_strategy = "cooperative-sticky"
+        self.closing = False
+
+        self.closed_metrics: dict[str, dict[str, int]] = {}
+        self.pending_views: dict[str, dict[Any, Any]] = defaultdict(dict)
+        self.view_seq: dict[str, int] = defaultdict(int)
+        self.latency_total = 0.0
+        self.latency_batches = 0
+        self.last_metrics = time.monotonic()
+        self.last_views = time.monotonic()
+        self.latest_topics = {
+            t
+            for op in plan.operators()
+            if isinstance(op, Source) and op.offset_reset == "latest"
+            for t in op.topics
+        }
+
+    # --- lifecycle -------------------------------------------------------------------------
+
+    def run(self) -> None:
+        self._set_status("starting")
+        try:
+            self._start()
+            self._loop()
+            self._shutdown()
+            self._set_status("stopped")
+        except InstanceFailed as failure:
+            self._fail(str(failure), **failure.details)
+        except Exception as exc:  # noqa: BLE001 - reported as a failed status, never a crash loop
+            log.exception("instance %s-%s crashed", self.app_id, self.slot)
+            self._fail(f"{type(exc).__name__}: {exc}")
+
+    def _start(self) -> None:
+        from processing.runtime.executor import TopologyRuntime
+
+        self.runtime = TopologyRuntime(
+            self.plan, self.app_id, error_policy=self.error_policy, events=self.events
+        )
+        self._prepare_topics()
+        self.producer = self._new_producer()
+        self.consumer = Consumer(
+            {
+                **clients.consumer_config(self.kafka_config, self.app_id, instance_slot=self.slot),
+                "partition.assignment.strategy": self.assignment_strategy,
+            }
+        )
+        self.restore_consumer = Consumer(
+            clients.restore_consumer_config(self.kafka_config, self.app_id, instance_slot=self.slot)
+        )
+        self.checkpoint = Checkpoint(
+            self.producer, self.consumer, exactly_once=self.exactly_once, fault_hook=self.fault_hook
+        )
+        self.consumer.subscribe(
+            list(self.runtime.input_topics()),
+            on_assign=self._guard(self._on_assign),
+            on_revoke=self._guard(self._on_revoke),
+            on_lost=self._guard(self._on_lost),
+        )
+        self._set_status("running")
+
+    def _new_producer(self) -> OutputProducer:
+        config = clients.producer_config(
+            self.kafka_config, self.app_id, guarantee=self.guarantee, instance_slot=self.slot
+        )
+        try:
+            return OutputProducer(config, transactional=self.exactly_once)
+        except ProducerFailure as exc:
+            raise InstanceFailed(f"could not initialise the producer: {exc}") from exc
+
+    def _prepare_topics(self) -> None:
+        from processing.runtime.records import TopicSpec
+
+        sources = list(self.plan.source_topics())
+        found = admin.topic_partitions(self.kafka_config, sources + list(self.plan.sink_topics()))
+        missing = [t for t in sources if t not in found]
+        if missing:
+            raise InstanceFailed(
+                "source topic(s) do not exist: " + ", ".join(missing) + " (create them, then start again)",
+                missing_topics=missing,
+            )
+        for sub in self.plan.subtopologies:
+            counts = {t: found[t] for t in sub.source_topics}
+            if len(set(counts.values())) > 1:
+                raise InstanceFailed(
+                    f"sub-topology {sub.id} reads topics with different partition counts {counts}: "
+                    "inputs of one task must be co-partitioned"
+                )
+            if len(sub.source_topics) + len(sub.repartition_inputs) > 1:
+                self.assignment_strategy = "range"
+        source_partitions = {t: found[t] for t in sources}
+        specs = list(self.runtime.internal_topics(source_partitions))
+        widest = max(source_partitions.values(), default=1)
+        specs += [TopicSpec(t, widest, {}) for t in self.plan.sink_topics() if t not in found]
+        if self.error_policy == "dlq":
+            dlq = naming.dlq_topic(self.app_id)
+            if not admin.topic_partitions(self.kafka_config, [dlq]):
+                specs.append(TopicSpec(dlq, 1, {}))
+        try:
+            admin.ensure_topics(self.kafka_config, specs)
+        except admin.TopicMismatch as exc:
+            raise InstanceFailed(str(exc)) from exc
+
+    def _loop(self) -> None:
+        while not self.should_stop():
+            messages = self.consumer.consume(num_messages=BATCH_SIZE, timeout=POLL_TIMEOUT_S)
+            self._raise_callback_error()
+            if self.needs_reset:
+                self._reset()
+                continue
+            try:
+                if messages:
+                    self._process(messages)
+                if self.checkpoint.is_due(self.commit_interval_ms):
+                    self._commit()
+            except ProducerFailure as failure:
+                self._recover(failure)
+                continue
+            self._report()
+
+    def _shutdown(self) -> None:
+        try:
+            self._commit()
+        except ProducerFailure as failure:
+            log.warning("final checkpoint failed (%s); the next owner replays the interval", failure)
+            self._abort_quietly()
+        self._flush_views()
+        self.closing = True
+        # close() leaves the group; its revoke callback closes the remaining tasks.
+        self.consumer.close()
+        self._close_tasks(list(self.tasks))
+        self.restore_consumer.close()
+        self.producer.close()
+
+    def _fail(self, message: str, **details: Any) -> None:
+        self._abort_quietly()
+        for client in (self.consumer, self.restore_consumer):
+            if client is not None:
+                try:
+                    # Leaves the group without committing: offsets stay before the failure.
+                    client.close()
+                except Exception:  # noqa: BLE001
+                    pass
+        if self.producer is not None:
+            self.producer.close()
+        for task in self.tasks.values():
+            try:
+                task.close()
+            except Exception:  # noqa: BLE001
+                pass
+        self.tasks.clear()
+        self._set_status("failed", error=message, **details)
+
+    # --- processing ------------------------------------------------------------------------
+
+    def _process(self, messages: list[Any]) -> None:
+        from processing.runtime.executor import RecordFailure
+        from processing.runtime.records import InputRecord
+
+        started = time.monotonic()
+        batches: dict[TaskId, list[Any]] = defaultdict(list)
+        last_offsets: dict[tuple[str, int], int] = {}
+        subtopology_of = self.runtime.subtopology_of
+        for msg in messages:
+            error = msg.error()
+            if error is not None:
+                self._on_consume_error(msg, error)
+                continue
+            topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
+            if (topic, partition) not in self.assigned:
+                continue
+            ts_type, ts = msg.timestamp()
+            if ts < 0:
+                ts = int(time.time() * 1000)
+            batches[(subtopology_of(topic), partition)].append(
+                InputRecord(topic, partition, offset, ts, msg.key(), msg.value(), msg.headers())
+            )
+            last_offsets[(topic, partition)] = offset
+        if not batches:
+            return
+        if self.exactly_once:
+            self.producer.begin()
+        for task_id, records in batches.items():
+            task = self.tasks.get(task_id)
+            if task is None:
+                continue
+            try:
+                task.process(records)
+            except RecordFailure as failure:
+                raise InstanceFailed(
+                    f"record {failure.topic}[{failure.partition}]@{failure.offset} failed at node "
+                    f"{failure.node_id!r}: {failure.error_class}: {failure.message}",
+                    topic=failure.topic,
+                    partition=failure.partition,
+                    offset=failure.offset,
+                    node_id=failure.node_id,
+                    error_class=failure.error_class,
+                ) from failure
+            self.producer.produce(task.take_output())
+            for view, rows in task.take_view_deltas().items():
+                self.pending_views[view].update(rows)
+        for (topic, partition), offset in last_offsets.items():
+            if (subtopology_of(topic), partition) in self.tasks:
+                self.checkpoint.note(topic, partition, offset)
+        self.latency_total += time.monotonic() - started
+        self.latency_batches += 1
+
+    def _on_consume_error(self, msg: Any, error: KafkaError) -> None:
+        code = error.code()
+        if code == KafkaError._PARTITION_EOF:
+            return
+        if code in (
+            KafkaError.UNKNOWN_TOPIC_OR_PART,
+            KafkaError._UNKNOWN_TOPIC,
+            KafkaError._UNKNOWN_PARTITION,
+        ):
+            raise InstanceFailed(f"input topic {msg.topic()!r} does not exist (any more): {error.str()}")
+        if code == KafkaError.TOPIC_AUTHORIZATION_FAILED or error.fatal():
+            raise InstanceFailed(f"consumer error on {msg.topic()!r}: {error.str()}")
+        log.warning("consumer error (retried by librdkafka): %s", error.str())
+
+    def _commit(self) -> None:
+        self.checkpoint.commit(self.tasks.values())
+        self._flush_views()
+
+    # --- recovery --------------------------------------------------------------------------
+
+    def _recover(self, failure: ProducerFailure) -> None:
+        """Abortable: abort + rewind + rebuild. Fatal/fenced: new producer, then the same."""
+        log.warning("checkpoint failed (%s); rewinding to the committed offsets", failure)
+        if failure.fatal:
+            self.producer.close()
+            self.producer = self._new_producer()
+            self.checkpoint.producer = self.producer
+        self._reset()
+
+    def _abort_quietly(self) -> None:
+        if self.producer is not None and self.exactly_once:
+            try:
+                self.producer.abort_transaction()
+            except ProducerFailure:
+                pass
+
+    def _reset(self) -> None:
+        """Forget everything since the last commit and resume from the committed offsets.
+
+        Under exactly-once the aborted transaction took the interval's outputs and changelog
+        records with it, so in-memory state is ahead of the log: rebuild it from the changelog.
+        """
+        self.needs_reset = False
+        try:
+            self.producer.abort_transaction()
+        except ProducerFailure as exc:
+            if not exc.fatal:
+                raise
+            self.producer.close()
+            self.producer = self._new_producer()
+            self.checkpoint.producer = self.producer
+        self.checkpoint.discard()
+        task_ids = list(self.tasks)
+        self._close_tasks(task_ids)
+        self.pending_views.clear()
+        if not self.assigned:
+            return
+        tps = [TP(t, p) for t, p in sorted(self.assigned)]
+        committed = self.consumer.committed(tps, timeout=LOOKUP_TIMEOUT_S)
+        for tp in committed:
+            if tp.offset < 0:
+                tp.offset = OFFSET_END if tp.topic in self.latest_topics else OFFSET_BEGINNING
+            self.consumer.seek(tp)
+        self._open_tasks(task_ids)
+
+    # --- rebalance callbacks ---------------------------------------------------------------
+
+    def _guard(self, callback: Callable[[Any, list[Any]], None]) -> Callable[[Any, list[Any]], None]:
+        # Exceptions raised inside librdkafka callbacks surface at odd places; park them and
+        # let the main loop handle them where the state is known.
+        def guarded(consumer: Any, partitions: list[Any]) -> None:
+            try:
+                callback(consumer, partitions)
+            except BaseException as exc:  # noqa: BLE001
+                self.callback_error = exc
+
+        return guarded
+
+    def _raise_callback_error(self) -> None:
+        if self.callback_error is not None:
+            error, self.callback_error = self.callback_error, None
+            if isinstance(error, ProducerFailure):
+                self._recover(error)
+                return
+            raise error
+
+    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
+        new = [(tp.topic, tp.partition) for tp in partitions if (tp.topic, tp.partition) not in self.assigned]
+        if not new:
+            return
+        self._set_status("rebalancing")
+        self.assigned.update(new)
+        latest = [TP(t, p) for t, p in new if t in self.latest_topics]
+        if latest:
+            self._assign_with_latest_reset(consumer, partitions)
+        task_ids = sorted({(self.runtime.subtopology_of(t), p) for t, p in new} - set(self.tasks))
+        self._open_tasks(task_ids)
+        self._set_status("running")
+
+    def _assign_with_latest_reset(self, consumer: Any, partitions: list[Any]) -> None:
+        committed = consumer.committed(
+            [TP(tp.topic, tp.partition) for tp in partitions], timeout=LOOKUP_TIMEOUT_S
+        )
+        for tp in committed:
+            if tp.offset == OFFSET_INVALID and tp.topic in self.latest_topics:
+                tp.offset = OFFSET_END
+        if self.assignment_strategy == "cooperative-sticky":
+            consumer.incremental_assign(committed)
+        else:
+            consumer.assign(committed)
+
+    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
+        revoked = {(tp.topic, tp.partition) for tp in partitions} & self.assigned
+        if not revoked:
+            return
+        if not self.closing:
+            self._set_status("rebalancing")
+        try:
+            self._commit()
+        except ProducerFailure as failure:
+            # The partitions are leaving anyway; their next owner replays from the last commit.
+            log.warning("checkpoint on revoke failed (%s)", failure)
+            self.needs_reset = True
+        self.assigned -= revoked
+        self.checkpoint.forget(revoked)
+        self._close_tasks(self._tasks_without_partitions())
+        if not self.closing:
+            self._set_status("running")
+
+    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
+        lost = {(tp.topic, tp.partition) for tp in partitions} & self.assigned
+        self._set_status("rebalancing")
+        self.assigned -= lost
+        self.checkpoint.forget(lost)
+        self._close_tasks(self._tasks_without_partitions())
+        if self.exactly_once:
+            # The open transaction holds records of the lost tasks too; it must not commit.
+            self.needs_reset = True
+
+    def _tasks_without_partitions(self) -> list[TaskId]:
+        owned = {(self.runtime.subtopology_of(t), p) for t, p in self.assigned}
+        return [task_id for task_id in self.tasks if task_id not in owned]
+
+    # --- tasks and restore -----------------------------------------------------------------
+
+    def _open_tasks(self, task_ids: list[TaskId]) -> None:
+        created = []
+        for sub, partition in task_ids:
+            task = self.runtime.create_task(sub, partition)
+            self.tasks[(sub, partition)] = task
+            created.append(task)
+        if any(task.changelog_topics for task in created):
+            self._set_status("restoring")
+            self._restore(created)
+
+    def _close_tasks(self, task_ids: list[TaskId]) -> None:
+        for task_id in task_ids:
+            task = self.tasks.pop(task_id, None)
+            if task is None:
+                continue
+            for node, counters in task.metrics().items():
+                into = self.closed_metrics.setdefault(node, {})
+                for name, value in counters.items():
+                    into[name] = into.get(name, 0) + value
+            task.close()
+
+    def _restore(self, tasks: list[Any]) -> None:
+        """Replay each store's changelog partition from the beginning to its end (read_committed)."""
+        targets: dict[tuple[str, int], tuple[Any, str]] = {}
+        totals: dict[tuple[str, int], tuple[int, int]] = {}
+        for task in tasks:
+            partition = task.id[1]
+            for store, topic in task.changelog_topics.items():
+                low, high = self.restore_consumer.get_watermark_offsets(
+                    TP(topic, partition), timeout=LOOKUP_TIMEOUT_S
+                )
+                totals[(topic, partition)] = (low, high)
+                if high <= low:
+                    self._restore_event(store, partition, 0, 0, True)
+                    continue
+                targets[(topic, partition)] = (task, store)
+        if not targets:
+            return
+        self.restore_consumer.assign([TP(t, p, OFFSET_BEGINNING) for t, p in targets])
+        remaining = set(targets)
+        restored: dict[tuple[str, int], int] = defaultdict(int)
+        last_event = time.monotonic()
+        try:
+            while remaining:
+                if self.should_stop():
+                    raise InstanceFailed("stopped while restoring state")
+                messages = self.restore_consumer.consume(num_messages=RESTORE_BATCH, timeout=POLL_TIMEOUT_S)
+                chunks: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = defaultdict(list)
+                ended = []
+                for msg in messages:
+                    error = msg.error()
+                    if error is not None:
+                        if error.code() == KafkaError._PARTITION_EOF:
+                            ended.append((msg.topic(), msg.partition()))
+                            continue
+                        if error.fatal() or not error.retriable():
+                            raise KafkaException(error)
+                        continue
+                    chunks[(msg.topic(), msg.partition())].append((msg.key(), msg.value()))
+                    restored[(msg.topic(), msg.partition())] = msg.offset() + 1
+                for tp, records in chunks.items():
+                    task, store = targets[tp]
+                    task.restore(store, records)
+                for tp in ended:
+                    if tp in remaining:
+                        remaining.discard(tp)
+                        task, store = targets[tp]
+                        low, high = totals[tp]
+                        self._restore_event(store, tp[1], high - low, high - low, True)
+                if time.monotonic() - last_event >= METRICS_INTERVAL_S:
+                    last_event = time.monotonic()
+                    for tp in remaining:
+                        low, high = totals[tp]
+                        self._restore_event(
+                            targets[tp][1], tp[1], max(0, restored[tp] - low), high - low, False
+                        )
+        finally:
+            self.restore_consumer.unassign()
+
+    def _restore_event(self, store: str, partition: int, done_count: int, total: int, done: bool) -> None:
+        self.events.emit(
+            {
+                "type": "restore",
+                "store": store,
+                "partition": partition,
+                "restored": done_count,
+                "total": total,
+                "done": done,
+            }
+        )
+
+    # --- events ----------------------------------------------------------------------------
+
+    def _set_status(self, status: str, error: str | None = None, **details: Any) -> None:
+        if status == self.status and error is None:
+            return
+        self.status = status
+        self.events.emit({"type": "status", "status": status, "error": error, **details})
+
+    def _report(self) -> None:
+        now = time.monotonic()
+        if now - self.last_views >= self.view_interval_s:
+            self._flush_views()
+        if now - self.last_metrics < METRICS_INTERVAL_S:
+            return
+        self.last_metrics = now
+        nodes: dict[str, dict[str, int]] = {n: dict(c) for n, c in self.closed_metrics.items()}
+        for task in self.tasks.values():
+            for node, counters in task.metrics().items():
+                into = nodes.setdefault(node, {})
+                for name, value in counters.items():
+                    into[name] = into.get(name, 0) + value
+        latency = (self.latency_total / self.latency_batches * 1000) if self.latency_batches else 0.0
+        self.latency_total, self.latency_batches = 0.0, 0
+        self.events.emit(
+            {
+                "type": "metrics",
+                "nodes": nodes,
+                "latency_ms": round(latency, 3),
+                "partitions": [[t, p] for t, p in sorted(self.assigned)],
+            }
+        )
+        self.events.emit({"type": "lag", "partitions": self._lag()})
+
+    def _lag(self) -> list[dict[str, Any]]:
+        rows = []
+        for topic, partition in sorted(self.assigned):
+            try:
+                _low, high = self.consumer.get_watermark_offsets(TP(topic, partition), cached=True)
+            except KafkaException:
+                continue
+            if high is None or high < 0:
+                continue
+            committed = self.checkpoint.committed.get((topic, partition))
+            position = self.checkpoint.pending.get((topic, partition), committed)
+            lag = high - position if position is not None else None
+            rows.append(
+                {"topic": topic, "partition": partition, "committed": committed, "end": high, "lag": lag}
+            )
+        return rows
+
+    def _flush_views(self) -> None:
+        self.last_views = time.monotonic()
+        if not self.pending_views:
+            return
+        pending, self.pending_views = self.pending_views, defaultdict(dict)
+        for view, rows in pending.items():
+            if not rows:
+                continue
+            self.view_seq[view] += 1
+            self.events.emit(
+                {
+                    "type": "table_delta",
+                    "view": view,
+                    "seq": self.view_seq[view],
+                    "rows": [{"key": k, "value": v} for k, v in rows.items()],
+                    "windowed": any(isinstance(k, dict) for k in rows),
+                }
+            )
