@@ -1,0 +1,1217 @@
+"""The whitelisting AST compiler behind ``expressions.compile_expression``.
+
+Each accepted sqlglot node type has one method here that returns ``(closure, type)``. Any other
+node type is refused. Closures take ``(value, key, timestamp, partition, offset)`` and are
+kept flat (no per-call allocation on the common paths) because filters run per record.
+A subtree without field references is evaluated once at compile time, so bounds such as
+``POWER(9, POWER(9, 9))`` fail while compiling rather than on the first record.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+from collections.abc import Callable
+from typing import Any
+
+from sqlglot import exp
+
+from topology.compiler import expression_runtime as rt
+from topology.compiler.expression_runtime import ExpressionRuntimeError
+
+MAX_TEXT_LENGTH = 4_000
+MAX_NESTING = 32  # parentheses in the text (sqlglot's parser is recursive)
+MAX_DEPTH = 128  # AST depth (long AND chains are flattened, so this is generous)
+MAX_NODES = 600
+MAX_LITERAL_LENGTH = 4_000
+MAX_IN_LIST = 1_000
+MAX_FIELD_DEPTH = 16
+MAX_ROUND_DIGITS = 15
+
+PSEUDO_COLUMNS = {"ROWKEY": "any", "ROWTIME": "integer", "ROWPARTITION": "integer", "ROWOFFSET": "integer"}
+AGGREGATE_FUNCTIONS = ("COUNT", "SUM", "MIN", "MAX", "AVG", "COUNT_DISTINCT", "LATEST", "EARLIEST")
+
+# Type names used for compile-time checks; "any" means unknown (field types not declared).
+NUMERIC = frozenset(("integer", "double", "number"))
+FIELD_TYPES = frozenset(("string", "integer", "double", "number", "boolean", "object", "array", "any"))
+_LOOSE = frozenset(("any", "null"))
+
+Fn = Callable[[Any, Any, Any, Any, Any], Any]
+
+_NUM = rt.NUMBER_TYPES
+_check_number = rt.check_number
+_to_string = rt.to_string
+
+
+class ExpressionError(ValueError):
+    """A user error in an expression, located by character offset into its text.
+
+    ``code`` is the stable issue code: expression.syntax, expression.unknown_field,
+    expression.unknown_function, expression.type, expression.unsupported,
+    expression.forbidden_name, expression.limit, expression.bound, expression.aggregate.
+    """
+
+    def __init__(self, message: str, position: int = 0, code: str = "expression.invalid") -> None:
+        super().__init__(message)
+        self.message = message
+        self.position = position
+        self.code = code
+
+    def __str__(self) -> str:
+        return f"{self.message} (at character {self.position})"
+
+
+def _pos(node: exp.Expression | None) -> int:
+    """The character offset of a node: its own token, else the first token inside it."""
+    if node is None:
+        return 0
+    best = None
+    stack = [node]
+    seen = 0
+    while stack and seen < 2000:
+        current = stack.pop()
+        seen += 1
+        meta = current._meta
+        start = meta.get("start") if meta else None
+        if isinstance(start, int) and (best is None or start < best):
+            best = start
+        stack.extend(current.iter_expressions())
+    return best or 0
+
+
+def _fail(message: str, node: exp.Expression | None, code: str = "expression.invalid") -> ExpressionError:
+    return ExpressionError(message, _pos(node), code)
+
+
+def _const_fn(value: Any) -> Fn:
+    def constant(v, k, t, p, o):
+        return value
+
+    return constant
+
+
+def _type_of_value(value: Any) -> str:
+    return rt.type_name(value)
+
+
+def _numeric_result(left: str, right: str) -> str:
+    if left == "integer" and right == "integer":
+        return "integer"
+    if "double" in (left, right):
+        return "double"
+    return "number"
+
+
+def _common_type(types: list[str]) -> str:
+    known = {t for t in types if t != "null"}
+    if not known:
+        return "null"
+    if len(known) == 1:
+        return known.pop()
+    if known <= NUMERIC:
+        return "number"
+    return "any"
+
+
+_COMPARISONS: dict[type, Callable[[Any, Any], bool]] = {
+    exp.EQ: operator.eq,
+    exp.NEQ: operator.ne,
+    exp.GT: operator.gt,
+    exp.GTE: operator.ge,
+    exp.LT: operator.lt,
+    exp.LTE: operator.le,
+}
+
+_CAST_TYPES = {
+    "string": ("VARCHAR", "CHAR", "TEXT", "NVARCHAR", "NCHAR"),
+    "integer": ("INT", "BIGINT", "SMALLINT", "TINYINT", "MEDIUMINT"),
+    "double": ("DOUBLE", "FLOAT", "DECIMAL", "REAL"),
+    "boolean": ("BOOLEAN",),
+}
+_CAST_TARGET = {name: target for target, names in _CAST_TYPES.items() for name in names}
+
+KNOWN_FUNCTIONS = (
+    "ABS",
+    "CEIL",
+    "COALESCE",
+    "CONCAT",
+    "CONCAT_WS",
+    "FLOOR",
+    "FROM_UNIXTIME",
+    "GREATEST",
+    "IF",
+    "LEAST",
+    "LENGTH",
+    "LOWER",
+    "LTRIM",
+    "MOD",
+    "NULLIF",
+    "POWER",
+    "REPLACE",
+    "ROUND",
+    "RTRIM",
+    "SIGN",
+    "SQRT",
+    "STRING_TO_TIMESTAMP",
+    "SUBSTRING",
+    "TIMESTAMP_TO_STRING",
+    "TRIM",
+    "UPPER",
+)
+
+
+class _Compiler:
+    def __init__(self, fields: dict[str, str] | None = None) -> None:
+        self.declared = dict(fields) if fields is not None else None
+        self.fields: set[str] = set()
+        self._constants: dict[Fn, Any] = {}
+        self._field_refs = 0
+        self._handlers: dict[type, Callable[[Any], tuple[Fn, str]]] = {
+            exp.Column: self._column,
+            exp.Dot: self._column,
+            exp.Literal: self._literal,
+            exp.Boolean: self._boolean,
+            exp.Null: self._null,
+            exp.Paren: self._paren,
+            exp.Neg: self._neg,
+            exp.Add: self._arithmetic,
+            exp.Sub: self._arithmetic,
+            exp.Mul: self._arithmetic,
+            exp.Div: self._arithmetic,
+            exp.Mod: self._arithmetic,
+            exp.DPipe: self._dpipe,
+            exp.And: self._logic,
+            exp.Or: self._logic,
+            exp.Not: self._not,
+            exp.In: self._in,
+            exp.Between: self._between,
+            exp.Like: self._like,
+            exp.ILike: self._like,
+            exp.Is: self._is,
+            exp.Case: self._case,
+            exp.If: self._if,
+            exp.Cast: self._cast,
+            exp.TryCast: self._cast,
+            exp.Coalesce: self._coalesce,
+            exp.Nullif: self._nullif,
+            exp.Greatest: self._extreme,
+            exp.Least: self._extreme,
+            exp.Lower: self._lower_upper,
+            exp.Upper: self._lower_upper,
+            exp.Length: self._length,
+            exp.Substring: self._substring,
+            exp.Concat: self._concat,
+            exp.ConcatWs: self._concat_ws,
+            exp.Trim: self._trim,
+            exp.Replace: self._replace,
+            exp.Abs: self._math1,
+            exp.Floor: self._math1,
+            exp.Ceil: self._math1,
+            exp.Sqrt: self._math1,
+            exp.Sign: self._math1,
+            exp.Round: self._round,
+            exp.Pow: self._power,
+            exp.Anonymous: self._anonymous,
+        }
+        for cls in _COMPARISONS:
+            self._handlers[cls] = self._comparison
+
+    # --- driver -------------------------------------------------------------------------------
+
+    def compile(self, node: exp.Expression) -> tuple[Fn, str]:
+        handler = self._handlers.get(type(node))
+        if handler is None:
+            if isinstance(node, exp.Func):
+                name = node.sql_name() if hasattr(node, "sql_name") else type(node).__name__.upper()
+                raise _fail(
+                    f"unknown function {name}; known: {', '.join(KNOWN_FUNCTIONS)}",
+                    node,
+                    "expression.unknown_function",
+                )
+            raise _fail(f"unsupported syntax: {type(node).__name__}", node, "expression.unsupported")
+        self._only_args(node)
+        refs_before = self._field_refs
+        fn, type_ = handler(node)
+        if self._field_refs == refs_before and fn not in self._constants:
+            fn, type_ = self._fold(fn, node)
+        return fn, type_
+
+    def _fold(self, fn: Fn, node: exp.Expression) -> tuple[Fn, str]:
+        try:
+            value = fn(None, None, None, None, None)
+        except ExpressionRuntimeError as error:
+            raise _fail(error.message, node, "expression.bound") from None
+        return self._constant(value), _type_of_value(value)
+
+    def _constant(self, value: Any) -> Fn:
+        fn = _const_fn(value)
+        self._constants[fn] = value
+        return fn
+
+    _ALLOWED_ARGS: dict[type, tuple[str, ...]] = {}
+
+    def _only_args(self, node: exp.Expression) -> None:
+        """Refuse sub-expressions in argument slots this compiler does not read (e.g. ESCAPE,
+        subqueries inside IN, collations), so nothing is silently ignored."""
+        allowed = _ARGS.get(type(node))
+        if allowed is None:
+            return
+        for key, value in node.args.items():
+            if key in allowed or value is None or value is False or value == []:
+                continue
+            if isinstance(value, exp.Expression | list):
+                raise _fail(
+                    f"unsupported clause {key!r} in {type(node).__name__}", node, "expression.unsupported"
+                )
+
+    def _child(self, node: exp.Expression | None, parent: exp.Expression) -> tuple[Fn, str]:
+        if node is None:
+            raise _fail("an operand is missing", parent, "expression.syntax")
+        return self.compile(node)
+
+    def _expect(self, type_: str, allowed: frozenset[str], node: exp.Expression, what: str) -> None:
+        if type_ not in allowed and type_ not in _LOOSE:
+            raise _fail(f"{what}, got {type_}", node, "expression.type")
+
+    # --- fields ---------------------------------------------------------------------------------
+
+    def _path(self, node: exp.Expression) -> list[exp.Identifier]:
+        if isinstance(node, exp.Column):
+            parts = node.parts
+            if not parts or not all(isinstance(p, exp.Identifier) for p in parts):
+                raise _fail("unsupported column reference", node, "expression.unsupported")
+            return list(parts)
+        if isinstance(node, exp.Dot):
+            if not isinstance(node.expression, exp.Identifier):
+                raise _fail(
+                    "only field names may follow a dot (no method calls)",
+                    node.expression,
+                    "expression.unsupported",
+                )
+            return self._path(node.this) + [node.expression]
+        if isinstance(node, exp.Identifier):
+            return [node]
+        raise _fail("only field names may be combined with dots", node, "expression.unsupported")
+
+    def _column(self, node: exp.Expression) -> tuple[Fn, str]:
+        identifiers = self._path(node)
+        if len(identifiers) > MAX_FIELD_DEPTH:
+            raise _fail(f"field path deeper than {MAX_FIELD_DEPTH}", node, "expression.limit")
+        names = []
+        for ident in identifiers:
+            name = ident.this if isinstance(ident.this, str) else str(ident.this)
+            if name.startswith("__") or not name:
+                raise ExpressionError(
+                    f"field name {name!r} is not allowed", _pos(ident), "expression.forbidden_name"
+                )
+            names.append(name)
+        self._field_refs += 1
+        head = identifiers[0]
+        if not head.quoted and names[0].upper() in PSEUDO_COLUMNS:
+            return self._pseudo(names[0].upper(), names[1:])
+        path = ".".join(names)
+        type_ = self._field_type(path, node)
+        self.fields.add(path)
+        return _getter(tuple(names)), type_
+
+    def _field_type(self, path: str, node: exp.Expression) -> str:
+        if self.declared is None:
+            return "any"
+        if path in self.declared:
+            declared = self.declared[path]
+            return declared if declared in FIELD_TYPES else "any"
+        parts = path.split(".")
+        for cut in range(len(parts) - 1, 0, -1):
+            prefix = ".".join(parts[:cut])
+            if prefix in self.declared and self.declared[prefix] in ("object", "any"):
+                return "any"
+        if any(name.startswith(path + ".") for name in self.declared):
+            return "object"
+        known = ", ".join(sorted(self.declared)[:20]) or "none"
+        raise _fail(f"unknown field {path!r}; known fields: {known}", node, "expression.unknown_field")
+
+    def _pseudo(self, name: str, rest: list[str]) -> tuple[Fn, str]:
+        if name == "ROWKEY":
+            if rest:
+                inner = _getter(tuple(rest))
+
+                def key_field(v, k, t, p, o):
+                    return inner(k, None, None, None, None)
+
+                return key_field, "any"
+            return (lambda v, k, t, p, o: k), "any"
+        if rest:
+            raise ExpressionError(f"{name} has no fields", 0, "expression.unknown_field")
+        if name == "ROWTIME":
+            return (lambda v, k, t, p, o: t), "integer"
+        if name == "ROWPARTITION":
+            return (lambda v, k, t, p, o: p), "integer"
+        return (lambda v, k, t, p, o: o), "integer"
+
+    # --- literals -------------------------------------------------------------------------------
+
+    def _literal(self, node: exp.Literal) -> tuple[Fn, str]:
+        text = node.this if isinstance(node.this, str) else str(node.this)
+        if len(text) > MAX_LITERAL_LENGTH:
+            raise _fail(f"literal longer than {MAX_LITERAL_LENGTH} characters", node, "expression.limit")
+        if node.is_string:
+            return self._constant(text), "string"
+        try:
+            if text.isdigit():
+                value: Any = int(text)
+            else:
+                value = float(text)
+        except ValueError:
+            raise _fail(f"not a number: {text[:40]}", node, "expression.syntax") from None
+        if value.__class__ is int and value > rt.MAX_INT:
+            raise _fail("integer literal outside the 64-bit range", node, "expression.limit")
+        if value.__class__ is float and not math.isfinite(value):
+            raise _fail("number literal out of range", node, "expression.limit")
+        return self._constant(value), _type_of_value(value)
+
+    def _boolean(self, node: exp.Boolean) -> tuple[Fn, str]:
+        return self._constant(bool(node.this)), "boolean"
+
+    def _null(self, node: exp.Null) -> tuple[Fn, str]:
+        return self._constant(None), "null"
+
+    def _paren(self, node: exp.Paren) -> tuple[Fn, str]:
+        return self._child(node.this, node)
+
+    # --- arithmetic -----------------------------------------------------------------------------
+
+    def _neg(self, node: exp.Neg) -> tuple[Fn, str]:
+        inner, type_ = self._child(node.this, node)
+        self._expect(type_, NUMERIC, node.this, "minus needs a number")
+        position = _pos(node)
+
+        def negate(v, k, t, p, o):
+            a = inner(v, k, t, p, o)
+            if a is None:
+                return None
+            if a.__class__ not in _NUM:
+                raise ExpressionRuntimeError(f"minus needs a number, got {rt.type_name(a)}", position)
+            return _check_number(-a, position)
+
+        return negate, type_ if type_ in NUMERIC else "number"
+
+    def _arithmetic(self, node: exp.Binary) -> tuple[Fn, str]:
+        left, left_type = self._child(node.this, node)
+        right, right_type = self._child(node.expression, node)
+        symbol = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}[type(node)]
+        self._expect(left_type, NUMERIC, node.this, f"'{symbol}' needs numbers")
+        self._expect(right_type, NUMERIC, node.expression, f"'{symbol}' needs numbers")
+        position = _pos(node)
+        message = f"'{symbol}' needs numbers"
+
+        if isinstance(node, exp.Div):
+
+            def divide(v, k, t, p, o):
+                a = left(v, k, t, p, o)
+                b = right(v, k, t, p, o)
+                if a is None or b is None:
+                    return None
+                if a.__class__ not in _NUM or b.__class__ not in _NUM:
+                    raise ExpressionRuntimeError(message, position)
+                if b == 0:
+                    return None
+                return _check_number(a / b, position)
+
+            return divide, "double"
+
+        if isinstance(node, exp.Mod):
+
+            def modulo(v, k, t, p, o):
+                a = left(v, k, t, p, o)
+                b = right(v, k, t, p, o)
+                if a is None or b is None:
+                    return None
+                if a.__class__ not in _NUM or b.__class__ not in _NUM:
+                    raise ExpressionRuntimeError(message, position)
+                if b == 0:
+                    return None
+                if a.__class__ is int and b.__class__ is int:
+                    # SQL: the sign follows the dividend (Python's % follows the divisor)
+                    r = abs(a) % abs(b)
+                    return -r if a < 0 else r
+                return math.fmod(a, b)
+
+            return modulo, _numeric_result(left_type, right_type)
+
+        op = {exp.Add: operator.add, exp.Sub: operator.sub, exp.Mul: operator.mul}[type(node)]
+
+        def arithmetic(v, k, t, p, o):
+            a = left(v, k, t, p, o)
+            b = right(v, k, t, p, o)
+            if a is None or b is None:
+                return None
+            if a.__class__ not in _NUM or b.__class__ not in _NUM:
+                raise ExpressionRuntimeError(message, position)
+            return _check_number(op(a, b), position)
+
+        return arithmetic, _numeric_result(left_type, right_type)
+
+    def _dpipe(self, node: exp.DPipe) -> tuple[Fn, str]:
+        left, _ = self._child(node.this, node)
+        right, _ = self._child(node.expression, node)
+        position = _pos(node)
+
+        def pipe(v, k, t, p, o):
+            a = left(v, k, t, p, o)
+            if a is None:
+                return None
+            b = right(v, k, t, p, o)
+            if b is None:
+                return None
+            if a.__class__ is not str:
+                a = _to_string(a)
+            if b.__class__ is not str:
+                b = _to_string(b)
+            rt.check_length(len(a) + len(b), position)
+            return a + b
+
+        return pipe, "string"
+
+    def _power(self, node: exp.Pow) -> tuple[Fn, str]:
+        base, base_type = self._child(node.this, node)
+        exponent, exponent_type = self._child(node.expression, node)
+        self._expect(base_type, NUMERIC, node.this, "POWER needs numbers")
+        self._expect(exponent_type, NUMERIC, node.expression, "POWER needs numbers")
+        position = _pos(node)
+
+        def power(v, k, t, p, o):
+            a = base(v, k, t, p, o)
+            b = exponent(v, k, t, p, o)
+            if a is None or b is None:
+                return None
+            if a.__class__ not in _NUM or b.__class__ not in _NUM:
+                raise ExpressionRuntimeError("POWER needs numbers", position)
+            if a.__class__ is int and b.__class__ is int and b >= 0:
+                # Estimate the size before computing: 9 ** 387420489 must never be attempted.
+                if abs(a) > 1 and b * math.log2(abs(a)) > 63:
+                    raise ExpressionRuntimeError("POWER result outside the 64-bit range", position)
+                return _check_number(a**b, position)
+            try:
+                result = math.pow(a, b)
+            except OverflowError:
+                raise ExpressionRuntimeError("POWER result too large", position) from None
+            except ValueError:
+                return None
+            return _check_number(result, position)
+
+        both_int = base_type == "integer" and exponent_type == "integer"
+        return power, "number" if both_int else "double"
+
+    # --- comparisons and logic --------------------------------------------------------------------
+
+    def _comparable(self, left_type: str, right_type: str, node: exp.Expression) -> None:
+        if left_type in _LOOSE or right_type in _LOOSE or left_type == right_type:
+            return
+        if left_type in NUMERIC and right_type in NUMERIC:
+            return
+        raise _fail(f"cannot compare {left_type} with {right_type}", node, "expression.type")
+
+    def _comparison(self, node: exp.Binary) -> tuple[Fn, str]:
+        left, left_type = self._child(node.this, node)
+        right, right_type = self._child(node.expression, node)
+        self._comparable(left_type, right_type, node)
+        op = _COMPARISONS[type(node)]
+        if right in self._constants:
+            constant = self._constants[right]
+            if constant is None:
+                return self._constant(None), "null"
+
+            def compare_constant(v, k, t, p, o):
+                a = left(v, k, t, p, o)
+                if a is None:
+                    return None
+                try:
+                    return op(a, constant)
+                except TypeError:
+                    return None
+
+            return compare_constant, "boolean"
+
+        def compare(v, k, t, p, o):
+            a = left(v, k, t, p, o)
+            if a is None:
+                return None
+            b = right(v, k, t, p, o)
+            if b is None:
+                return None
+            try:
+                return op(a, b)
+            except TypeError:
+                return None
+
+        return compare, "boolean"
+
+    def _logic(self, node: exp.Connector) -> tuple[Fn, str]:
+        # Flatten a AND b AND c (sqlglot nests them left-deep) into one loop.
+        cls = type(node)
+        operands: list[exp.Expression] = []
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if type(current) is cls:
+                self._only_args(current)
+                stack.append(current.expression)
+                stack.append(current.this)
+            else:
+                operands.append(current)
+        compiled = []
+        for operand in operands:
+            fn, type_ = self._child(operand, node)
+            self._expect(
+                type_, frozenset(("boolean",)), operand, f"{cls.__name__.upper()} needs boolean operands"
+            )
+            compiled.append(fn)
+        parts = tuple(compiled)
+        if cls is exp.And:
+
+            def conjunction(v, k, t, p, o):
+                unknown = False
+                for part in parts:
+                    value = part(v, k, t, p, o)
+                    if value is None:
+                        unknown = True
+                    elif not value:
+                        return False
+                return None if unknown else True
+
+            return conjunction, "boolean"
+
+        def disjunction(v, k, t, p, o):
+            unknown = False
+            for part in parts:
+                value = part(v, k, t, p, o)
+                if value is None:
+                    unknown = True
+                elif value:
+                    return True
+            return None if unknown else False
+
+        return disjunction, "boolean"
+
+    def _not(self, node: exp.Not) -> tuple[Fn, str]:
+        inner, type_ = self._child(node.this, node)
+        self._expect(type_, frozenset(("boolean",)), node.this, "NOT needs a boolean operand")
+
+        def negation(v, k, t, p, o):
+            a = inner(v, k, t, p, o)
+            return None if a is None else not a
+
+        return negation, "boolean"
+
+    def _in(self, node: exp.In) -> tuple[Fn, str]:
+        subject, subject_type = self._child(node.this, node)
+        items = node.expressions
+        if not items:
+            raise _fail("IN needs a list of values", node, "expression.unsupported")
+        if len(items) > MAX_IN_LIST:
+            raise _fail(f"IN list longer than {MAX_IN_LIST}", node, "expression.limit")
+        compiled = []
+        for item in items:
+            fn, type_ = self._child(item, node)
+            self._comparable(subject_type, type_, item)
+            compiled.append(fn)
+        if all(fn in self._constants for fn in compiled):
+            values = [self._constants[fn] for fn in compiled]
+            has_null = any(value is None for value in values)
+            members = frozenset(value for value in values if value is not None)
+
+            def in_constants(v, k, t, p, o):
+                a = subject(v, k, t, p, o)
+                if a is None:
+                    return None
+                try:
+                    if a in members:
+                        return True
+                except TypeError:  # a dict or list is never a member
+                    return None if has_null else False
+                return None if has_null else False
+
+            return in_constants, "boolean"
+        parts = tuple(compiled)
+
+        def in_values(v, k, t, p, o):
+            a = subject(v, k, t, p, o)
+            if a is None:
+                return None
+            unknown = False
+            for part in parts:
+                b = part(v, k, t, p, o)
+                if b is None:
+                    unknown = True
+                elif a == b:
+                    return True
+            return None if unknown else False
+
+        return in_values, "boolean"
+
+    def _between(self, node: exp.Between) -> tuple[Fn, str]:
+        subject, subject_type = self._child(node.this, node)
+        low, low_type = self._child(node.args.get("low"), node)
+        high, high_type = self._child(node.args.get("high"), node)
+        self._comparable(subject_type, low_type, node)
+        self._comparable(subject_type, high_type, node)
+
+        def between(v, k, t, p, o):
+            a = subject(v, k, t, p, o)
+            lo = low(v, k, t, p, o)
+            hi = high(v, k, t, p, o)
+            if a is None or lo is None or hi is None:
+                return None
+            try:
+                return lo <= a <= hi
+            except TypeError:
+                return None
+
+        return between, "boolean"
+
+    def _like(self, node: exp.Like | exp.ILike) -> tuple[Fn, str]:
+        subject, subject_type = self._child(node.this, node)
+        pattern, pattern_type = self._child(node.expression, node)
+        self._expect(subject_type, frozenset(("string",)), node.this, "LIKE needs a string")
+        self._expect(pattern_type, frozenset(("string",)), node.expression, "LIKE needs a string pattern")
+        insensitive = isinstance(node, exp.ILike)
+        negate = bool(node.args.get("negate"))
+        if pattern in self._constants:
+            matcher = rt.like_matcher(self._constants[pattern], insensitive)
+
+            def like_constant(v, k, t, p, o):
+                a = subject(v, k, t, p, o)
+                if a is None:
+                    return None
+                if a.__class__ is not str:
+                    a = _to_string(a)
+                return matcher(a) is not negate
+
+            return like_constant, "boolean"
+
+        def like(v, k, t, p, o):
+            a = subject(v, k, t, p, o)
+            b = pattern(v, k, t, p, o)
+            if a is None or b is None:
+                return None
+            if a.__class__ is not str:
+                a = _to_string(a)
+            if b.__class__ is not str:
+                b = _to_string(b)
+            return rt.like_matcher(b, insensitive)(a) is not negate
+
+        return like, "boolean"
+
+    def _is(self, node: exp.Is) -> tuple[Fn, str]:
+        subject, _ = self._child(node.this, node)
+        target = node.expression
+        if isinstance(target, exp.Null):
+            return (lambda v, k, t, p, o: subject(v, k, t, p, o) is None), "boolean"
+        if isinstance(target, exp.Boolean):
+            wanted = bool(target.this)
+            return (lambda v, k, t, p, o: subject(v, k, t, p, o) is wanted), "boolean"
+        raise _fail("IS must be followed by NULL, TRUE or FALSE", node, "expression.unsupported")
+
+    # --- conditionals -------------------------------------------------------------------------------
+
+    def _case(self, node: exp.Case) -> tuple[Fn, str]:
+        operand = None
+        operand_type = "any"
+        if node.this is not None:
+            operand, operand_type = self.compile(node.this)
+        branches = []
+        types = []
+        for branch in node.args.get("ifs") or []:
+            if not isinstance(branch, exp.If):
+                raise _fail("unsupported CASE branch", branch, "expression.unsupported")
+            self._only_args(branch)
+            condition, condition_type = self._child(branch.this, branch)
+            if operand is None:
+                self._expect(condition_type, frozenset(("boolean",)), branch.this, "WHEN needs a condition")
+            else:
+                self._comparable(operand_type, condition_type, branch.this)
+            result, result_type = self._child(branch.args.get("true"), branch)
+            branches.append((condition, result))
+            types.append(result_type)
+        default = node.args.get("default")
+        otherwise, otherwise_type = (
+            self.compile(default) if default is not None else (self._constant(None), "null")
+        )
+        types.append(otherwise_type)
+        arms = tuple(branches)
+        if operand is None:
+
+            def searched_case(v, k, t, p, o):
+                for condition, result in arms:
+                    if condition(v, k, t, p, o) is True:
+                        return result(v, k, t, p, o)
+                return otherwise(v, k, t, p, o)
+
+            return searched_case, _common_type(types)
+        subject = operand
+
+        def simple_case(v, k, t, p, o):
+            a = subject(v, k, t, p, o)
+            if a is not None:
+                for condition, result in arms:
+                    if condition(v, k, t, p, o) == a:
+                        return result(v, k, t, p, o)
+            return otherwise(v, k, t, p, o)
+
+        return simple_case, _common_type(types)
+
+    def _if(self, node: exp.If) -> tuple[Fn, str]:
+        condition, condition_type = self._child(node.this, node)
+        self._expect(condition_type, frozenset(("boolean",)), node.this, "IF needs a condition")
+        then, then_type = self._child(node.args.get("true"), node)
+        false = node.args.get("false")
+        otherwise, otherwise_type = (
+            self.compile(false) if false is not None else (self._constant(None), "null")
+        )
+
+        def if_then(v, k, t, p, o):
+            if condition(v, k, t, p, o) is True:
+                return then(v, k, t, p, o)
+            return otherwise(v, k, t, p, o)
+
+        return if_then, _common_type([then_type, otherwise_type])
+
+    def _cast(self, node: exp.Cast) -> tuple[Fn, str]:
+        inner, _ = self._child(node.this, node)
+        to = node.args.get("to")
+        type_name = to.this.name if isinstance(to, exp.DataType) and hasattr(to.this, "name") else str(to)
+        target = _CAST_TARGET.get(type_name)
+        if target is None:
+            raise _fail(
+                f"cannot CAST to {type_name}; use one of {', '.join(sorted(_CAST_TARGET))}",
+                node,
+                "expression.type",
+            )
+        position = _pos(node)
+        convert: Callable[[Any, int], Any]
+        if target == "string":
+            convert = lambda value, _position: _to_string(value)  # noqa: E731
+        elif target == "integer":
+            convert = rt.to_int
+        elif target == "double":
+            convert = rt.to_float
+        else:
+            convert = rt.to_bool
+        if isinstance(node, exp.TryCast):
+
+            def try_cast(v, k, t, p, o):
+                try:
+                    return convert(inner(v, k, t, p, o), position)
+                except ExpressionRuntimeError:
+                    return None
+
+            return try_cast, target
+
+        def cast(v, k, t, p, o):
+            return convert(inner(v, k, t, p, o), position)
+
+        return cast, target
+
+    def _coalesce(self, node: exp.Coalesce) -> tuple[Fn, str]:
+        operands = [node.this, *node.expressions]
+        compiled = [self._child(operand, node) for operand in operands]
+        parts = tuple(fn for fn, _ in compiled)
+
+        def coalesce(v, k, t, p, o):
+            for part in parts:
+                value = part(v, k, t, p, o)
+                if value is not None:
+                    return value
+            return None
+
+        return coalesce, _common_type([type_ for _, type_ in compiled])
+
+    def _nullif(self, node: exp.Nullif) -> tuple[Fn, str]:
+        left, left_type = self._child(node.this, node)
+        right, right_type = self._child(node.expression, node)
+        self._comparable(left_type, right_type, node)
+
+        def nullif(v, k, t, p, o):
+            a = left(v, k, t, p, o)
+            return None if a is not None and a == right(v, k, t, p, o) else a
+
+        return nullif, left_type
+
+    def _extreme(self, node: exp.Greatest | exp.Least) -> tuple[Fn, str]:
+        compiled = [self._child(operand, node) for operand in [node.this, *node.expressions]]
+        types = [type_ for _, type_ in compiled]
+        for type_ in types[1:]:
+            self._comparable(types[0], type_, node)
+        parts = tuple(fn for fn, _ in compiled)
+        pick = max if isinstance(node, exp.Greatest) else min
+
+        def extreme(v, k, t, p, o):
+            values = [value for value in (part(v, k, t, p, o) for part in parts) if value is not None]
+            if not values:
+                return None
+            try:
+                return pick(values)
+            except TypeError:
+                return None
+
+        return extreme, _common_type(types)
+
+    # --- strings --------------------------------------------------------------------------------------
+
+    def _lower_upper(self, node: exp.Lower | exp.Upper) -> tuple[Fn, str]:
+        inner, _ = self._child(node.this, node)
+        lower = isinstance(node, exp.Lower)
+        position = _pos(node)
+
+        def change_case(v, k, t, p, o):
+            a = inner(v, k, t, p, o)
+            if a is None:
+                return None
+            if a.__class__ is not str:
+                a = _to_string(a)
+            result = a.lower() if lower else a.upper()
+            rt.check_length(len(result), position)
+            return result
+
+        return change_case, "string"
+
+    def _length(self, node: exp.Length) -> tuple[Fn, str]:
+        inner, _ = self._child(node.this, node)
+
+        def length(v, k, t, p, o):
+            a = inner(v, k, t, p, o)
+            if a is None:
+                return None
+            if a.__class__ is not str:
+                a = _to_string(a)
+            return len(a)
+
+        return length, "integer"
+
+    def _substring(self, node: exp.Substring) -> tuple[Fn, str]:
+        inner, _ = self._child(node.this, node)
+        start, start_type = self._child(node.args.get("start"), node)
+        self._expect(start_type, NUMERIC, node, "SUBSTRING needs a numeric start")
+        length_node = node.args.get("length")
+        length, length_type = self.compile(length_node) if length_node is not None else (None, "null")
+        if length_node is not None:
+            self._expect(length_type, NUMERIC, length_node, "SUBSTRING needs a numeric length")
+        position = _pos(node)
+
+        def substring(v, k, t, p, o):
+            a = inner(v, k, t, p, o)
+            s = start(v, k, t, p, o)
+            if a is None or s is None:
+                return None
+            if a.__class__ is not str:
+                a = _to_string(a)
+            s = rt.to_int(s, position)
+            begin = s - 1
+            if length is None:
+                return a[max(begin, 0) :]
+            n = length(v, k, t, p, o)
+            if n is None:
+                return None
+            n = rt.to_int(n, position)
+            if n < 0:
+                raise ExpressionRuntimeError("SUBSTRING length must not be negative", position)
+            end = begin + n
+            return a[max(begin, 0) : max(end, 0)]
+
+        return substring, "string"
+
+    def _concat(self, node: exp.Concat) -> tuple[Fn, str]:
+        parts = tuple(self._child(operand, node)[0] for operand in node.expressions)
+        position = _pos(node)
+
+        def concat(v, k, t, p, o):
+            # CONCAT skips NULLs (as in PostgreSQL); '||' propagates them.
+            pieces = []
+            total = 0
+            for part in parts:
+                value = part(v, k, t, p, o)
+                if value is None:
+                    continue
+                if value.__class__ is not str:
+                    value = _to_string(value)
+                total += len(value)
+                rt.check_length(total, position)
+                pieces.append(value)
+            return "".join(pieces)
+
+        return concat, "string"
+
+    def _concat_ws(self, node: exp.ConcatWs) -> tuple[Fn, str]:
+        if len(node.expressions) < 2:
+            raise _fail("CONCAT_WS needs a separator and at least one value", node, "expression.syntax")
+        separator, _ = self._child(node.expressions[0], node)
+        parts = tuple(self._child(operand, node)[0] for operand in node.expressions[1:])
+        position = _pos(node)
+
+        def concat_ws(v, k, t, p, o):
+            sep = separator(v, k, t, p, o)
+            if sep is None:
+                return None
+            if sep.__class__ is not str:
+                sep = _to_string(sep)
+            pieces = []
+            total = 0
+            for part in parts:
+                value = part(v, k, t, p, o)
+                if value is None:
+                    continue
+                if value.__class__ is not str:
+                    value = _to_string(value)
+                total += len(value) + len(sep)
+                rt.check_length(total, position)
+                pieces.append(value)
+            return sep.join(pieces)
+
+        return concat_ws, "string"
+
+    def _trim(self, node: exp.Trim) -> tuple[Fn, str]:
+        inner, _ = self._child(node.this, node)
+        chars_node = node.expression
+        chars = self.compile(chars_node)[0] if chars_node is not None else None
+        where = str(node.args.get("position") or "BOTH").upper()
+
+        def trim(v, k, t, p, o):
+            a = inner(v, k, t, p, o)
+            if a is None:
+                return None
+            if a.__class__ is not str:
+                a = _to_string(a)
+            c = None
+            if chars is not None:
+                c = chars(v, k, t, p, o)
+                if c is None:
+                    return None
+                if c.__class__ is not str:
+                    c = _to_string(c)
+            if where == "LEADING":
+                return a.lstrip(c)
+            if where == "TRAILING":
+                return a.rstrip(c)
+            return a.strip(c)
+
+        return trim, "string"
+
+    def _replace(self, node: exp.Replace) -> tuple[Fn, str]:
+        inner, _ = self._child(node.this, node)
+        old, _ = self._child(node.expression, node)
+        new, _ = self._child(node.args.get("replacement"), node)
+        position = _pos(node)
+
+        def replace(v, k, t, p, o):
+            a = inner(v, k, t, p, o)
+            b = old(v, k, t, p, o)
+            c = new(v, k, t, p, o)
+            if a is None or b is None or c is None:
+                return None
+            if a.__class__ is not str:
+                a = _to_string(a)
+            if b.__class__ is not str:
+                b = _to_string(b)
+            if c.__class__ is not str:
+                c = _to_string(c)
+            if not b:
+                return a
+            # Size the result before building it: REPLACE is the classic amplifier.
+            rt.check_length(len(a) + a.count(b) * (len(c) - len(b)), position)
+            return a.replace(b, c)
+
+        return replace, "string"
+
+    # --- math ---------------------------------------------------------------------------------------
+
+    def _math1(self, node: exp.Func) -> tuple[Fn, str]:
+        inner, type_ = self._child(node.this, node)
+        name = type(node).__name__.upper()
+        self._expect(type_, NUMERIC, node.this, f"{name} needs a number")
+        position = _pos(node)
+        if node.args.get("decimals") is not None:
+            raise _fail(f"{name} takes one argument", node, "expression.unsupported")
+        function: Callable[[Any], Any] = {
+            "ABS": abs,
+            "FLOOR": math.floor,
+            "CEIL": math.ceil,
+            "SQRT": lambda x: math.sqrt(x) if x >= 0 else None,
+            "SIGN": lambda x: (x > 0) - (x < 0),
+        }[name]
+
+        def unary_math(v, k, t, p, o):
+            a = inner(v, k, t, p, o)
+            if a is None:
+                return None
+            if a.__class__ not in _NUM:
+                raise ExpressionRuntimeError(f"{name} needs a number, got {rt.type_name(a)}", position)
+            try:
+                result = function(a)
+            except (OverflowError, ValueError):
+                raise ExpressionRuntimeError(f"{name} of a non-finite number", position) from None
+            return None if result is None else _check_number(result, position)
+
+        result_type = {"FLOOR": "integer", "CEIL": "integer", "SIGN": "integer", "SQRT": "double"}.get(
+            name, type_
+        )
+        return unary_math, result_type if result_type in NUMERIC else "number"
+
+    def _round(self, node: exp.Round) -> tuple[Fn, str]:
+        inner, type_ = self._child(node.this, node)
+        self._expect(type_, NUMERIC, node.this, "ROUND needs a number")
+        decimals_node = node.args.get("decimals")
+        digits = self.compile(decimals_node)[0] if decimals_node is not None else self._constant(0)
+        position = _pos(node)
+
+        def round_(v, k, t, p, o):
+            a = inner(v, k, t, p, o)
+            d = digits(v, k, t, p, o)
+            if a is None or d is None:
+                return None
+            if a.__class__ not in _NUM or d.__class__ is not int:
+                raise ExpressionRuntimeError("ROUND needs a number and integer digits", position)
+            if not -MAX_ROUND_DIGITS <= d <= MAX_ROUND_DIGITS:
+                raise ExpressionRuntimeError(f"ROUND digits must be within ±{MAX_ROUND_DIGITS}", position)
+            if a.__class__ is float and not math.isfinite(a):
+                raise ExpressionRuntimeError("ROUND of a non-finite number", position)
+            return rt.sql_round(a, d)
+
+        return round_, type_ if type_ in NUMERIC else "number"
+
+    # --- named functions sqlglot does not know ------------------------------------------------------
+
+    def _anonymous(self, node: exp.Anonymous) -> tuple[Fn, str]:
+        name = str(node.this).upper()
+        arguments = node.expressions
+        position = _pos(node)
+        if name.startswith("__"):
+            raise _fail(f"function name {name.lower()!r} is not allowed", node, "expression.forbidden_name")
+        if name in AGGREGATE_FUNCTIONS:
+            raise _fail(
+                f"{name} is an aggregation; use it in an aggregate node", node, "expression.unsupported"
+            )
+        if name == "MOD":
+            if len(arguments) != 2:
+                raise _fail("MOD takes two arguments", node, "expression.syntax")
+            return self._arithmetic(exp.Mod(this=arguments[0], expression=arguments[1]))
+        if name == "TIMESTAMP_TO_STRING":
+            if len(arguments) not in (1, 2):
+                raise _fail(
+                    "TIMESTAMP_TO_STRING takes epoch ms and an optional format", node, "expression.syntax"
+                )
+            ms, ms_type = self._child(arguments[0], node)
+            self._expect(ms_type, NUMERIC, arguments[0], "TIMESTAMP_TO_STRING needs epoch milliseconds")
+            fmt = self._child(arguments[1], node)[0] if len(arguments) == 2 else None
+
+            def timestamp_to_string(v, k, t, p, o):
+                pattern = None
+                if fmt is not None:
+                    pattern = fmt(v, k, t, p, o)
+                    if pattern is None:
+                        return None
+                    pattern = _to_string(pattern)
+                return rt.timestamp_to_string(ms(v, k, t, p, o), pattern, position)
+
+            return timestamp_to_string, "string"
+        if name == "STRING_TO_TIMESTAMP":
+            if len(arguments) != 1:
+                raise _fail("STRING_TO_TIMESTAMP takes one ISO-8601 string", node, "expression.syntax")
+            text, _ = self._child(arguments[0], node)
+            return (lambda v, k, t, p, o: rt.string_to_timestamp(text(v, k, t, p, o), position)), "integer"
+        if name == "FROM_UNIXTIME":
+            if len(arguments) != 1:
+                raise _fail("FROM_UNIXTIME takes epoch seconds", node, "expression.syntax")
+            seconds, seconds_type = self._child(arguments[0], node)
+            self._expect(seconds_type, NUMERIC, arguments[0], "FROM_UNIXTIME needs epoch seconds")
+
+            def from_unixtime(v, k, t, p, o):
+                s = seconds(v, k, t, p, o)
+                if s is None:
+                    return None
+                if s.__class__ not in _NUM:
+                    raise ExpressionRuntimeError("FROM_UNIXTIME needs epoch seconds", position)
+                return rt.timestamp_to_string(s * 1000, None, position)
+
+            return from_unixtime, "string"
+        raise _fail(
+            f"unknown function {name}; known: {', '.join(KNOWN_FUNCTIONS)}",
+            node,
+            "expression.unknown_function",
+        )
+
+
+def _getter(names: tuple[str, ...]) -> Fn:
+    """A field reader: ``dict.get`` along the path; anything that is not a dict yields NULL."""
+    if len(names) == 1:
+        name = names[0]
+
+        def get_field(v, k, t, p, o):
+            try:
+                return v.get(name)
+            except AttributeError:
+                return None
+
+        return get_field
+    if len(names) == 2:
+        outer, inner = names
+
+        def get_nested(v, k, t, p, o):
+            try:
+                return v.get(outer).get(inner)
+            except AttributeError:
+                return None
+
+        return get_nested
+
+    def get_path(v, k, t, p, o):
+        current = v
+        for name in names:
+            try:
+                current = current.get(name)
+            except AttributeError:
+                return None
+        return current
+
+    return get_path
+
+
+# Argument slots each handled node type reads; anything else filled in is refused.
+_ARGS: dict[type, tuple[str, ...]] = {
+    exp.In: ("this", "expressions"),
+    exp.Between: ("this", "low", "high"),
+    exp.Like: ("this", "expression"),
+    exp.ILike: ("this", "expression"),
+    exp.Case: ("this", "ifs", "default"),
+    exp.If: ("this", "true", "false"),
+    exp.Substring: ("this", "start", "length"),
+    exp.Trim: ("this", "expression"),
+    exp.Replace: ("this", "expression", "replacement"),
+    exp.Round: ("this", "decimals"),
+    exp.Floor: ("this",),
+    exp.Ceil: ("this",),
+    exp.Abs: ("this",),
+    exp.Sqrt: ("this",),
+    exp.Sign: ("this",),
+    exp.Lower: ("this",),
+    exp.Upper: ("this",),
+    exp.Length: ("this",),
+    exp.Concat: ("expressions",),
+    exp.ConcatWs: ("expressions",),
+    exp.Coalesce: ("this", "expressions"),
+    exp.Nullif: ("this", "expression"),
+    exp.Greatest: ("this", "expressions"),
+    exp.Least: ("this", "expressions"),
+    exp.Pow: ("this", "expression"),
+    exp.Cast: ("this", "to"),
+    exp.TryCast: ("this", "to"),
+    exp.Anonymous: ("this", "expressions"),
+    exp.Not: ("this",),
+    exp.Is: ("this", "expression"),
+    exp.Neg: ("this",),
+    exp.Paren: ("this",),
+    exp.And: ("this", "expression"),
+    exp.Or: ("this", "expression"),
+    exp.DPipe: ("this", "expression"),
+    **{cls: ("this", "expression") for cls in (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)},
+    **{cls: ("this", "expression") for cls in _COMPARISONS},
+}

@@ -1,0 +1,252 @@
+"""SQL expressions over records, parsed by sqlglot and compiled to Python closures.
+
+The text is parsed by sqlglot into an AST; only the node types listed in ``_Compiler`` are
+accepted, and each becomes a small closure built by this module (never code built from the
+user's text: no eval/exec). A compiled expression is called as
+``fn(value, key, timestamp, partition, offset)`` and reads the record through ``dict.get``
+only, so it cannot reach any Python attribute.
+
+Semantics are SQL's: NULL propagates through operators and functions, a missing field is
+NULL, AND/OR use three-valued logic, and a predicate passes only when it is TRUE
+(``CompiledExpression.predicate``). Pseudo-columns ``ROWKEY``, ``ROWTIME`` (ms),
+``ROWPARTITION`` and ``ROWOFFSET`` read record metadata (ksqlDB names).
+
+Work per evaluation is bounded: the text, the AST depth and size and every literal are
+limited at compile time; string results over ``MAX_STRING_RESULT`` characters and integers
+outside 64 bits are refused at run time with ``ExpressionRuntimeError`` before they are built.
+"""
+
+from __future__ import annotations
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, SqlglotError, TokenError
+
+from topology.compiler.expression_compiler import (
+    AGGREGATE_FUNCTIONS,
+    MAX_DEPTH,
+    MAX_NESTING,
+    MAX_NODES,
+    MAX_TEXT_LENGTH,
+    NUMERIC,
+    PSEUDO_COLUMNS,
+    ExpressionError,
+    Fn,
+    _Compiler,
+    _pos,
+)
+from topology.compiler.expression_runtime import ExpressionRuntimeError
+
+
+class CompiledExpression:
+    """A compiled expression. ``fn(value, key, timestamp, partition, offset)`` evaluates it;
+    ``predicate`` does the same but returns True only for SQL TRUE (WHERE semantics)."""
+
+    __slots__ = ("fn", "predicate", "sql", "fields", "type")
+
+    def __init__(self, fn: Fn, sql: str, fields: tuple[str, ...], type_: str) -> None:
+        self.fn = fn
+        self.sql = sql
+        self.fields = fields
+        self.type = type_
+
+        def predicate(value, key, timestamp, partition, offset, _fn=fn) -> bool:
+            return _fn(value, key, timestamp, partition, offset) is True
+
+        self.predicate = predicate
+
+    def __call__(self, value, key=None, timestamp=None, partition=None, offset=None):
+        return self.fn(value, key, timestamp, partition, offset)
+
+    def __repr__(self) -> str:
+        return f"CompiledExpression({self.sql!r}, type={self.type!r})"
+
+
+# --- entry points -----------------------------------------------------------------------------
+
+
+def compile_expression(
+    sql: str, *, fields: dict[str, str] | None = None, expected_type: str | None = None
+) -> CompiledExpression:
+    """Compile ``sql``; raises ExpressionError with a character position on any user error.
+
+    ``fields`` (path → type) makes unknown fields errors and enables type checks; without it
+    any field may be referenced. ``expected_type="boolean"`` requires a predicate.
+    """
+    tree = parse(sql)
+    compiler = _Compiler(fields)
+    fn, type_ = compiler.compile(tree)
+    if expected_type == "boolean" and type_ not in ("boolean", "any", "null"):
+        raise ExpressionError(f"expected a boolean condition, got a {type_} expression", 0, "expression.type")
+    return CompiledExpression(fn, tree.sql(), tuple(sorted(compiler.fields)), type_)
+
+
+def parse_aggregation(sql: str, *, fields: dict[str, str] | None = None) -> tuple[str, str | None]:
+    """``"AVG(duration_ms)"`` → ``("AVG", "duration_ms")``; ``COUNT(*)`` → ``("COUNT", None)``.
+
+    The argument is validated as an expression and returned as canonical SQL.
+    """
+    tree = parse(sql)
+    function, argument = _aggregation_parts(tree)
+    if argument is None:
+        return function, None
+    compiler = _Compiler(fields)
+    _, type_ = compiler.compile(argument)
+    if function in ("SUM", "AVG") and type_ not in NUMERIC and type_ not in ("any", "null"):
+        raise ExpressionError(
+            f"{function} needs a numeric argument, got {type_}", _pos(argument), "expression.type"
+        )
+    return function, argument.sql()
+
+
+def _aggregation_parts(tree: exp.Expression) -> tuple[str, exp.Expression | None]:
+    position = _pos(tree)
+    if isinstance(tree, exp.Count):
+        inner = tree.this
+        if isinstance(inner, exp.Star):
+            return "COUNT", None
+        if isinstance(inner, exp.Distinct):
+            if len(inner.expressions) != 1:
+                raise ExpressionError(
+                    "COUNT(DISTINCT ...) takes one expression", position, "expression.aggregate"
+                )
+            return "COUNT_DISTINCT", inner.expressions[0]
+        if inner is None or tree.expressions:
+            raise ExpressionError("COUNT takes * or one expression", position, "expression.aggregate")
+        return "COUNT", inner
+    simple = {exp.Sum: "SUM", exp.Min: "MIN", exp.Max: "MAX", exp.Avg: "AVG"}
+    for cls, name in simple.items():
+        if type(tree) is cls:
+            if tree.expressions or tree.this is None or isinstance(tree.this, exp.Star | exp.Distinct):
+                raise ExpressionError(f"{name} takes one expression", position, "expression.aggregate")
+            return name, tree.this
+    if isinstance(tree, exp.Anonymous) and str(tree.this).upper() in ("COUNT_DISTINCT", "LATEST", "EARLIEST"):
+        name = str(tree.this).upper()
+        if len(tree.expressions) != 1 or isinstance(tree.expressions[0], exp.Star):
+            raise ExpressionError(f"{name} takes one expression", position, "expression.aggregate")
+        return name, tree.expressions[0]
+    raise ExpressionError(
+        "expected an aggregation: " + ", ".join(f"{f}(...)" for f in AGGREGATE_FUNCTIONS),
+        position,
+        "expression.aggregate",
+    )
+
+
+def parse(sql: str) -> exp.Expression:
+    """Parse and bound-check the text; returns the sqlglot AST (not yet whitelisted)."""
+    if not isinstance(sql, str):
+        raise ExpressionError("expression must be a string", 0, "expression.syntax")
+    if len(sql) > MAX_TEXT_LENGTH:
+        raise ExpressionError(
+            f"expression is {len(sql)} characters, more than the limit of {MAX_TEXT_LENGTH}",
+            MAX_TEXT_LENGTH,
+            "expression.limit",
+        )
+    if not sql.strip():
+        raise ExpressionError("expression is empty", 0, "expression.syntax")
+    _check_nesting(sql)
+    try:
+        trees = sqlglot.parse(sql)
+    except TokenError as error:
+        raise ExpressionError(
+            f"cannot read the expression: {error}", _unclosed_quote(sql), "expression.syntax"
+        ) from None
+    except ParseError as error:
+        raise ExpressionError(
+            _parse_message(error), _parse_position(sql, error), "expression.syntax"
+        ) from None
+    except (SqlglotError, RecursionError, ValueError, TypeError):
+        raise ExpressionError("cannot parse the expression", 0, "expression.syntax") from None
+    trees = [t for t in trees if t is not None]
+    if len(trees) != 1 or isinstance(trees[0], exp.Block):
+        raise ExpressionError("expected exactly one expression", 0, "expression.syntax")
+    tree = trees[0]
+    _check_size(tree)
+    return tree
+
+
+# --- limits and positions -------------------------------------------------------------------
+
+
+def _check_nesting(sql: str) -> None:
+    # Checked on the text before sqlglot sees it: its parser is recursive.
+    depth = 0
+    quote = ""
+    for index, char in enumerate(sql):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"`":
+            quote = char
+        elif char in "([":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise ExpressionError(
+                    f"expression nests deeper than {MAX_NESTING} levels", index, "expression.limit"
+                )
+        elif char in ")]":
+            depth -= 1
+
+
+def _check_size(tree: exp.Expression) -> None:
+    count = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, depth = stack.pop()
+        count += 1
+        if count > MAX_NODES:
+            raise ExpressionError(
+                f"expression has more than {MAX_NODES} parts", _pos(node), "expression.limit"
+            )
+        if depth > MAX_DEPTH:
+            raise ExpressionError(
+                f"expression nests deeper than {MAX_DEPTH} levels", _pos(node), "expression.limit"
+            )
+        for child in node.iter_expressions():
+            stack.append((child, depth + 1))
+
+
+def _parse_position(sql: str, error: ParseError) -> int:
+    try:
+        info = error.errors[0]
+        line, col = int(info["line"]), int(info["col"])
+        highlight = info.get("highlight") or ""
+    except (IndexError, KeyError, TypeError, ValueError):
+        return 0
+    lines = sql.split("\n")
+    offset = sum(len(text) + 1 for text in lines[: max(line - 1, 0)])
+    return max(0, min(len(sql), offset + col - len(highlight)))
+
+
+def _parse_message(error: ParseError) -> str:
+    try:
+        description = error.errors[0]["description"]
+    except (IndexError, KeyError, TypeError):
+        return "syntax error"
+    if description.startswith("Required keyword"):
+        return "incomplete expression: an operand is missing"
+    return f"syntax error: {description}"
+
+
+def _unclosed_quote(sql: str) -> int:
+    quote = ""
+    start = 0
+    for index, char in enumerate(sql):
+        if quote:
+            if char == quote:
+                quote = ""
+        elif char in "'\"`":
+            quote, start = char, index
+    return start if quote else 0
+
+
+__all__ = [
+    "AGGREGATE_FUNCTIONS",
+    "PSEUDO_COLUMNS",
+    "CompiledExpression",
+    "ExpressionError",
+    "ExpressionRuntimeError",
+    "compile_expression",
+    "parse",
+    "parse_aggregation",
+]
