@@ -1,0 +1,153 @@
+"""Turns the operators of one sub-topology into wired executable nodes for one task."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from processing.runtime.operators.base import Node, TaskContext, set_downstream
+from processing.runtime.operators.stateless import (
+    FilterNode,
+    FlatMapNode,
+    ProjectNode,
+    RepartitionNode,
+    SelectKeyNode,
+    SinkNode,
+    SourceNode,
+    TapNode,
+    ToStreamNode,
+    ToTableNode,
+    ViewNode,
+)
+from processing.runtime.state.memory import MemoryStore
+from topology.compiler import naming
+from topology.compiler.plan import Aggregate, Join, SubTopology
+
+_TABLE_PRESERVING = {"filter", "project", "select_key", "repartition", "flat_map"}
+
+
+@dataclass
+class Built:
+    nodes: list[Node]
+    stores: dict[str, MemoryStore]
+    views: list[ViewNode]
+    captured: dict[str, list[tuple[Any, Any, int]]]
+    receivers: dict[str, Any]
+    entry_nodes: set[str] = field(default_factory=set)
+    exit_nodes: set[str] = field(default_factory=set)
+
+
+def _make_node(op: Any, ctx: TaskContext, stores: dict[str, MemoryStore], is_table: dict[str, bool]) -> Node:
+    from processing.runtime.operators.aggregate import make_aggregate
+    from processing.runtime.operators.join import make_join
+
+    kind = op.kind
+    if kind == "source":
+        return SourceNode(op, ctx)
+    if kind == "filter":
+        return FilterNode(op, ctx)
+    if kind == "project":
+        return ProjectNode(op, ctx)
+    if kind == "flat_map":
+        return FlatMapNode(op, ctx)
+    if kind == "select_key":
+        return SelectKeyNode(op, ctx)
+    if kind == "repartition":
+        return RepartitionNode(op, ctx)
+    if kind == "sink":
+        return SinkNode(op, ctx)
+    if kind == "view":
+        return ViewNode(op, ctx)
+    if kind == "to_stream":
+        return ToStreamNode(op, ctx)
+    if kind == "to_table":
+        name = op.store or naming.store_name(op.node_id)
+        store = stores.setdefault(name, MemoryStore(name))
+        return ToTableNode(op, ctx, store)
+    if isinstance(op, Aggregate):
+        return make_aggregate(op, ctx, stores)
+    if isinstance(op, Join):
+        sides = tuple(is_table.get(i, False) for i in op.inputs)
+        return make_join(op, ctx, stores, sides)
+    raise ValueError(f"operator {op.id!r}: unknown kind {kind!r}")
+
+
+def _output_is_table(op: Any, inputs_table: list[bool]) -> bool:
+    kind = op.kind
+    if kind in ("to_table", "aggregate"):
+        return True
+    if kind == "join":
+        return op.sides == "table_table"
+    if kind in _TABLE_PRESERVING:
+        return bool(inputs_table) and all(inputs_table)
+    return False
+
+
+def build_nodes(sub: SubTopology, ctx: TaskContext, *, capture: bool = False) -> Built:
+    stores: dict[str, MemoryStore] = {}
+    nodes: dict[str, Node] = {}
+    is_table: dict[str, bool] = {}
+    receivers: dict[str, list[Any]] = {}
+    for op in sub.operators:
+        node = _make_node(op, ctx, stores, is_table)
+        node.is_table = _output_is_table(op, [is_table.get(i, False) for i in op.inputs])
+        is_table[op.id] = node.is_table
+        nodes[op.id] = node
+        if isinstance(node, SourceNode):
+            topics = (
+                [naming.repartition_topic(ctx.app_id, op.repartition)]
+                if op.repartition is not None
+                else op.topics
+            )
+            for topic in topics:
+                receivers.setdefault(topic, []).append(node.receive)
+
+    # Wire each operator to the push of its consumers (a join gets a side-specific push).
+    targets: dict[str, list[Any]] = {op_id: [] for op_id in nodes}
+    for op in sub.operators:
+        node = nodes[op.id]
+        for index, input_id in enumerate(op.inputs):
+            if input_id not in nodes:
+                raise ValueError(f"operator {op.id!r}: input {input_id!r} is not in sub-topology {sub.id}")
+            push = node.side_push(index) if isinstance(op, Join) else node.push
+            targets[input_id].append(push)
+
+    captured: dict[str, list[tuple[Any, Any, int]]] = {}
+    for op_id, pushes in targets.items():
+        node = nodes[op_id]
+        if capture:
+            tap = TapNode(captured.setdefault(op_id, []))
+            set_downstream(tap, pushes)  # type: ignore[arg-type]
+            node.emit = tap.push
+        else:
+            set_downstream(node, pushes)
+
+    # Metrics per document node: "in" at the operators entered from another node, "out" at
+    # the operators leaving it (lowered nodes span several operators).
+    node_of = {op.id: op.node_id for op in sub.operators}
+    consumers: dict[str, list[str]] = {op.id: [] for op in sub.operators}
+    for op in sub.operators:
+        for input_id in op.inputs:
+            consumers[input_id].append(op.id)
+    entry = {op.id for op in sub.operators if not any(node_of[i] == op.node_id for i in op.inputs)}
+    exit_ = {op.id for op in sub.operators if not any(node_of[c] == op.node_id for c in consumers[op.id])}
+
+    def fan(receivers_of_topic: list[Any]) -> Any:
+        if len(receivers_of_topic) == 1:
+            return receivers_of_topic[0]
+
+        def receive_all(raw_key: Any, raw_value: Any, timestamp: int) -> None:
+            for receive in receivers_of_topic:
+                receive(raw_key, raw_value, timestamp)
+
+        return receive_all
+
+    return Built(
+        nodes=list(nodes.values()),
+        stores=stores,
+        views=[n for n in nodes.values() if isinstance(n, ViewNode)],
+        captured=captured,
+        receivers={topic: fan(r) for topic, r in receivers.items()},
+        entry_nodes=entry,
+        exit_nodes=exit_,
+    )

@@ -1,0 +1,331 @@
+"""Builds tasks from an execution plan and runs records through them.
+
+``TopologyRuntime`` is the plan bound to an application id; ``create_task(subtopology,
+partition)`` builds a ``StreamTask``: the operators of one sub-topology for one input
+partition, with their own state stores, as in Kafka Streams. The Kafka loop (runtime/kafka)
+feeds ``process`` with polled batches and drains ``take_output`` / ``take_changelog`` at each
+checkpoint; the test driver does the same in memory.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from processing.runtime.events import EventSink, NullEventSink
+from processing.runtime.operators.base import Node, NodeError, TaskContext
+from processing.runtime.records import InputRecord, OutputRecord, TopicSpec
+from processing.runtime.serde import display_key
+from processing.runtime.state.memory import MemoryStore
+from topology.compiler import naming
+from topology.compiler.plan import (
+    Aggregate,
+    Join,
+    Plan,
+    Repartition,
+    Source,
+    SubTopology,
+    ToTable,
+)
+
+log = logging.getLogger(__name__)
+
+ERROR_POLICIES = ("dlq", "skip", "fail")
+# Kafka Streams keeps windowed changelogs one day longer than the store needs
+# (windowstore.changelog.additional.retention.ms) so a slow restore still finds its records.
+EXTRA_WINDOW_RETENTION_MS = 24 * 3600 * 1000
+
+# Header names on dead-letter records.
+H_TOPIC = "weir.error.topic"
+H_PARTITION = "weir.error.partition"
+H_OFFSET = "weir.error.offset"
+H_NODE = "weir.error.node_id"
+H_CLASS = "weir.error.class"
+H_MESSAGE = "weir.error.message"
+
+
+class RecordFailure(Exception):
+    """Raised by ``StreamTask.process`` under the ``fail`` policy at the first bad record.
+
+    Nothing at or after ``offset`` of ``topic``/``partition`` may be committed.
+    """
+
+    def __init__(self, topic: str, partition: int, offset: int, node_id: str, error_class: str, message: str):
+        super().__init__(f"{error_class} at node {node_id!r}, {topic}[{partition}]@{offset}: {message}")
+        self.topic = topic
+        self.partition = partition
+        self.offset = offset
+        self.node_id = node_id
+        self.error_class = error_class
+        self.message = message
+
+
+class StreamTask:
+    """One sub-topology over one partition number of its input topics."""
+
+    def __init__(self, runtime: TopologyRuntime, sub: SubTopology, partition: int, capture: bool = False):
+        from processing.runtime.builder import build_nodes
+
+        self.id: tuple[int, int] = (sub.id, partition)
+        self.runtime = runtime
+        self.app_id = runtime.app_id
+        self.error_policy = runtime.error_policy
+        self.events = runtime.events
+        self.ctx = TaskContext(runtime.app_id, partition)
+        self.dlq_topic = naming.dlq_topic(runtime.app_id)
+        built = build_nodes(sub, self.ctx, capture=capture)
+        self.nodes: list[Node] = built.nodes
+        self.stores: dict[str, MemoryStore] = built.stores
+        self.views = built.views
+        self.captured: dict[str, list[tuple[Any, Any, int]]] = built.captured
+        self._receivers = built.receivers
+        self._timers = tuple(n for n in self.nodes if n.timed)
+        self.changelog_topics: dict[str, str] = {
+            name: naming.changelog_topic(runtime.app_id, name) for name in self.stores
+        }
+        self._errors: dict[str, int] = {}
+        self._logged_errors = 0
+        self._entry_nodes = built.entry_nodes
+        self._exit_nodes = built.exit_nodes
+
+    # --- state ---------------------------------------------------------------------------
+
+    def restore(self, store: str, records: Iterable[tuple[bytes, bytes | None]]) -> None:
+        self.stores[store].restore(records)
+        for node in self.nodes:
+            restored = getattr(node, "after_restore", None)
+            if restored is not None and store in [s.name for s in node.stores]:
+                restored()
+
+    # --- processing ----------------------------------------------------------------------
+
+    def process(self, records: Sequence[InputRecord]) -> None:
+        ctx = self.ctx
+        receivers = self._receivers
+        timers = self._timers
+        for record in records:
+            topic = record[0]
+            ctx.topic = topic
+            ctx.offset = record[2]
+            before = ctx.stream_time
+            try:
+                receivers[topic](record[4], record[5], record[3])
+                if timers and ctx.stream_time > before:
+                    now = ctx.stream_time
+                    for timer in timers:
+                        timer.on_time(now)
+            except NodeError as error:
+                self._on_error(record, error)
+            except KeyError:
+                if topic in receivers:
+                    raise
+                raise ValueError(f"task {self.id} does not read topic {topic!r}") from None
+
+    def _on_error(self, record: InputRecord, error: NodeError) -> None:
+        topic, partition, offset = record[0], record[1], record[2]
+        self._errors[error.node_id] = self._errors.get(error.node_id, 0) + 1
+        policy = self.error_policy
+        self.events.emit(
+            {
+                "type": "error",
+                "node_id": error.node_id,
+                "topic": topic,
+                "partition": partition,
+                "offset": offset,
+                "error_class": error.error_class,
+                "message": error.message,
+                "policy": policy,
+            }
+        )
+        if policy == "fail":
+            raise RecordFailure(topic, partition, offset, error.node_id, error.error_class, error.message)
+        if policy == "dlq":
+            headers = [
+                (H_TOPIC, topic.encode()),
+                (H_PARTITION, str(partition).encode()),
+                (H_OFFSET, str(offset).encode()),
+                (H_NODE, error.node_id.encode()),
+                (H_CLASS, error.error_class.encode()),
+                (H_MESSAGE, error.message.encode("utf-8", "replace")[:4096]),
+            ]
+            self.ctx.emit_output(OutputRecord(self.dlq_topic, record[4], record[5], record[3], None, headers))
+            return
+        self._logged_errors += 1
+        # Logged, but not every one: a topic full of bad data must not flood the log.
+        if self._logged_errors <= 10 or self._logged_errors % 1000 == 0:
+            log.warning(
+                "skipped record %s[%s]@%s at node %s (%s: %s); %s skipped so far in task %s",
+                topic,
+                partition,
+                offset,
+                error.node_id,
+                error.error_class,
+                error.message,
+                self._logged_errors,
+                self.id,
+            )
+
+    # --- draining ------------------------------------------------------------------------
+
+    def take_output(self) -> list[OutputRecord]:
+        output = self.ctx.output
+        taken = output[:]
+        # Cleared in place: operators hold the bound append.
+        output.clear()
+        return taken
+
+    def take_changelog(self) -> list[OutputRecord]:
+        partition = self.ctx.partition
+        out: list[OutputRecord] = []
+        for name, store in self.stores.items():
+            topic = self.changelog_topics[name]
+            for key, value, ts in store.take_changelog():
+                out.append(OutputRecord(topic, key, value, ts, partition, None))
+        return out
+
+    def take_view_deltas(self) -> dict[str, dict]:
+        """view node id -> {key: latest value, None = deleted}. Composite keys (windowed keys
+        included) appear as their canonical JSON text."""
+        result: dict[str, dict] = {}
+        for view in self.views:
+            deltas = view.take()
+            if deltas:
+                merged = result.setdefault(view.node_id, {})
+                for hkey, value in deltas.items():
+                    merged[display_key(hkey)] = value
+        return result
+
+    def metrics(self) -> dict[str, dict[str, int]]:
+        out: dict[str, dict[str, int]] = {}
+        for node in self.nodes:
+            m = out.setdefault(node.node_id, {"in": 0, "out": 0, "errors": 0, "late": 0})
+            if node.id in self._entry_nodes:
+                m["in"] = max(m["in"], node.n_in)
+            if node.id in self._exit_nodes:
+                m["out"] += node.n_out
+            m["late"] += node.n_late
+        for node_id, count in self._errors.items():
+            out.setdefault(node_id, {"in": 0, "out": 0, "errors": 0, "late": 0})["errors"] += count
+        return out
+
+    @property
+    def stream_time(self) -> int:
+        return self.ctx.stream_time
+
+    def close(self) -> None:
+        self.nodes = []
+        self._receivers = {}
+        self.stores = {}
+
+
+class TopologyRuntime:
+    def __init__(
+        self,
+        plan: Plan,
+        app_id: str,
+        *,
+        error_policy: str = "fail",
+        events: EventSink | None = None,
+    ) -> None:
+        if error_policy not in ERROR_POLICIES:
+            raise ValueError(f"error_policy must be one of {ERROR_POLICIES}, got {error_policy!r}")
+        self.plan = plan
+        self.app_id = app_id
+        self.error_policy = error_policy
+        self.events: EventSink = events if events is not None else NullEventSink()
+        self._topic_sub: dict[str, int] = {}
+        for sub in plan.subtopologies:
+            for topic in self._sub_inputs(sub):
+                if topic in self._topic_sub and self._topic_sub[topic] != sub.id:
+                    raise ValueError(
+                        f"topic {topic!r} is read by sub-topologies {self._topic_sub[topic]} and {sub.id}"
+                    )
+                self._topic_sub[topic] = sub.id
+
+    def _sub_inputs(self, sub: SubTopology) -> list[str]:
+        topics: list[str] = []
+        for op in sub.operators:
+            if isinstance(op, Source):
+                if op.repartition is not None:
+                    topics.append(naming.repartition_topic(self.app_id, op.repartition))
+                else:
+                    topics.extend(op.topics)
+        for topic in sub.source_topics:
+            if topic not in topics:
+                topics.append(topic)
+        return topics
+
+    def input_topics(self) -> list[str]:
+        return list(self._topic_sub)
+
+    def subtopology_of(self, topic: str) -> int:
+        return self._topic_sub[topic]
+
+    def subtopology(self, sub_id: int) -> SubTopology:
+        for sub in self.plan.subtopologies:
+            if sub.id == sub_id:
+                return sub
+        raise KeyError(sub_id)
+
+    def internal_topics(self, source_partitions: dict[str, int]) -> list[TopicSpec]:
+        default = max(source_partitions.values(), default=1)
+        repartition_partitions: dict[str, int] = {}
+        specs: list[TopicSpec] = []
+        for op in self.plan.repartitions():
+            topic = naming.repartition_topic(self.app_id, op.name)
+            repartition_partitions[topic] = op.partitions or default
+            specs.append(TopicSpec(topic, repartition_partitions[topic], {"cleanup.policy": "delete"}))
+        known = {**source_partitions, **repartition_partitions}
+        for sub in self.plan.subtopologies:
+            partitions = max((known.get(t, default) for t in self._sub_inputs(sub)), default=default)
+            for name, kind, retention in _stores_of(sub):
+                config = {"cleanup.policy": "compact"}
+                if kind != "kv":
+                    config = {
+                        "cleanup.policy": "compact,delete",
+                        "retention.ms": str(retention + EXTRA_WINDOW_RETENTION_MS),
+                    }
+                specs.append(TopicSpec(naming.changelog_topic(self.app_id, name), partitions, config))
+        return specs
+
+    def create_task(self, subtopology: int, partition: int, *, capture: bool = False) -> StreamTask:
+        return StreamTask(self, self.subtopology(subtopology), partition, capture=capture)
+
+
+def _stores_of(sub: SubTopology) -> list[tuple[str, str, int]]:
+    """(store name, kind, retention ms) of every store the operators of ``sub`` keep."""
+    stores: list[tuple[str, str, int]] = []
+    for op in sub.operators:
+        if isinstance(op, ToTable) and op.store:
+            stores.append((op.store, "kv", 0))
+        elif isinstance(op, Aggregate) and op.store:
+            w = op.window
+            if w is None:
+                stores.append((op.store, "kv", 0))
+            else:
+                span = max(w.size_ms, w.gap_ms) + (w.size_ms if w.type == "sliding" else 0)
+                stores.append((op.store, "session" if w.type == "session" else "window", span + w.grace_ms))
+        elif isinstance(op, Join):
+            w = op.window
+            kind = "join_window" if op.sides == "stream_stream" else "kv"
+            retention = 2 * w.size_ms + w.grace_ms if w is not None else 0
+            for name in (op.left_store, op.right_store):
+                if name:
+                    stores.append((name, kind, retention))
+    return stores
+
+
+__all__ = [
+    "ERROR_POLICIES",
+    "H_CLASS",
+    "H_MESSAGE",
+    "H_NODE",
+    "H_OFFSET",
+    "H_PARTITION",
+    "H_TOPIC",
+    "RecordFailure",
+    "Repartition",
+    "StreamTask",
+    "TopologyRuntime",
+]

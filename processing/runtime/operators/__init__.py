@@ -1,0 +1,1 @@
+"""Executable operators: one class per core plan operator (see topology.compiler.plan)."""

@@ -1,0 +1,456 @@
+"""aggregate: COUNT, SUM, MIN, MAX, AVG, COUNT_DISTINCT, LATEST, EARLIEST per group key,
+non-windowed or over tumbling, hopping and session windows (event time, grace, emit
+changes or final).
+
+A store value is a list ``[max event time, acc_0, acc_1, ...]`` with one JSON-encodable
+accumulator per aggregation: COUNT an int, SUM a number, MIN/MAX a value or null, AVG
+``[sum, count]``, COUNT_DISTINCT a sorted list of the values' canonical JSON, LATEST and
+EARLIEST ``[value, event time]`` or null.
+"""
+
+from __future__ import annotations
+
+import heapq
+from bisect import bisect_left
+from collections.abc import Callable
+from typing import Any
+
+import orjson
+
+from processing.runtime.operators.base import Node, NodeError, TaskContext, compile_sql
+from processing.runtime.serde import canonical_json, hashable_key, key_from_hashable, key_to_json
+from processing.runtime.state.memory import MemoryStore
+from topology.compiler import naming
+from topology.compiler.plan import Aggregate
+
+_SORTED = orjson.OPT_SORT_KEYS
+
+# (accumulators, argument value, event time) -> None; mutates ``accs[index]``.
+Updater = Callable[[list, Any, int], None]
+
+
+def _initial(function: str) -> Any:
+    if function == "COUNT":
+        return 0
+    if function == "SUM":
+        return 0
+    if function == "AVG":
+        return [0, 0]
+    if function == "COUNT_DISTINCT":
+        return []
+    return None
+
+
+def _updater(function: str, index: int, counts_rows: bool) -> Updater:
+    i = index
+    if function == "COUNT":
+        if counts_rows:
+
+            def count_rows(accs: list, x: Any, ts: int) -> None:
+                accs[i] += 1
+
+            return count_rows
+
+        def count(accs: list, x: Any, ts: int) -> None:
+            if x is not None:
+                accs[i] += 1
+
+        return count
+    if function == "SUM":
+
+        def sum_(accs: list, x: Any, ts: int) -> None:
+            if x is not None:
+                if x.__class__ not in (int, float):
+                    raise TypeError(f"SUM needs numbers, got {x!r}")
+                accs[i] += x
+
+        return sum_
+    if function == "MIN":
+
+        def min_(accs: list, x: Any, ts: int) -> None:
+            if x is not None and (accs[i] is None or x < accs[i]):
+                accs[i] = x
+
+        return min_
+    if function == "MAX":
+
+        def max_(accs: list, x: Any, ts: int) -> None:
+            if x is not None and (accs[i] is None or x > accs[i]):
+                accs[i] = x
+
+        return max_
+    if function == "AVG":
+
+        def avg(accs: list, x: Any, ts: int) -> None:
+            if x is not None:
+                if x.__class__ not in (int, float):
+                    raise TypeError(f"AVG needs numbers, got {x!r}")
+                acc = accs[i]
+                acc[0] += x
+                acc[1] += 1
+
+        return avg
+    if function == "COUNT_DISTINCT":
+
+        def count_distinct(accs: list, x: Any, ts: int) -> None:
+            if x is not None:
+                item = orjson.dumps(x, option=_SORTED).decode()
+                seen = accs[i]
+                at = bisect_left(seen, item)
+                if at == len(seen) or seen[at] != item:
+                    seen.insert(at, item)
+
+        return count_distinct
+    if function == "LATEST":
+
+        def latest(accs: list, x: Any, ts: int) -> None:
+            # Ties go to the later arrival, as LATEST_BY_OFFSET would.
+            if x is not None and (accs[i] is None or ts >= accs[i][1]):
+                accs[i] = [x, ts]
+
+        return latest
+    if function == "EARLIEST":
+
+        def earliest(accs: list, x: Any, ts: int) -> None:
+            if x is not None and (accs[i] is None or ts < accs[i][1]):
+                accs[i] = [x, ts]
+
+        return earliest
+    raise ValueError(f"unknown aggregate function {function!r}")
+
+
+def _merge(function: str, a: Any, b: Any) -> Any:
+    """Combine two accumulators of one aggregation (session merges). ``b`` is the later one."""
+    if function in ("COUNT", "SUM"):
+        return a + b
+    if function == "AVG":
+        return [a[0] + b[0], a[1] + b[1]]
+    if function == "COUNT_DISTINCT":
+        return sorted(set(a) | set(b))
+    if a is None:
+        return b
+    if b is None:
+        return a
+    if function == "MIN":
+        return min(a, b)
+    if function == "MAX":
+        return max(a, b)
+    if function == "LATEST":
+        return b if b[1] >= a[1] else a
+    if function == "EARLIEST":
+        return a if a[1] <= b[1] else b
+    raise ValueError(function)
+
+
+def _finisher(function: str) -> Callable[[Any], Any]:
+    if function == "AVG":
+        return lambda acc: acc[0] / acc[1] if acc[1] else None
+    if function == "COUNT_DISTINCT":
+        return len
+    if function in ("LATEST", "EARLIEST"):
+        return lambda acc: None if acc is None else acc[0]
+    return lambda acc: acc
+
+
+class _Aggregations:
+    """The compiled aggregation list of one operator."""
+
+    def __init__(self, op: Aggregate) -> None:
+        self.names = tuple(a.name for a in op.aggregations)
+        self.functions = tuple(a.function for a in op.aggregations)
+        self.initial = [_initial(f) for f in self.functions]
+        self.arguments = tuple(
+            None if a.argument in (None, "*") else compile_sql(a.argument, op.node_id)
+            for a in op.aggregations
+        )
+        self.updaters = tuple(
+            _updater(a.function, n + 1, a.argument in (None, "*")) for n, a in enumerate(op.aggregations)
+        )
+        self.finishers = tuple(_finisher(f) for f in self.functions)
+        self.count_only = self.functions == ("COUNT",) and self.arguments == (None,)
+        self.steps = tuple(zip(self.arguments, self.updaters, strict=True))
+        self.plain = all(f in ("COUNT", "SUM", "MIN", "MAX") for f in self.functions)
+
+    def new(self, ts: int) -> list:
+        # Deep enough copy: AVG and COUNT_DISTINCT accumulators are lists mutated in place.
+        return [ts, *[list(v) if v.__class__ is list else v for v in self.initial]]
+
+    def update(self, accs: list, value: Any, key: Any, ts: int, partition: int, offset: int) -> None:
+        for argument, update in self.steps:
+            update(accs, None if argument is None else argument(value, key, ts, partition, offset), ts)
+        if ts > accs[0]:
+            accs[0] = ts
+
+    def result(self, accs: list) -> dict:
+        if self.plain:
+            return dict(zip(self.names, accs[1:], strict=False))
+        return {
+            name: finish(acc) for name, finish, acc in zip(self.names, self.finishers, accs[1:], strict=False)
+        }
+
+    def merge(self, a: list, b: list) -> list:
+        return [
+            max(a[0], b[0]),
+            *[_merge(f, x, y) for f, x, y in zip(self.functions, a[1:], b[1:], strict=True)],
+        ]
+
+
+class AggregateNode(Node):
+    """Non-windowed: a table keyed by the group key. ``emit="final"`` has no window to wait
+    for, so it behaves like ``changes`` (as in Kafka Streams, where suppress needs windows)."""
+
+    is_table = True
+
+    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
+        super().__init__(op, ctx)
+        self.aggs = _Aggregations(op)
+        self.store = store
+        self.stores = [store]
+        self.data = store.data
+        self.dirty = store.dirty
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if key is None or value is None:
+            return  # Kafka Streams' aggregations skip null keys and null values
+        hkey = key if key.__class__ is str else hashable_key(key)
+        accs = self.data.get(hkey)
+        if accs is None:
+            accs = self.data[hkey] = self.aggs.new(timestamp)
+        aggs = self.aggs
+        if aggs.count_only:
+            accs[1] += 1
+            if timestamp > accs[0]:
+                accs[0] = timestamp
+        else:
+            ctx = self.ctx
+            try:
+                aggs.update(accs, value, key, timestamp, ctx.partition, ctx.offset)
+            except Exception as exc:
+                raise NodeError(self.node_id, exc) from None
+        self.dirty[hkey] = timestamp
+        self.n_out += 1
+        self.emit(key, aggs.result(accs), timestamp)
+
+
+def _window_codec(size: int) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
+    def encode(store_key: tuple) -> bytes:
+        hkey, start = store_key
+        return canonical_json(
+            {"key": key_to_json(key_from_hashable(hkey)), "window_start": start, "window_end": start + size}
+        )
+
+    def decode(raw: bytes) -> tuple:
+        data = orjson.loads(raw)
+        from processing.runtime.serde import key_from_json
+
+        return (hashable_key(key_from_json(data["key"])), data["window_start"])
+
+    return encode, decode
+
+
+class TimeWindowAggregateNode(Node):
+    """Tumbling and hopping windows ``[start, start + size)`` aligned to the epoch.
+
+    A record is late for a window when ``window end + grace <= stream time``; late records
+    are counted (``late``) and dropped. Windows are purged (and tombstoned in the changelog)
+    when they close; under ``emit="final"`` each is emitted exactly once, at that moment.
+    """
+
+    is_table = True
+    timed = True
+
+    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
+        super().__init__(op, ctx)
+        window = op.window
+        assert window is not None
+        self.size = window.size_ms
+        self.advance = window.advance_ms if window.type == "hopping" and window.advance_ms else window.size_ms
+        if self.size <= 0 or self.advance <= 0 or self.advance > self.size:
+            raise ValueError(
+                f"aggregate {op.id!r}: window size and advance must be positive, advance <= size"
+            )
+        self.grace = window.grace_ms
+        self.final = op.emit == "final"
+        self.aggs = _Aggregations(op)
+        self.store = store
+        self.stores = [store]
+        self.data = store.data
+        self.dirty = store.dirty
+        self.by_start: dict[int, set] = {}
+        self.starts: list[int] = []  # heap of the starts in by_start
+
+    def after_restore(self) -> None:
+        self.by_start = {}
+        for hkey, start in self.data:
+            self.by_start.setdefault(start, set()).add(hkey)
+        self.starts = list(self.by_start)
+        heapq.heapify(self.starts)
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if key is None or value is None or timestamp < 0:
+            return
+        hkey = key if key.__class__ is str else hashable_key(key)
+        size, advance, aggs = self.size, self.advance, self.aggs
+        close = self.ctx.stream_time - self.grace
+        start = max(0, timestamp - size + advance) // advance * advance
+        ctx = self.ctx
+        while start <= timestamp:
+            end = start + size
+            if end <= close:
+                self.n_late += 1
+                start += advance
+                continue
+            skey = (hkey, start)
+            accs = self.data.get(skey)
+            if accs is None:
+                accs = self.data[skey] = aggs.new(timestamp)
+                keys = self.by_start.get(start)
+                if keys is None:
+                    keys = self.by_start[start] = set()
+                    heapq.heappush(self.starts, start)
+                keys.add(hkey)
+            try:
+                aggs.update(accs, value, key, timestamp, ctx.partition, ctx.offset)
+            except Exception as exc:
+                raise NodeError(self.node_id, exc) from None
+            self.dirty[skey] = timestamp
+            if not self.final:
+                self.n_out += 1
+                self.emit(
+                    {"key": key, "window_start": start, "window_end": end}, aggs.result(accs), timestamp
+                )
+            start += advance
+
+    def on_time(self, stream_time: int) -> None:
+        starts = self.starts
+        limit = stream_time - self.grace - self.size
+        while starts and starts[0] <= limit:
+            start = heapq.heappop(starts)
+            end = start + self.size
+            for hkey in sorted(self.by_start.pop(start, ()), key=repr):
+                skey = (hkey, start)
+                accs = self.data.pop(skey, None)
+                if accs is None:
+                    continue
+                self.dirty[skey] = accs[0]
+                if self.final:
+                    self.n_out += 1
+                    key = key_from_hashable(hkey)
+                    self.emit(
+                        {"key": key, "window_start": start, "window_end": end},
+                        self.aggs.result(accs),
+                        accs[0],
+                    )
+
+
+class SessionAggregateNode(Node):
+    """Session windows: a record opens ``[ts, ts]`` and merges every session of its key
+    within ``gap`` of it. Windowed keys carry ``window_end`` = the last record's time
+    (inclusive), as Kafka Streams' SessionWindow.
+
+    Late (Kafka Streams' rule): the merged session ends before ``stream time - gap - grace``.
+    A session is final once ``end + gap + grace < stream time``.
+    """
+
+    is_table = True
+    timed = True
+
+    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
+        super().__init__(op, ctx)
+        window = op.window
+        assert window is not None
+        if window.gap_ms <= 0:
+            raise ValueError(f"aggregate {op.id!r}: a session window needs a positive gap")
+        self.gap = window.gap_ms
+        self.grace = window.grace_ms
+        self.final = op.emit == "final"
+        self.aggs = _Aggregations(op)
+        self.store = store
+        self.stores = [store]
+        self.data = store.data  # hkey -> [[start, end, max ts, acc...], ...] sorted by start
+        self.dirty = store.dirty
+        self.ends: list[tuple[int, Any, int]] = []  # heap of (end, hkey, start), lazily invalidated
+        self._seq = 0
+
+    def after_restore(self) -> None:
+        self.ends = [(s[1], hkey, s[0]) for hkey, sessions in self.data.items() for s in sessions]
+        heapq.heapify(self.ends)
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if key is None or value is None or timestamp < 0:
+            return
+        hkey = hashable_key(key)
+        gap, aggs, ctx = self.gap, self.aggs, self.ctx
+        sessions = self.data.get(hkey, [])
+        merged_away = [s for s in sessions if s[0] - gap <= timestamp <= s[1] + gap]
+        start = min([timestamp, *[s[0] for s in merged_away]])
+        end = max([timestamp, *[s[1] for s in merged_away]])
+        if end < ctx.stream_time - gap - self.grace:
+            self.n_late += 1
+            return
+        accs = aggs.new(timestamp)
+        for s in merged_away:
+            accs = aggs.merge(accs, [s[2], *s[3:]])
+        try:
+            aggs.update(accs, value, key, timestamp, ctx.partition, ctx.offset)
+        except Exception as exc:
+            raise NodeError(self.node_id, exc) from None
+        kept = [s for s in sessions if not any(s is m for m in merged_away)]
+        kept.append([start, end, *accs])
+        kept.sort(key=lambda s: s[0])
+        self.data[hkey] = kept
+        self.dirty[hkey] = timestamp
+        heapq.heappush(self.ends, (end, hkey, start))
+        if not self.final:
+            for s in merged_away:
+                if s[0] != start or s[1] != end:
+                    self.n_out += 1
+                    self.emit({"key": key, "window_start": s[0], "window_end": s[1]}, None, timestamp)
+            self.n_out += 1
+            self.emit({"key": key, "window_start": start, "window_end": end}, aggs.result(accs), timestamp)
+
+    def on_time(self, stream_time: int) -> None:
+        ends = self.ends
+        limit = stream_time - self.gap - self.grace
+        while ends and ends[0][0] < limit:
+            end, hkey, start = heapq.heappop(ends)
+            sessions = self.data.get(hkey)
+            if not sessions:
+                continue
+            for n, s in enumerate(sessions):
+                if s[0] == start and s[1] == end:
+                    break
+            else:
+                continue  # merged into a newer session since
+            del sessions[n]
+            if sessions:
+                self.dirty[hkey] = s[2]
+            else:
+                del self.data[hkey]
+                self.dirty[hkey] = s[2]
+            if self.final:
+                self.n_out += 1
+                self.emit(
+                    {"key": key_from_hashable(hkey), "window_start": start, "window_end": end},
+                    self.aggs.result([s[2], *s[3:]]),
+                    s[2],
+                )
+
+
+def make_aggregate(op: Aggregate, ctx: TaskContext, stores: dict[str, MemoryStore]) -> Node:
+    name = op.store or naming.store_name(op.node_id)
+    window = op.window
+    if window is None:
+        store = stores.setdefault(name, MemoryStore(name))
+        return AggregateNode(op, ctx, store)
+    if window.type in ("tumbling", "hopping"):
+        encode, decode = _window_codec(window.size_ms)
+        store = stores.setdefault(name, MemoryStore(name, encode_key=encode, decode_key=decode))
+        return TimeWindowAggregateNode(op, ctx, store)
+    if window.type == "session":
+        store = stores.setdefault(name, MemoryStore(name))
+        return SessionAggregateNode(op, ctx, store)
+    raise ValueError(f"aggregate {op.id!r}: {window.type} windows are not supported by the runtime yet")

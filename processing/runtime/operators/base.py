@@ -1,0 +1,103 @@
+"""What every executable operator shares: the task context, counters, errors, expressions.
+
+Records travel depth-first, one at a time, as ``push(key, value, timestamp)`` calls from an
+operator to the bound ``push`` of the next one (Kafka Streams' ProcessorContext.forward).
+The metadata of the source record being processed (topic, partition, offset) lives on the
+shared ``TaskContext`` instead of travelling with every record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from processing.runtime.records import OutputRecord
+
+Push = Callable[[Any, Any, int], None]
+
+
+class NodeError(Exception):
+    """A per-record failure inside one operator; the task applies the error policy."""
+
+    def __init__(self, node_id: str, error: BaseException | str, error_class: str | None = None) -> None:
+        message = error if isinstance(error, str) else (str(error) or error.__class__.__name__)
+        super().__init__(message)
+        self.node_id = node_id
+        self.message = message
+        self.error_class = error_class or (
+            "ValueError" if isinstance(error, str) else error.__class__.__name__
+        )
+
+
+class TaskContext:
+    """Mutable per-task state shared by the operators of one task."""
+
+    __slots__ = ("app_id", "partition", "topic", "offset", "stream_time", "output", "emit_output")
+
+    def __init__(self, app_id: str, partition: int) -> None:
+        self.app_id = app_id
+        self.partition = partition
+        self.topic = ""
+        self.offset = -1
+        # Kafka Streams' stream time: the largest event time this task has seen. -1 before any
+        # record, so nothing is late at the start.
+        self.stream_time = -1
+        self.output: list[OutputRecord] = []
+        self.emit_output = self.output.append
+
+
+def _drop(key: Any, value: Any, timestamp: int) -> None:
+    return None
+
+
+class Node:
+    """Base operator. ``emit`` is the bound push of the downstream operator(s)."""
+
+    is_table = False
+    timed = False  # True when the operator acts on stream-time advances (see on_time)
+
+    def __init__(self, op: Any, ctx: TaskContext) -> None:
+        self.op = op
+        self.id: str = op.id
+        self.node_id: str = op.node_id
+        self.ctx = ctx
+        self.emit: Push = _drop
+        self.n_in = 0
+        self.n_out = 0
+        self.n_errors = 0
+        self.n_late = 0
+        self.stores: list[Any] = []
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def on_time(self, stream_time: int) -> None:
+        """Called when the task's stream time advanced (timers: window close, join expiry)."""
+
+    def fail(self, error: BaseException | str) -> NodeError:
+        return NodeError(self.node_id, error)
+
+
+def set_downstream(node: Node, targets: list[Push]) -> None:
+    if not targets:
+        node.emit = _drop
+    elif len(targets) == 1:
+        node.emit = targets[0]
+    else:
+        fan = tuple(targets)
+
+        def fan_out(key: Any, value: Any, timestamp: int) -> None:
+            for target in fan:
+                target(key, value, timestamp)
+
+        node.emit = fan_out
+
+
+Expression = Callable[[Any, Any, int, int, int], Any]
+
+
+def compile_sql(sql: str, node_id: str) -> Expression:
+    """Compile a canonical SQL expression from the plan once, when the task is built."""
+    from topology.compiler.expressions import compile_expression
+
+    return compile_expression(sql).fn

@@ -1,0 +1,290 @@
+"""Record-at-a-time operators without state, plus the edges of a sub-topology (source, sink,
+repartition, view) and the stream/table conversions."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+
+from processing.runtime import serde
+from processing.runtime.operators.base import Node, NodeError, TaskContext, compile_sql
+from processing.runtime.records import OutputRecord
+from processing.runtime.serde import SerdeError, hashable_key, key_from_hashable
+from processing.runtime.state.memory import MemoryStore
+from topology.compiler import naming
+
+# Kafka's default max.message.bytes is ~1 MiB: a bigger record could not be produced anyway,
+# so it is refused at the source (or at the sink) and handled by the error policy.
+MAX_RECORD_BYTES = 1024 * 1024
+
+
+def _event_time(value: Any) -> int:
+    cls = value.__class__
+    if cls is int:
+        return value
+    if cls is float:
+        return int(value)
+    if cls is str:
+        try:
+            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValueError(f"event time {value!r} is not an ISO-8601 timestamp") from None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return int(parsed.timestamp() * 1000)
+    raise ValueError(f"event time must be epoch milliseconds or ISO-8601 text, got {value!r}")
+
+
+class SourceNode(Node):
+    def __init__(self, op: Any, ctx: TaskContext) -> None:
+        super().__init__(op, ctx)
+        internal = op.repartition is not None
+        self.decode_key = serde.decoder("json" if internal else op.key_format)
+        self.decode_value = serde.decoder("json" if internal else op.value_format)
+        self.timestamp_fn = compile_sql(op.timestamp, op.node_id) if op.timestamp else None
+
+    def receive(self, raw_key: bytes | None, raw_value: bytes | None, timestamp: int) -> None:
+        """Decode one input record and push it downstream. Raises NodeError on bad data."""
+        self.n_in += 1
+        try:
+            if raw_value is not None and len(raw_value) > MAX_RECORD_BYTES:
+                raise SerdeError(f"value of {len(raw_value)} bytes exceeds the limit of {MAX_RECORD_BYTES}")
+            key = self.decode_key(raw_key)
+            value = self.decode_value(raw_value)
+        except SerdeError as exc:
+            raise NodeError(self.node_id, exc, "DeserializationError") from None
+        ctx = self.ctx
+        if self.timestamp_fn is not None:
+            try:
+                timestamp = _event_time(self.timestamp_fn(value, key, timestamp, ctx.partition, ctx.offset))
+            except Exception as exc:
+                raise NodeError(self.node_id, exc) from None
+        if timestamp > ctx.stream_time:
+            ctx.stream_time = timestamp
+        self.n_out += 1
+        self.emit(key, value, timestamp)
+
+
+class FilterNode(Node):
+    def __init__(self, op: Any, ctx: TaskContext) -> None:
+        super().__init__(op, ctx)
+        self.predicate = compile_sql(op.predicate, op.node_id)
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if value is None and self.is_table:
+            self.n_out += 1
+            self.emit(key, None, timestamp)
+            return
+        ctx = self.ctx
+        try:
+            keep = self.predicate(value, key, timestamp, ctx.partition, ctx.offset)
+        except Exception as exc:
+            raise NodeError(self.node_id, exc) from None
+        if keep:
+            self.n_out += 1
+            self.emit(key, value, timestamp)
+        elif self.is_table:
+            # A table row that stops matching leaves the filtered table (KTable.filter).
+            self.n_out += 1
+            self.emit(key, None, timestamp)
+
+
+class ProjectNode(Node):
+    def __init__(self, op: Any, ctx: TaskContext) -> None:
+        super().__init__(op, ctx)
+        self.keep_all = op.keep_all
+        self.drop = tuple(op.drop)
+        self.setters = tuple((f.name, compile_sql(f.expression, op.node_id)) for f in op.set)
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if value is None and self.is_table:
+            self.n_out += 1
+            self.emit(key, None, timestamp)
+            return
+        if self.keep_all and value.__class__ is dict:
+            out = dict(value)
+            for name in self.drop:
+                out.pop(name, None)
+        else:
+            out = {}
+        ctx = self.ctx
+        try:
+            for name, fn in self.setters:
+                out[name] = fn(value, key, timestamp, ctx.partition, ctx.offset)
+        except Exception as exc:
+            raise NodeError(self.node_id, exc) from None
+        self.n_out += 1
+        self.emit(key, out, timestamp)
+
+
+class FlatMapNode(Node):
+    def __init__(self, op: Any, ctx: TaskContext) -> None:
+        super().__init__(op, ctx)
+        self.path = tuple(op.field.split("."))
+        self.as_name = op.as_name or self.path[-1]
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        items: Any = value
+        for part in self.path:
+            items = items.get(part) if items.__class__ is dict else None
+        if items is None:
+            return
+        if items.__class__ is not list:
+            raise NodeError(self.node_id, f"field {'.'.join(self.path)!r} is not an array", "TypeError")
+        base = value if value.__class__ is dict else {}
+        name = self.as_name
+        emit = self.emit
+        for item in items:
+            out = dict(base)
+            out[name] = item
+            self.n_out += 1
+            emit(key, out, timestamp)
+
+
+class SelectKeyNode(Node):
+    def __init__(self, op: Any, ctx: TaskContext) -> None:
+        super().__init__(op, ctx)
+        self.key_fn = None if op.key == "ROWKEY" else compile_sql(op.key, op.node_id)
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if self.key_fn is not None:
+            ctx = self.ctx
+            try:
+                key = self.key_fn(value, key, timestamp, ctx.partition, ctx.offset)
+            except Exception as exc:
+                raise NodeError(self.node_id, exc) from None
+        self.n_out += 1
+        self.emit(key, value, timestamp)
+
+
+class RepartitionNode(Node):
+    """Writes to the internal topic; the sub-topology that reads it continues from there.
+
+    Keys and values are JSON on internal topics (canonical keys, so one key has one partition).
+    """
+
+    def __init__(self, op: Any, ctx: TaskContext) -> None:
+        super().__init__(op, ctx)
+        self.topic = naming.repartition_topic(ctx.app_id, op.name)
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if key is None:
+            # Like Kafka Streams' groupBy: a record without a key has no group and no partition.
+            return
+        try:
+            raw_key = serde.canonical_json(serde.key_to_json(key))
+            raw_value = None if value is None else orjson.dumps(value)
+        except TypeError as exc:
+            raise NodeError(self.node_id, exc, "SerializationError") from None
+        self.n_out += 1
+        self.ctx.emit_output(OutputRecord(self.topic, raw_key, raw_value, timestamp, None, None))
+
+
+class SinkNode(Node):
+    def __init__(self, op: Any, ctx: TaskContext) -> None:
+        super().__init__(op, ctx)
+        self.topic = op.topic
+        self.encode_key = serde.key_encoder(op.key_format)
+        self.encode_value = serde.value_encoder(op.value_format)
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        try:
+            raw_key = self.encode_key(key)
+            raw_value = self.encode_value(value)
+        except SerdeError as exc:
+            raise NodeError(self.node_id, exc, "SerializationError") from None
+        if raw_value is not None and len(raw_value) > MAX_RECORD_BYTES:
+            raise NodeError(
+                self.node_id,
+                f"output value of {len(raw_value)} bytes exceeds {MAX_RECORD_BYTES}",
+                "RecordTooLarge",
+            )
+        self.n_out += 1
+        self.ctx.emit_output(OutputRecord(self.topic, raw_key, raw_value, timestamp, None, None))
+
+
+class ViewNode(Node):
+    """Latest value per key since the last take (None = the key was deleted)."""
+
+    def __init__(self, op: Any, ctx: TaskContext) -> None:
+        super().__init__(op, ctx)
+        self.deltas: dict[Any, Any] = {}
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if key is None:
+            return
+        self.deltas[hashable_key(key)] = value
+
+    def take(self) -> dict[Any, Any]:
+        deltas = self.deltas
+        self.deltas = {}
+        return deltas
+
+
+class ToTableNode(Node):
+    is_table = True
+
+    def __init__(self, op: Any, ctx: TaskContext, store: MemoryStore) -> None:
+        super().__init__(op, ctx)
+        self.store = store
+        self.stores = [store]
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if key is None:
+            return  # a table row needs a key (Kafka Streams drops it too)
+        hkey = hashable_key(key)
+        if value is None:
+            self.store.delete(hkey, timestamp)
+        else:
+            self.store.put(hkey, value, timestamp)
+        self.n_out += 1
+        self.emit(key, value, timestamp)
+
+    def lookup(self, key: Any) -> Any:
+        return self.store.data.get(hashable_key(key))
+
+
+class ToStreamNode(Node):
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        self.n_out += 1
+        self.emit(key, value, timestamp)
+
+
+class TapNode:
+    """Records what an operator emits (the test driver and the editor's preview)."""
+
+    def __init__(self, sink: list[tuple[Any, Any, int]]) -> None:
+        self.sink = sink
+        self.emit: Any = None
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.sink.append((key, value, timestamp))
+        self.emit(key, value, timestamp)
+
+
+__all__ = [
+    "MAX_RECORD_BYTES",
+    "FilterNode",
+    "FlatMapNode",
+    "ProjectNode",
+    "RepartitionNode",
+    "SelectKeyNode",
+    "SinkNode",
+    "SourceNode",
+    "TapNode",
+    "ToStreamNode",
+    "ToTableNode",
+    "ViewNode",
+    "key_from_hashable",
+]

@@ -1,0 +1,89 @@
+"""The default store: a Python dict plus a dirty-key map (the record cache).
+
+Operators on the hot path read and write ``data`` and ``dirty`` directly (documented fast
+path); everything else goes through the methods.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from processing.runtime.serde import hashable_from_bytes, hashable_to_bytes
+from processing.runtime.state.base import ChangelogRecord
+
+_MISSING = object()
+
+
+class MemoryStore:
+    def __init__(
+        self,
+        name: str,
+        *,
+        encode_key: Callable[[Any], bytes] = hashable_to_bytes,
+        decode_key: Callable[[bytes], Any] = hashable_from_bytes,
+    ) -> None:
+        self.name = name
+        self.data: dict[Any, Any] = {}
+        # key -> timestamp of its latest change; a dict keeps first-change order, which makes
+        # the changelog deterministic.
+        self.dirty: dict[Any, int] = {}
+        self._encode_key = encode_key
+        self._decode_key = decode_key
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return self.data.get(key, default)
+
+    def put(self, key: Any, value: Any, timestamp: int) -> None:
+        self.data[key] = value
+        self.dirty[key] = timestamp
+
+    def delete(self, key: Any, timestamp: int) -> None:
+        if self.data.pop(key, _MISSING) is not _MISSING:
+            self.dirty[key] = timestamp
+
+    def mark_dirty(self, key: Any, timestamp: int) -> None:
+        self.dirty[key] = timestamp
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self.data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def items(self) -> Iterator[tuple[Any, Any]]:
+        return iter(list(self.data.items()))
+
+    def take_changelog(self) -> list[ChangelogRecord]:
+        if not self.dirty:
+            return []
+        data = self.data
+        encode = self._encode_key
+        dumps = orjson.dumps
+        out: list[ChangelogRecord] = []
+        for key, ts in self.dirty.items():
+            value = data.get(key, _MISSING)
+            out.append((encode(key), None if value is _MISSING else dumps(value), ts))
+        # Cleared in place: operators hold a reference to this dict on their hot path.
+        self.dirty.clear()
+        return out
+
+    def restore(self, records: Iterable[tuple[bytes, bytes | None]]) -> int:
+        data = self.data
+        decode = self._decode_key
+        loads = orjson.loads
+        n = 0
+        for raw_key, raw_value in records:
+            n += 1
+            key = decode(raw_key)
+            if raw_value is None:
+                data.pop(key, None)
+            else:
+                data[key] = loads(raw_value)
+        return n
+
+    def clear(self) -> None:
+        self.data.clear()
+        self.dirty.clear()
