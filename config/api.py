@@ -3,7 +3,7 @@
 from ninja import NinjaAPI
 from ninja.security import django_auth
 
-api = NinjaAPI(title="Weir", version="1", urls_namespace="api", auth=django_auth, csrf=True)
+api = NinjaAPI(title="Weir", version="1", urls_namespace="api", auth=django_auth)
 
 from dashboard.api import router as dashboard_router  # noqa: E402
 from topology.api import router as topology_router  # noqa: E402

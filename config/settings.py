@@ -79,6 +79,10 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The test database is a file, not :memory:, so the Celery workers and Daphne that the
+    # integration tests start as subprocesses share it; one file per pytest process so
+    # concurrent test sessions never meet.
+    DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / f"test-{os.getpid()}.sqlite3")}
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 20,
         "transaction_mode": "IMMEDIATE",
@@ -117,16 +121,29 @@ KAFKA_CLIENT_CONFIG = {
 
 # --- Redis, Channels, Celery -------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Prefix for every Redis key, pub/sub channel and Celery queue of this installation, so
+# several installations (or concurrent test sessions) can share one Redis without meeting.
+# A pytest process gets its own prefix; tests/conftest.py hands it to the processes it starts.
+REDIS_KEY_PREFIX = os.environ.get("WEIR_REDIS_PREFIX") or (
+    f"weir-test-{os.getpid()}:" if "PYTEST_VERSION" in os.environ else ""
+)
 
 CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
-        "CONFIG": {"hosts": [REDIS_URL]},
+        "CONFIG": {"hosts": [REDIS_URL], "prefix": f"{REDIS_KEY_PREFIX}asgi"},
     }
 }
 
 CELERY_BROKER_URL = REDIS_URL
 CELERY_RESULT_BACKEND = REDIS_URL
+CELERY_BROKER_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX} if REDIS_KEY_PREFIX else {}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"global_keyprefix": REDIS_KEY_PREFIX} if REDIS_KEY_PREFIX else {}
+# Task modules outside <app>/tasks.py, plus test-only ones named by the test fixtures.
+CELERY_IMPORTS = [
+    "dashboard.diagnostics",
+    *[m.strip() for m in os.environ.get("WEIR_CELERY_EXTRA_IMPORTS", "").split(",") if m.strip()],
+]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
