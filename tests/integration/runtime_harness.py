@@ -23,6 +23,7 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 from processing.runtime.kafka import admin
 from processing.runtime.records import TopicSpec
 from topology.compiler import naming
+from topology.compiler.plan import Aggregate, Aggregation, Plan, Sink, Source, Store, SubTopology, plan_to_json
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -288,3 +289,34 @@ class Runner:
         for reader in self._readers:
             reader.join(timeout=5)
         return code
+
+
+def count_plan(topics: list[str], out: str, *, name: str = "count-by-key") -> Plan:
+    """Source(topics) → COUNT(*) grouped by the record key → Sink(out): the talk's example."""
+    return Plan(
+        name=name,
+        subtopologies=(
+            SubTopology(
+                id=0,
+                operators=(
+                    Source(id="events", node_id="events", inputs=(), topics=tuple(topics)),
+                    Aggregate(
+                        id="counts",
+                        node_id="counts",
+                        inputs=("events",),
+                        store=naming.store_name("counts"),
+                        aggregations=(Aggregation("count", "COUNT"),),
+                    ),
+                    Sink(id="out", node_id="out", inputs=("counts",), topic=out),
+                ),
+                source_topics=tuple(topics),
+            ),
+        ),
+        stores=(Store(naming.store_name("counts"), "kv", "counts", 0),),
+    )
+
+
+def write_plan(directory: Path, plan: Plan) -> Path:
+    path = directory / f"{plan.name}-{uuid.uuid4().hex[:6]}.plan.json"
+    path.write_bytes(plan_to_json(plan))
+    return path

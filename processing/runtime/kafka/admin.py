@@ -123,9 +123,9 @@ def delete_topics(
     names = list(names)
     if not names:
         return
-    futures = admin_client(kafka_config).delete_topics(
-        names, operation_timeout=timeout, request_timeout=timeout
-    )
+    # Keep the client referenced until the futures resolve: a collected client cancels them.
+    client = admin_client(kafka_config)
+    futures = client.delete_topics(names, operation_timeout=timeout, request_timeout=timeout)
     for future in futures.values():
         try:
             future.result()

@@ -215,7 +215,8 @@ class Instance:
         missing = [t for t in sources if t not in found]
         if missing:
             raise InstanceFailed(
-                "source topic(s) do not exist: " + ", ".join(missing) + " (create them, then start again)",
+                "; ".join(f"source topic {t!r} does not exist" for t in missing)
+                + " (create it, then start the topology again)",
                 missing_topics=missing,
             )
         for sub in self.plan.subtopologies:

@@ -1,0 +1,62 @@
+"""The talk's example through the headless runner and a real broker: A and B → count by key."""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+
+import pytest
+
+from tests.integration.runtime_harness import (
+    Runner,
+    count_plan,
+    counts_by_key,
+    create_topics,
+    delete_app_topics,
+    json_events,
+    lag,
+    produce,
+    read_all,
+    unique,
+    wait_until,
+    write_plan,
+)
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.mark.timeout(120)
+def test_count_by_key_of_two_topics_matches_an_offline_count(tmp_path):
+    topic_a, topic_b, out, app_id = unique("A"), unique("B"), unique("group-by-counts"), unique("talk")
+    create_topics({topic_a: 2, topic_b: 2, out: 2})
+    try:
+        rng = random.Random(7)
+        keys_a = [f"user-{rng.randrange(40)}" for _ in range(3000)]
+        keys_b = [f"user-{rng.randrange(40)}" for _ in range(2000)]
+        produce(topic_a, json_events(keys_a))
+        produce(topic_b, json_events(keys_b))
+        expected = Counter(keys_a + keys_b)
+
+        runner = Runner(write_plan(tmp_path, count_plan([topic_a, topic_b], out)), app_id)
+        runner.wait_for_status("running")
+        wait_until(lambda: lag(app_id, [topic_a, topic_b]) == 0, 60, "the runner to drain A and B")
+        assert runner.stop() == 0, runner.describe()
+        assert runner.statuses()[-1] == "stopped"
+
+        series = counts_by_key(read_all(out))
+        latest = {key: values[-1] for key, values in series.items()}
+        assert latest == dict(expected)
+    finally:
+        delete_app_topics(app_id, [topic_a, topic_b, out])
+
+
+@pytest.mark.timeout(60)
+def test_a_missing_source_topic_fails_with_a_clear_reason_instead_of_crash_looping(tmp_path):
+    missing, out, app_id = unique("nowhere"), unique("out"), unique("missing")
+    try:
+        runner = Runner(write_plan(tmp_path, count_plan([missing], out)), app_id)
+        assert runner.wait_exit(60) == 1
+        failed = [e for e in runner.of_type("status") if e["status"] == "failed"]
+        assert failed and missing in failed[0]["error"] and "does not exist" in failed[0]["error"]
+    finally:
+        delete_app_topics(app_id, [out])
