@@ -307,8 +307,6 @@ def parallelism(deployment: Deployment, *, timeout: float = 3.0) -> dict:
 
 
 def upgrade(deployment: Deployment, new_version, *, actor=None, confirm: bool = False) -> Deployment:
-    from topology.compiler import compare_plans
-
     if new_version.topology_id != deployment.version.topology_id:
         raise ActionError("the new version belongs to another topology", field="version")
     if new_version.pk == deployment.version_id:
@@ -316,6 +314,8 @@ def upgrade(deployment: Deployment, new_version, *, actor=None, confirm: bool = 
     old_plan, new_plan = load_plan(deployment.version), load_plan(new_version)
     if new_plan is None:
         raise ActionError("the new version has no execution plan (it did not compile)", field="version")
+    from topology.compiler import compare_plans
+
     compatibility = compare_plans(old_plan, new_plan)
     verdict = compatibility.verdict
     reasons = list(compatibility.reasons)

@@ -1,3 +1,258 @@
-from ninja import Router
+"""Deployments API, mounted at /api/deployments (session auth + CSRF come from config.api).
 
-router = Router(tags=["processing"])
+Thin views: load what the user may see (owner of the topology, or staff), validate the body
+into a typed schema, call one action (processing/actions.py), serialise. Refusals are 4xx
+answers ``{"code", "message", "field"}``; an upgrade that needs confirmation answers 409 with
+the verdict, the reasons and what would happen.
+"""
+
+from __future__ import annotations
+
+from functools import wraps
+from typing import Any, Literal
+
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from ninja import Field, Router, Schema
+from ninja.errors import HttpError
+from pydantic import ConfigDict
+
+from processing import actions
+from processing.models import Deployment, DeploymentInstance, ErrorPolicy, Guarantee
+from topology.models import Topology, TopologyVersion
+
+router = Router(tags=["deployments"])
+
+RECENT_EVENTS = 50
+
+
+class StrictSchema(Schema):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DeploymentCreateIn(StrictSchema):
+    topology_id: int = Field(description="the topology to deploy")
+    version: int | None = Field(None, ge=1, description="version number; the latest when omitted")
+    instances: int = Field(1, ge=1, le=32)
+    guarantee: Literal["at_least_once", "exactly_once"] = Guarantee.AT_LEAST_ONCE
+    error_policy: Literal["dlq", "skip", "fail"] = ErrorPolicy.FAIL
+    app_id: str | None = Field(
+        None, max_length=100, description="defaults to the topology name + a short suffix"
+    )
+
+
+class ScaleIn(StrictSchema):
+    instances: int = Field(ge=1, le=32)
+
+
+class UpgradeIn(StrictSchema):
+    version: int = Field(ge=1, description="version number of the same topology")
+    confirm: bool = Field(False, description="required when the upgrade cannot keep state and offsets")
+
+
+# --- helpers --------------------------------------------------------------------------------
+
+
+class Refusal(HttpError):
+    def __init__(self, status: int, body: dict[str, Any]) -> None:
+        super().__init__(status, body.get("message", ""))
+        self.body = body
+
+
+def answers_refusals(view):
+    """Turn a Refusal into its JSON answer (ninja's own HttpError answer has only "detail")."""
+
+    @wraps(view)
+    def wrapper(*args, **kwargs):
+        try:
+            return view(*args, **kwargs)
+        except Refusal as exc:
+            return JsonResponse(exc.body, status=exc.status_code)
+
+    return wrapper
+
+
+def _visible(user):
+    deployments = Deployment.objects.select_related("version__topology")
+    if user.is_staff:
+        return deployments
+    return deployments.filter(version__topology__owner=user)
+
+
+def _get(request: HttpRequest, deployment_id: int) -> Deployment:
+    deployment = _visible(request.user).filter(pk=deployment_id).first()
+    if deployment is None:
+        raise Refusal(404, {"code": "not_found", "message": f"no deployment {deployment_id}", "field": None})
+    return deployment
+
+
+def _call(fn, *args, **kwargs):
+    try:
+        return fn(*args, **kwargs)
+    except actions.ActionError as exc:
+        raise Refusal(exc.status, exc.to_dict()) from None
+
+
+def heartbeat_age(instance: DeploymentInstance) -> float | None:
+    if instance.heartbeat_at is None:
+        return None
+    return round((timezone.now() - instance.heartbeat_at).total_seconds(), 1)
+
+
+def _instance(instance: DeploymentInstance) -> dict[str, Any]:
+    return {
+        "slot": instance.slot,
+        "epoch": instance.epoch,
+        "status": instance.status,
+        "live": instance.is_live,
+        "worker_host": instance.worker_host,
+        "pid": instance.pid,
+        "task_id": instance.task_id,
+        "heartbeat_at": instance.heartbeat_at,
+        "heartbeat_age_seconds": heartbeat_age(instance),
+        "started_at": instance.started_at,
+        "partitions": instance.partitions,
+        "error": instance.error,
+    }
+
+
+def _summary(deployment: Deployment) -> dict[str, Any]:
+    return {
+        "id": deployment.pk,
+        "topology_id": deployment.version.topology_id,
+        "topology": deployment.version.topology.name,
+        "version": deployment.version.number,
+        "app_id": deployment.app_id,
+        "instances": deployment.instances,
+        "guarantee": deployment.guarantee,
+        "error_policy": deployment.error_policy,
+        "desired_state": deployment.desired_state,
+        "status": deployment.status,
+        "last_error": deployment.last_error,
+        "restart_count": deployment.restart_count,
+        "created_at": deployment.created_at,
+        "updated_at": deployment.updated_at,
+    }
+
+
+def _detail(deployment: Deployment) -> dict[str, Any]:
+    deployment.refresh_from_db()
+    return {
+        **_summary(deployment),
+        "retired_topics": deployment.retired_topics,
+        "instance_list": [_instance(i) for i in deployment.instance_set.order_by("slot")],
+        "parallelism": actions.parallelism(deployment),
+        "events": [
+            {
+                "at": e.created_at,
+                "kind": e.kind,
+                "message": e.message,
+                "actor": e.actor.get_username() if e.actor else None,
+                "payload": e.payload,
+            }
+            for e in deployment.events.select_related("actor")[:RECENT_EVENTS]
+        ],
+    }
+
+
+# --- endpoints ------------------------------------------------------------------------------
+
+
+@router.get("", summary="List deployments you may see")
+@answers_refusals
+def list_deployments(request: HttpRequest, status: str | None = None, topology_id: int | None = None):
+    deployments = _visible(request.user)
+    if status:
+        deployments = deployments.filter(status=status)
+    if topology_id:
+        deployments = deployments.filter(version__topology_id=topology_id)
+    return [_summary(d) for d in deployments]
+
+
+@router.post("", summary="Deploy a topology version", response={201: dict})
+@answers_refusals
+def create_deployment(request: HttpRequest, payload: DeploymentCreateIn):
+    topologies = Topology.objects.visible_to(request.user)
+    topology = topologies.filter(pk=payload.topology_id).first()
+    if topology is None:
+        raise Refusal(
+            404,
+            {"code": "not_found", "message": f"no topology {payload.topology_id}", "field": "topology_id"},
+        )
+    versions = TopologyVersion.objects.filter(topology=topology)
+    version = (
+        versions.filter(number=payload.version).first()
+        if payload.version
+        else versions.order_by("-number").first()
+    )
+    if version is None:
+        raise Refusal(
+            404,
+            {
+                "code": "not_found",
+                "field": "version",
+                "message": f"topology {topology.name} has no version {payload.version or ''}".strip(),
+            },
+        )
+    deployment = _call(
+        actions.deploy,
+        version,
+        actor=request.user,
+        instances=payload.instances,
+        guarantee=payload.guarantee,
+        error_policy=payload.error_policy,
+        app_id=payload.app_id,
+    )
+    return 201, _detail(deployment)
+
+
+@router.get("/{int:deployment_id}", summary="One deployment with its instances and recent events")
+@answers_refusals
+def get_deployment(request: HttpRequest, deployment_id: int):
+    return _detail(_get(request, deployment_id))
+
+
+@router.post("/{int:deployment_id}/start")
+@answers_refusals
+def start_deployment(request: HttpRequest, deployment_id: int):
+    return _detail(_call(actions.start, _get(request, deployment_id), actor=request.user))
+
+
+@router.post("/{int:deployment_id}/stop")
+@answers_refusals
+def stop_deployment(request: HttpRequest, deployment_id: int):
+    return _detail(_call(actions.stop, _get(request, deployment_id), actor=request.user))
+
+
+@router.post("/{int:deployment_id}/restart")
+@answers_refusals
+def restart_deployment(request: HttpRequest, deployment_id: int):
+    return _detail(_call(actions.restart, _get(request, deployment_id), actor=request.user))
+
+
+@router.post("/{int:deployment_id}/scale")
+@answers_refusals
+def scale_deployment(request: HttpRequest, deployment_id: int, payload: ScaleIn):
+    return _detail(_call(actions.scale, _get(request, deployment_id), payload.instances, actor=request.user))
+
+
+@router.post("/{int:deployment_id}/upgrade", summary="Run another version of the same topology")
+@answers_refusals
+def upgrade_deployment(request: HttpRequest, deployment_id: int, payload: UpgradeIn):
+    deployment = _get(request, deployment_id)
+    version = TopologyVersion.objects.filter(
+        topology_id=deployment.version.topology_id, number=payload.version
+    ).first()
+    if version is None:
+        raise Refusal(
+            404,
+            {
+                "code": "not_found",
+                "field": "version",
+                "message": f"topology {deployment.topology.name} has no version {payload.version}",
+            },
+        )
+    return _detail(_call(actions.upgrade, deployment, version, actor=request.user, confirm=payload.confirm))
+
+
+__all__ = ["Refusal", "router"]

@@ -130,14 +130,14 @@ class Warden(threading.Thread):
                         self.state.dirty.clear()
                         status, partitions, _ = self.state.read()
                         if not leases.beat(self.lease, status=status, partitions=partitions):
-                            self._stop("the slot was taken over")
+                            self.request_stop("the slot was taken over")
                         last_beat = now
                         if dirty:
                             refresh_status(self.lease.deployment_id)
                     if now - last_check >= self.check_every:
                         reason = leases.stop_reason(self.lease)
                         if reason:
-                            self._stop(reason)
+                            self.request_stop(reason)
                         last_check = now
                 except Exception:  # the database may be briefly locked; try again next round
                     log.exception("warden round failed")
@@ -145,7 +145,7 @@ class Warden(threading.Thread):
         finally:
             connection.close()
 
-    def _stop(self, reason: str) -> None:
+    def request_stop(self, reason: str) -> None:
         if not self.stop_requested.is_set():
             log.info("instance %s stopping: %s", self.lease, reason)
             self.reason = reason
@@ -157,9 +157,12 @@ def kafka_config() -> dict[str, str]:
 
 
 class InstanceRunner:
-    def __init__(self, deployment_id: int, slot: int, epoch: int, task_id: str = "") -> None:
+    def __init__(self, deployment_id: int, slot: int, epoch: int, task_id: str = "", run_loop=None) -> None:
+        """``run_loop`` defaults to the Kafka loop; anything with its signature fits (tests pass
+        a broker-free loop to exercise leases and the warden)."""
         self.lease = leases.Lease(deployment_id, slot, epoch)
         self.task_id = task_id or ""
+        self.run_loop = run_loop
 
     def run(self) -> str:
         """Returns how the instance ended: "stale", "stopped" or "failed"."""
@@ -178,7 +181,9 @@ class InstanceRunner:
         outcome, error = "stopped", ""
         try:
             plan = plan_from_dict(_plan_data(deployment.version))
-            from processing.runtime.kafka.loop import run as run_loop
+            run_loop = self.run_loop
+            if run_loop is None:
+                from processing.runtime.kafka.loop import run as run_loop
 
             run_loop(
                 plan,
