@@ -12,3 +12,7 @@ from processing.api import router as processing_router  # noqa: E402
 api.add_router("", dashboard_router)
 api.add_router("/topologies", topology_router)
 api.add_router("/deployments", processing_router)
+
+from topology.api_preview import router as preview_router  # noqa: E402
+
+api.add_router("/preview", preview_router)
