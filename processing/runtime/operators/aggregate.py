@@ -420,12 +420,10 @@ class SessionAggregateNode(Node):
             sessions = self.data.get(hkey)
             if not sessions:
                 continue
-            for n, s in enumerate(sessions):
-                if s[0] == start and s[1] == end:
-                    break
-            else:
+            index = next((i for i, s in enumerate(sessions) if s[0] == start and s[1] == end), None)
+            if index is None:
                 continue  # merged into a newer session since
-            del sessions[n]
+            s = sessions.pop(index)
             if sessions:
                 self.dirty[hkey] = s[2]
             else:

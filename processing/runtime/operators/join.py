@@ -1,9 +1,245 @@
-"""joins (placeholder until the join operators land)."""
+"""joins: stream-stream (windowed), stream-table and table-table, inner / left / outer.
+
+Both inputs are keyed on the join key and co-partitioned (the compiler repartitions). The
+output value is the ``select`` fields evaluated over ``{"left": l, "right": r}``, or when
+``select`` is empty the merge ``{**right, **left}`` (a missing side contributes nothing).
+"""
 
 from __future__ import annotations
 
+import heapq
 from typing import Any
 
+from processing.runtime.operators.base import Node, NodeError, Push, TaskContext, compile_sql
+from processing.runtime.serde import hashable_key, key_from_hashable
+from processing.runtime.state.memory import MemoryStore
+from topology.compiler import naming
+from topology.compiler.plan import Join
 
-def make_join(op: Any, ctx: Any, stores: dict, sides: tuple) -> Any:
-    raise ValueError(f"join {op.id!r}: joins are not supported by the runtime yet")
+
+class _JoinBase(Node):
+    def __init__(self, op: Join, ctx: TaskContext) -> None:
+        super().__init__(op, ctx)
+        self.how = op.how
+        self.select = tuple((f.name, compile_sql(f.expression, op.node_id)) for f in op.select)
+
+    def joined(self, key: Any, left: Any, right: Any, timestamp: int) -> Any:
+        if not self.select:
+            out = dict(right) if right.__class__ is dict else {}
+            if left.__class__ is dict:
+                out.update(left)
+            return out
+        record = {"left": left, "right": right}
+        ctx = self.ctx
+        try:
+            return {name: fn(record, key, timestamp, ctx.partition, ctx.offset) for name, fn in self.select}
+        except Exception as exc:
+            raise NodeError(self.node_id, exc) from None
+
+    def side_push(self, index: int) -> Push:
+        raise NotImplementedError
+
+
+def _store(stores: dict[str, MemoryStore], name: str, fallback: str) -> MemoryStore:
+    name = name or fallback
+    return stores.setdefault(name, MemoryStore(name))
+
+
+class StreamTableJoinNode(_JoinBase):
+    """Only stream records trigger; the table side is looked up as of the stream record.
+    ``outer`` is not defined for stream-table joins and behaves as ``left``."""
+
+    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, MemoryStore], stream_index: int) -> None:
+        super().__init__(op, ctx)
+        self.stream_index = stream_index
+        table_store = op.right_store if stream_index == 0 else op.left_store
+        self.table = _store(
+            stores, table_store, naming.store_name(op.node_id, "right" if stream_index == 0 else "left")
+        )
+        self.stores = [self.table]
+
+    def side_push(self, index: int) -> Push:
+        return self.push_stream if index == self.stream_index else self.push_table
+
+    def push_table(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if key is None:
+            return
+        if value is None:
+            self.table.delete(hashable_key(key), timestamp)
+        else:
+            self.table.put(hashable_key(key), value, timestamp)
+
+    def push_stream(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if key is None or value is None:
+            return  # as KStream-KTable joins: no key or no value, no lookup
+        other = self.table.data.get(hashable_key(key))
+        if other is None and self.how == "inner":
+            return
+        left, right = (value, other) if self.stream_index == 0 else (other, value)
+        self.n_out += 1
+        self.emit(key, self.joined(key, left, right, timestamp), timestamp)
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.push_stream(key, value, timestamp)
+
+
+class TableTableJoinNode(_JoinBase):
+    """Both sides trigger. The result row exists when both sides do (inner), when the left
+    does (left), or when either does (outer); otherwise a tombstone is forwarded."""
+
+    is_table = True
+
+    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, MemoryStore]) -> None:
+        super().__init__(op, ctx)
+        self.left = _store(stores, op.left_store, naming.store_name(op.node_id, "left"))
+        self.right = _store(stores, op.right_store, naming.store_name(op.node_id, "right"))
+        self.stores = [self.left, self.right]
+
+    def side_push(self, index: int) -> Push:
+        return self.push_left if index == 0 else self.push_right
+
+    def push_left(self, key: Any, value: Any, timestamp: int) -> None:
+        self._change(self.left, key, value, timestamp)
+
+    def push_right(self, key: Any, value: Any, timestamp: int) -> None:
+        self._change(self.right, key, value, timestamp)
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.push_left(key, value, timestamp)
+
+    def _change(self, store: MemoryStore, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if key is None:
+            return
+        hkey = hashable_key(key)
+        if value is None:
+            store.delete(hkey, timestamp)
+        else:
+            store.put(hkey, value, timestamp)
+        left = self.left.data.get(hkey)
+        right = self.right.data.get(hkey)
+        how = self.how
+        if how == "inner":
+            exists = left is not None and right is not None
+        elif how == "left":
+            exists = left is not None
+        else:
+            exists = left is not None or right is not None
+        self.n_out += 1
+        self.emit(key, self.joined(key, left, right, timestamp) if exists else None, timestamp)
+
+
+class StreamStreamJoinNode(_JoinBase):
+    """Records join when ``|left.ts - right.ts| <= size``; output time is the larger one.
+
+    Each side is buffered per key as ``[ts, value, joined]``. A record is late (counted,
+    dropped) when ``ts + size + grace < stream time``. A buffered record can still meet a
+    partner until ``ts + 2*size + grace >= stream time`` (the latest partner, at ts + size,
+    is accepted until then); after that it is purged, and under left/outer joins a record
+    that never joined is emitted with a null partner, exactly once and never followed by a
+    joined result for it (Kafka Streams 3.x: no eager left/outer results).
+    """
+
+    timed = True
+
+    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, MemoryStore]) -> None:
+        super().__init__(op, ctx)
+        window = op.window
+        if window is None or window.size_ms < 0:
+            raise ValueError(f"join {op.id!r}: a stream-stream join needs a window")
+        self.size = window.size_ms
+        self.grace = window.grace_ms
+        self.left = _store(stores, op.left_store, naming.store_name(op.node_id, "left"))
+        self.right = _store(stores, op.right_store, naming.store_name(op.node_id, "right"))
+        self.stores = [self.left, self.right]
+        self.expiry: list[tuple[int, int, Any]] = []  # heap of (ts, side, hkey)
+
+    def after_restore(self) -> None:
+        self.expiry = [
+            (entry[0], side, hkey)
+            for side, store in ((0, self.left), (1, self.right))
+            for hkey, entries in store.data.items()
+            for entry in entries
+        ]
+        heapq.heapify(self.expiry)
+
+    def side_push(self, index: int) -> Push:
+        return self.push_left if index == 0 else self.push_right
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.push_left(key, value, timestamp)
+
+    def push_left(self, key: Any, value: Any, timestamp: int) -> None:
+        self._arrive(0, self.left, self.right, key, value, timestamp)
+
+    def push_right(self, key: Any, value: Any, timestamp: int) -> None:
+        self._arrive(1, self.right, self.left, key, value, timestamp)
+
+    def _arrive(self, side: int, own: MemoryStore, other: MemoryStore, key: Any, value: Any, ts: int) -> None:
+        self.n_in += 1
+        if key is None or value is None:
+            return
+        if ts + self.size + self.grace < self.ctx.stream_time:
+            self.n_late += 1
+            return
+        hkey = hashable_key(key)
+        entry = [ts, value, False]
+        size = self.size
+        partners = other.data.get(hkey)
+        if partners:
+            for partner in partners:
+                if abs(partner[0] - ts) <= size:
+                    entry[2] = True
+                    if not partner[2]:
+                        partner[2] = True
+                        other.mark_dirty(hkey, ts)
+                    left, right = (value, partner[1]) if side == 0 else (partner[1], value)
+                    out_ts = ts if ts > partner[0] else partner[0]
+                    self.n_out += 1
+                    self.emit(key, self.joined(key, left, right, out_ts), out_ts)
+        entries = own.data.get(hkey)
+        if entries is None:
+            own.data[hkey] = [entry]
+        else:
+            entries.append(entry)
+        own.mark_dirty(hkey, ts)
+        heapq.heappush(self.expiry, (ts, side, hkey))
+
+    def on_time(self, stream_time: int) -> None:
+        expiry = self.expiry
+        limit = stream_time - 2 * self.size - self.grace
+        how = self.how
+        while expiry and expiry[0][0] < limit:
+            _, side, hkey = heapq.heappop(expiry)
+            store = self.left if side == 0 else self.right
+            entries = store.data.get(hkey)
+            if not entries:
+                continue
+            keep = [e for e in entries if e[0] >= limit]
+            expired = [e for e in entries if e[0] < limit]
+            if keep:
+                store.data[hkey] = keep
+            else:
+                del store.data[hkey]
+            store.mark_dirty(hkey, stream_time)
+            if how == "outer" or (how == "left" and side == 0):
+                key = key_from_hashable(hkey)
+                for ts, value, was_joined in expired:
+                    if not was_joined:
+                        left, right = (value, None) if side == 0 else (None, value)
+                        self.n_out += 1
+                        self.emit(key, self.joined(key, left, right, ts), ts)
+
+
+def make_join(op: Join, ctx: TaskContext, stores: dict[str, MemoryStore], sides: tuple[bool, ...]) -> Node:
+    if op.sides == "stream_stream":
+        return StreamStreamJoinNode(op, ctx, stores)
+    if op.sides == "table_table":
+        return TableTableJoinNode(op, ctx, stores)
+    if op.sides == "stream_table":
+        # The stream is the left input unless only the right one is a stream.
+        stream_index = 1 if sides == (True, False) else 0
+        return StreamTableJoinNode(op, ctx, stores, stream_index)
+    raise ValueError(f"join {op.id!r}: unknown sides {op.sides!r}")

@@ -1,0 +1,65 @@
+from processing.runtime.executor import (
+    H_CLASS,
+    H_MESSAGE,
+    H_NODE,
+    H_OFFSET,
+    H_PARTITION,
+    H_TOPIC,
+    TopologyRuntime,
+)
+from processing.runtime.operators.stateless import MAX_RECORD_BYTES
+from processing.runtime.records import InputRecord
+from processing.runtime.testing import TopologyTestDriver
+from tests.processing.runtime.builders import aggregate, counting_plan, single, sink, source
+from topology.compiler.plan import Aggregation, Filter
+
+
+def test_dlq_policy_sends_the_original_record_with_located_headers():
+    driver = TopologyTestDriver(counting_plan(), app_id="shop", error_policy="dlq")
+    driver.pipe_input("in", "good", {"x": 1}, timestamp=1)
+    driver.pipe_input("in", "bad", b"\x00not json", timestamp=2)
+    driver.pipe_input("in", "good", {"x": 1}, timestamp=3)
+    (dead,) = driver.dlq()
+    assert dead.topic == "shop.dlq"
+    assert (dead.key, dead.value, dead.timestamp) == (b"bad", b"\x00not json", 2)
+    headers = dict(dead.headers)
+    assert headers[H_TOPIC] == b"in"
+    assert headers[H_PARTITION] == b"0"
+    assert headers[H_OFFSET] == b"1"
+    assert headers[H_NODE] == b"src"
+    assert headers[H_CLASS] == b"DeserializationError"
+    assert b"invalid JSON" in headers[H_MESSAGE]
+    assert [v["count"] for _, v, _ in driver.read_output("out")] == [1, 2]
+    assert driver.metrics()["src"]["errors"] == 1
+
+
+def test_expression_errors_are_attributed_to_their_node():
+    plan = single(source(), aggregate(aggregations=(Aggregation("total", "SUM", "price"),)), sink("agg"))
+    driver = TopologyTestDriver(plan, error_policy="dlq")
+    driver.pipe_input("in", "k", {"price": "expensive"}, timestamp=1)
+    (dead,) = driver.dlq()
+    assert dict(dead.headers)[H_NODE] == b"agg"
+    assert driver.events.of_type("error")[0]["node_id"] == "agg"
+
+
+def test_skip_policy_counts_and_drops_bad_records():
+    plan = single(
+        source(), Filter(id="f", node_id="f", inputs=("src",), predicate="CAST(x AS INT) > 0"), sink("f")
+    )
+    driver = TopologyTestDriver(plan, error_policy="skip")
+    driver.pipe_input("in", "k", {"x": "1"}, timestamp=1)
+    driver.pipe_input("in", "k", b"[", timestamp=2)
+    driver.pipe_input("in", "k", {"x": "2"}, timestamp=3)
+    assert len(driver.read_output("out")) == 2
+    assert driver.dlq() == []
+    assert driver.metrics()["src"]["errors"] == 1
+
+
+def test_oversize_values_are_bad_records():
+    task = TopologyRuntime(counting_plan(), "app", error_policy="dlq").create_task(0, 0)
+    huge = b'{"x":"' + b"a" * MAX_RECORD_BYTES + b'"}'
+    task.process([InputRecord("in", 0, 9, 1, b"k", huge, None)])
+    (dead,) = task.take_output()
+    assert dead.topic == "app.dlq"
+    assert dict(dead.headers)[H_OFFSET] == b"9"
+    assert b"exceeds" in dict(dead.headers)[H_MESSAGE]
