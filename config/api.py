@@ -13,6 +13,10 @@ api.add_router("", dashboard_router)
 api.add_router("/topologies", topology_router)
 api.add_router("/deployments", processing_router)
 
+from dashboard.api_dashboards import router as dashboards_router  # noqa: E402
+
+api.add_router("/dashboards", dashboards_router)
+
 from topology.api_preview import router as preview_router  # noqa: E402
 
 api.add_router("/preview", preview_router)

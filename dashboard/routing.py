@@ -1,6 +1,9 @@
-websocket_urlpatterns: list = []
+from django.urls import path
 
-from django.urls import path  # noqa: E402
+from dashboard.consumers import LiveConsumer
+
+websocket_urlpatterns: list = []
+websocket_urlpatterns += [path("ws/live/", LiveConsumer.as_asgi())]
 
 from dashboard.diagnostics import DiagnosticsConsumer  # noqa: E402
 

@@ -1,1 +1,25 @@
+from django.urls import path
+
+from dashboard import views_dashboards
+
 urlpatterns: list = []
+urlpatterns += [
+    path("dashboards/<int:dashboard_id>/", views_dashboards.dashboard_detail, name="dashboard-detail"),
+    path(
+        "deployments/<int:deployment_id>/dashboard/",
+        views_dashboards.deployment_dashboard,
+        name="deployment-dashboard",
+    ),
+    path(
+        "deployments/<int:deployment_id>/monitor/",
+        views_dashboards.deployment_monitor,
+        name="deployment-monitor",
+    ),
+]
+
+from dashboard import views  # noqa: E402
+
+urlpatterns += [
+    path("", views.home, name="home"),
+    path("status/", views.status, name="status"),
+]

@@ -1,0 +1,42 @@
+"""The live protocol (version 1): versioned JSON frames with prefixed types.
+
+Server -> browser::
+
+    {"v": 1, "type": "view.snapshot", "deployment", "view", "seq", "generation", "windowed", "rows": [{"key", "value"}]}
+    {"v": 1, "type": "view.delta",    "deployment", "view", "seq", "generation", "windowed", "at", "rows": [...]}
+        value null = the key was deleted (a tombstone)
+    {"v": 1, "type": "monitor.snapshot", "deployment", "slots": {slot: state}, "topology": {...}}
+    {"v": 1, "type": "monitor.event",    "deployment", "slot", "at", "event", "state"}
+    {"v": 1, "type": "live.subscribed",  "request"}
+    {"v": 1, "type": "live.resync",      "reason"}     the server lost its feed: fetch snapshots again
+    {"v": 1, "type": "live.error",       "reason", "request"}
+
+Browser -> server::
+
+    {"v": 1, "type": "view.subscribe", "deployment", "view"}    answered by a view.snapshot
+    {"v": 1, "type": "view.snapshot_request", "deployment", "view"}   resync after a gap
+    {"v": 1, "type": "view.unsubscribe", "deployment", "view"}
+    {"v": 1, "type": "monitor.subscribe", "deployment"}
+
+The client subscribes first, then applies the snapshot and every delta whose seq is exactly
+one more than the last applied; deltas at or below the snapshot's seq are dropped; a delta
+further ahead, or one of another generation (Redis lost the table and the reporters wrote it
+again), is a gap and triggers a snapshot request.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+PROTOCOL_VERSION = 1
+
+
+def encode_frame(frame: dict[str, Any]) -> str:
+    return orjson.dumps(frame, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def row_key(key: Any) -> str:
+    """Canonical text of a row key (windowed keys are dicts): the field name in the serving hash."""
+    return orjson.dumps(key, option=orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS).decode()

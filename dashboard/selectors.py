@@ -1,0 +1,79 @@
+"""Read-side queries for dashboards and the live layer: who may see which deployment and view.
+
+A user sees a deployment when they own its topology or are staff; the views of a deployment
+are the ``view`` nodes of the topology version it runs.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dashboard.models import Dashboard
+from processing.models import Deployment
+
+
+def visible_deployments(user):
+    queryset = Deployment.objects.select_related("version__topology")
+    if user.is_staff:
+        return queryset
+    return queryset.filter(version__topology__owner=user)
+
+
+def deployment_for(user, deployment_id: int) -> Deployment | None:
+    if not getattr(user, "is_authenticated", False):
+        return None
+    return visible_deployments(user).filter(pk=deployment_id).first()
+
+
+def view_nodes(deployment: Deployment) -> list[dict[str, Any]]:
+    """[{id, title}] of the deployment's view nodes, in document order."""
+    document = deployment.version.document or {}
+    return [
+        {"id": node["id"], "title": (node.get("config") or {}).get("title") or node["id"]}
+        for node in document.get("nodes", [])
+        if node.get("type") == "view" and "id" in node
+    ]
+
+
+def topology_outline(deployment: Deployment) -> dict[str, Any]:
+    """Nodes and edges for the read-only monitor drawing (no layout logic: the page lays it out)."""
+    document = deployment.version.document or {}
+    return {
+        "nodes": [
+            {"id": n["id"], "type": n.get("type"), "title": (n.get("config") or {}).get("title")}
+            for n in document.get("nodes", [])
+            if "id" in n
+        ],
+        "edges": [{"source": e.get("source"), "target": e.get("target")} for e in document.get("edges", [])],
+    }
+
+
+def check_view_access(user, deployment_id: Any, view_id: Any) -> str | None:
+    """None when the user may watch the view, else the reason to give them."""
+    try:
+        deployment_id = int(deployment_id)
+    except (TypeError, ValueError):
+        return "deployment must be an integer id"
+    deployment = deployment_for(user, deployment_id)
+    if deployment is None:
+        return f"deployment {deployment_id} does not exist or is not yours"
+    if view_id not in {v["id"] for v in view_nodes(deployment)}:
+        return f"deployment {deployment_id} has no view node {view_id!r}"
+    return None
+
+
+def check_deployment_access(user, deployment_id: Any) -> str | None:
+    try:
+        deployment_id = int(deployment_id)
+    except (TypeError, ValueError):
+        return "deployment must be an integer id"
+    if deployment_for(user, deployment_id) is None:
+        return f"deployment {deployment_id} does not exist or is not yours"
+    return None
+
+
+def visible_dashboards(user):
+    queryset = Dashboard.objects.select_related("deployment__version__topology")
+    if user.is_staff:
+        return queryset
+    return queryset.filter(deployment__version__topology__owner=user)
