@@ -15,7 +15,6 @@ from typing import Any
 from django.conf import settings
 
 from processing.runtime import serde
-from processing.runtime.records import InputRecord
 from topology import compiler
 
 MAX_PREVIEW_RECORDS = 1000
@@ -50,29 +49,21 @@ def _source_node(document: dict[str, Any], source_id: str | None) -> dict[str, A
     raise PreviewError(f"{source_id!r} is not a source node of this document", "source")
 
 
-def _encode_records(node: dict[str, Any], topic: str, records: list[Any]) -> list[InputRecord]:
-    config = node.get("config") or {}
-    encode_key = serde.key_encoder(config.get("key_format", "string"))
-    encode_value = serde.value_encoder(config.get("value_format", "json"))
+def _pasted_records(records: list[Any]) -> list[tuple[Any, Any, int]]:
     now = int(time.time() * 1000)
-    encoded = []
+    rows = []
     for index, item in enumerate(records):
         wrapped = isinstance(item, dict) and "value" in item and set(item) <= RECORD_FIELDS
         key = item.get("key") if wrapped else None
         value = item["value"] if wrapped else item
         timestamp = item.get("timestamp", now + index) if wrapped else now + index
-        if not isinstance(timestamp, int):
+        if not isinstance(timestamp, int) or isinstance(timestamp, bool):
             raise PreviewError(
                 f"record {index}: timestamp must be epoch milliseconds (an integer)",
                 f"records.{index}.timestamp",
             )
-        try:
-            encoded.append(
-                InputRecord(topic, 0, index, timestamp, encode_key(key), encode_value(value), None)
-            )
-        except (serde.SerdeError, TypeError, ValueError) as exc:
-            raise PreviewError(f"record {index}: {exc}", f"records.{index}") from None
-    return encoded
+        rows.append((key, value, timestamp))
+    return rows
 
 
 def _jsonable(value: Any) -> Any:
@@ -115,22 +106,33 @@ def _output_record(record: Any) -> dict[str, Any]:
     return {"key": None, "value": _jsonable(record), "timestamp": None}
 
 
-def _drive(plan: Any, node_ids: list[str], records: list[InputRecord]) -> tuple[dict[str, list], list[dict]]:
+def _drive(
+    plan: Any, topic: str, node_ids: list[str], rows: list[tuple[Any, Any, int]]
+) -> tuple[dict[str, list], list[dict]]:
     from processing.runtime.testing import TopologyTestDriver
 
-    driver = TopologyTestDriver(plan)
+    # "dlq" keeps going past a bad record and says which node failed and why, which is what
+    # a preview should show; nothing is written anywhere.
+    driver = TopologyTestDriver(plan, app_id="preview", error_policy="dlq")
     errors: list[dict[str, Any]] = []
-    try:
-        driver.pipe_records(records)
-    except Exception as exc:  # noqa: BLE001 - a failing record is a preview result, not a server error
-        errors.append({"node_id": getattr(exc, "node_id", None), "message": str(exc) or type(exc).__name__})
+    for index, (key, value, timestamp) in enumerate(rows):
+        try:
+            driver.pipe_input(topic, key, value, timestamp=timestamp)
+        except (serde.SerdeError, TypeError, ValueError) as exc:
+            errors.append({"node_id": None, "record": index, "message": f"record {index}: {exc}"})
+    for failed in driver.dlq():
+        headers = {name: raw.decode(errors="replace") for name, raw in failed.headers or []}
+        errors.append(
+            {
+                "node_id": headers.get("weir.error.node_id"),
+                "message": f"{headers.get('weir.error.class', 'error')}: {headers.get('weir.error.message', '')}",
+            }
+        )
     outputs = {}
     for node_id in node_ids:
-        try:
-            produced = driver.node_outputs(node_id)
-        except KeyError:
-            continue
-        outputs[node_id] = [_output_record(r) for r in list(produced)[:MAX_OUTPUT_PER_NODE]]
+        produced = driver.node_outputs(node_id)
+        outputs[node_id] = [_output_record(r) for r in produced[:MAX_OUTPUT_PER_NODE]]
+    driver.close()
     return outputs, errors
 
 
@@ -148,7 +150,10 @@ def run_preview(
         from processing.runtime.kafka.sample import TopicSampleError, sample_topic
 
         try:
-            inputs = sample_topic(settings.KAFKA_CLIENT_CONFIG, topic, sample)
+            rows = [
+                (r.key, r.value, r.timestamp)
+                for r in sample_topic(settings.KAFKA_CLIENT_CONFIG, topic, sample)
+            ]
         except TopicSampleError as exc:
             raise PreviewError(str(exc), "sample") from None
     else:
@@ -156,15 +161,15 @@ def run_preview(
             raise PreviewError("give either records or sample", "records")
         if len(records) > MAX_PREVIEW_RECORDS:
             raise PreviewError(f"at most {MAX_PREVIEW_RECORDS} records per preview", "records")
-        inputs = _encode_records(node, topic, records)
+        rows = _pasted_records(records)
     node_ids = [n["id"] for n in document.get("nodes", []) if isinstance(n, dict) and "id" in n]
-    outputs, errors = _drive(result.plan, node_ids, inputs)
+    outputs, errors = _drive(result.plan, topic, node_ids, rows)
     return {
         "ok": True,
         "issues": [i.to_dict() for i in result.issues],
         "outputs": outputs,
         "errors": errors,
-        "input_count": len(inputs),
+        "input_count": len(rows),
     }
 
 

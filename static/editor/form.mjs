@@ -154,6 +154,24 @@ function renderField(rawSchema, defs, path, key, get, set, isRoot = false, requi
       const nullable = nonNull.length < variants.length;
       return renderField(inner, defs, path, key, get, (v, final) => set(nullable && v === "" ? null : v, final), isRoot, required);
     }
+    // "10s" or 10000: durations and similar scalar unions read best as one text box.
+    const scalarTypes = nonNull.map((v) => typeOf(resolve(v, defs)));
+    if (nonNull.length > 1 && scalarTypes.every((t) => ["string", "integer", "number"].includes(t))) {
+      const numeric = scalarTypes.find((t) => t === "integer" || t === "number");
+      const nullable = nonNull.length < variants.length;
+      const example = nonNull.map((v) => resolve(v, defs).examples?.[0]).find((x) => x !== undefined);
+      const input = el("input", { id, type: "text", "aria-label": label ?? key, placeholder: example ?? "" });
+      input.value = get() ?? "";
+      const read = () => {
+        const text = input.value.trim();
+        if (text === "") return nullable ? null : undefined;
+        if (numeric && /^-?\d+(\.\d+)?$/.test(text)) return Number(text);
+        return text;
+      };
+      input.addEventListener("input", () => set(read(), false));
+      input.addEventListener("change", () => set(read(), true));
+      return isRoot ? input : fieldWrapper(path, label, schema.description, required, input, id);
+    }
     const container = el("div", { class: "variant" });
     const select = el("select", { id, "aria-label": label ?? "variant" });
     variants.forEach((v, i) => select.append(el("option", { value: String(i), text: variantLabel(v, defs, i) })));

@@ -58,7 +58,7 @@ function asList(value) {
 // A port's kind: "stream", "table", or "any"/"same" (takes the kind of what feeds the node).
 function normalizeKinds(port) {
   const raw = port.kinds ?? port.accepts ?? port.kind ?? port.type ?? "stream";
-  const kinds = asList(raw).map((k) => String(k).toLowerCase());
+  const kinds = asList(raw).map((k) => String(k).toLowerCase().replace(/^same.*/, "same"));
   if (kinds.includes("any") || kinds.includes("same") || kinds.includes("input")) {
     return kinds.includes("same") || kinds.includes("input") ? ["same"] : ["stream", "table"];
   }
@@ -67,6 +67,10 @@ function normalizeKinds(port) {
 
 function normalizePorts(raw, defaultName) {
   if (raw == null) return [];
+  if (!Array.isArray(raw) && typeof raw === "object" && raw.dynamic) {
+    // One port per name in the config (branch), plus the catch-all "default".
+    return [{ name: "*", kinds: normalizeKinds(raw), label: "", dynamic: true, namedBy: raw.named_by ?? "branches", multiple: true, extra: ["default"] }];
+  }
   if (!Array.isArray(raw) && typeof raw === "object") {
     raw = Object.entries(raw).map(([name, spec]) =>
       typeof spec === "string" ? { name, kind: spec } : { name, ...spec },
@@ -100,15 +104,19 @@ export function normalizeCatalog(raw) {
     const ports = spec.ports ?? {};
     const schema = spec.config_schema ?? spec.schema ?? spec.config ?? spec.json_schema ?? { type: "object" };
     const groupRaw = String(spec.group ?? spec.category ?? FALLBACK_GROUP[type] ?? "transforms").toLowerCase();
+    const outputs = normalizePorts(ports.outputs ?? ports.out ?? spec.outputs ?? spec.output_ports, "out");
+    // A join's output kind is computed from its inputs, as in Kafka Streams.
+    if (spec.output_rule === "join") for (const port of outputs) port.kinds = ["join"];
     types[type] = {
       type,
       title: spec.title ?? spec.label ?? schema.title ?? type.replace(/_/g, " "),
       description: spec.description ?? spec.doc ?? spec.docs ?? schema.description ?? "",
-      group: GROUP_ALIASES[groupRaw] ?? FALLBACK_GROUP[type] ?? "transforms",
+      group: FALLBACK_GROUP[type] ?? GROUP_ALIASES[groupRaw] ?? "transforms",
+      expressionFields: spec.expression_fields ?? [],
       schema,
       defs: schema.$defs ?? schema.definitions ?? raw?.$defs ?? raw?.definitions ?? {},
       inputs: normalizePorts(ports.inputs ?? ports.in ?? spec.inputs ?? spec.input_ports, "in"),
-      outputs: normalizePorts(ports.outputs ?? ports.out ?? spec.outputs ?? spec.output_ports, "out"),
+      outputs,
     };
     if (type === "branch" && types[type].outputs.length <= 1) {
       const kinds = types[type].outputs[0]?.kinds ?? ["same"];
@@ -164,8 +172,8 @@ export function outputPorts(catalog, node) {
   const ports = catalog.types[node.type]?.outputs ?? [];
   return ports.flatMap((port) => {
     if (!port.dynamic) return [port];
-    const names = branchNames(node.config, port.namedBy ?? "branches");
-    return names.map((name) => ({ ...port, name, label: name, dynamic: false }));
+    const names = [...branchNames(node.config, port.namedBy ?? "branches"), ...(port.extra ?? [])];
+    return [...new Set(names)].map((name) => ({ ...port, name, label: name, dynamic: false }));
   });
 }
 
@@ -199,6 +207,12 @@ export function outputKind(catalog, doc, nodeId, portName, seen = new Set()) {
   if (!node || seen.has(nodeId)) return null;
   const port = findPort(outputPorts(catalog, node), portName);
   if (!port) return null;
+  if (port.kinds.includes("join")) {
+    seen.add(nodeId);
+    const sides = doc.edges.filter((e) => e.target === nodeId).map((e) => outputKind(catalog, doc, e.source, e.source_port, new Set(seen)));
+    if (sides.length < 2 || sides.includes(null)) return null;
+    return sides.every((k) => k === "table") ? "table" : "stream";
+  }
   if (!port.kinds.includes("same")) return port.kinds.length === 1 ? port.kinds[0] : null;
   seen.add(nodeId);
   const incoming = doc.edges.filter((e) => e.target === nodeId);
