@@ -6,8 +6,8 @@ from ninja.security import django_auth
 api = NinjaAPI(title="Weir", version="1", urls_namespace="api", auth=django_auth)
 
 from dashboard.api import router as dashboard_router  # noqa: E402
-from topology.api import router as topology_router  # noqa: E402
 from processing.api import router as processing_router  # noqa: E402
+from topology.api import router as topology_router  # noqa: E402
 
 api.add_router("", dashboard_router)
 api.add_router("/topologies", topology_router)

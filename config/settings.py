@@ -79,6 +79,7 @@ DATABASES = {
     )
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
     # The test database is a file, not :memory:, so the Celery workers and Daphne that the
     # integration tests start as subprocesses share it; one file per pytest process so
     # concurrent test sessions never meet.
