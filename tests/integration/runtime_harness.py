@@ -23,7 +23,16 @@ from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, To
 from processing.runtime.kafka import admin
 from processing.runtime.records import TopicSpec
 from topology.compiler import naming
-from topology.compiler.plan import Aggregate, Aggregation, Plan, Sink, Source, Store, SubTopology, plan_to_json
+from topology.compiler.plan import (
+    Aggregate,
+    Aggregation,
+    Plan,
+    Sink,
+    Source,
+    Store,
+    SubTopology,
+    plan_to_json,
+)
 
 REPO = Path(__file__).resolve().parents[2]
 
