@@ -171,3 +171,9 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Static files (editor, dashboards, vendored JS) are served by the app itself, so Daphne alone
+# serves a working UI (tests, `make run`, small installs); no collectstatic needed thanks to
+# the finders. Behind a proxy, collectstatic + the proxy can take over.
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware")
+WHITENOISE_USE_FINDERS = True
