@@ -44,6 +44,12 @@ H_NODE = "weir.error.node_id"
 H_CLASS = "weir.error.class"
 H_MESSAGE = "weir.error.message"
 
+# The changelog of every time-driven store also carries the task's stream time under this
+# key (JSON keys never start with a NUL byte, so it cannot collide with a store key). On
+# restore it brings stream time back, so windows closed before a restart stay closed and
+# late records stay late: Kafka Streams keeps it in the commit metadata instead.
+STREAM_TIME_KEY = b"\x00weir.stream_time"
+
 
 class RecordFailure(Exception):
     """Raised by ``StreamTask.process`` under the ``fail`` policy at the first bad record.
@@ -81,6 +87,8 @@ class StreamTask:
         self.captured: dict[str, list[tuple[Any, Any, int]]] = built.captured
         self._receivers = built.receivers
         self._timers = tuple(n for n in self.nodes if n.timed)
+        self._timed_stores = {store.name for n in self._timers for store in n.stores}
+        self._logged_stream_time = -1
         self.changelog_topics: dict[str, str] = {
             name: naming.changelog_topic(runtime.app_id, name) for name in self.stores
         }
@@ -92,7 +100,18 @@ class StreamTask:
     # --- state ---------------------------------------------------------------------------
 
     def restore(self, store: str, records: Iterable[tuple[bytes, bytes | None]]) -> None:
-        self.stores[store].restore(records)
+        ctx = self.ctx
+
+        def store_records() -> Iterable[tuple[bytes, bytes | None]]:
+            for key, value in records:
+                if key == STREAM_TIME_KEY:
+                    if value is not None and int(value) > ctx.stream_time:
+                        ctx.stream_time = int(value)
+                else:
+                    yield key, value
+
+        self.stores[store].restore(store_records())
+        self._logged_stream_time = ctx.stream_time
         for node in self.nodes:
             restored = getattr(node, "after_restore", None)
             if restored is not None and store in [s.name for s in node.stores]:
@@ -177,11 +196,20 @@ class StreamTask:
 
     def take_changelog(self) -> list[OutputRecord]:
         partition = self.ctx.partition
+        stream_time = self.ctx.stream_time
+        log_time = stream_time != self._logged_stream_time
         out: list[OutputRecord] = []
         for name, store in self.stores.items():
             topic = self.changelog_topics[name]
             for key, value, ts in store.take_changelog():
                 out.append(OutputRecord(topic, key, value, ts, partition, None))
+            if log_time and name in self._timed_stores:
+                out.append(
+                    OutputRecord(
+                        topic, STREAM_TIME_KEY, str(stream_time).encode(), stream_time, partition, None
+                    )
+                )
+        self._logged_stream_time = stream_time
         return out
 
     def take_view_deltas(self) -> dict[str, dict]:

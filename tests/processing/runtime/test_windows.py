@@ -1,0 +1,115 @@
+import orjson
+
+from processing.runtime.executor import STREAM_TIME_KEY
+from processing.runtime.testing import TopologyTestDriver
+from tests.processing.runtime.builders import counting_plan
+from topology.compiler.plan import Window
+
+
+def counts(driver):
+    return [(orjson.loads(k), v["count"] if v else None) for k, v, _ in driver.read_output("out")]
+
+
+def wkey(key, start, end):
+    return {"key": key, "window_start": start, "window_end": end}
+
+
+def test_tumbling_windows_count_out_of_order_records_within_grace():
+    driver = TopologyTestDriver(counting_plan(Window("tumbling", size_ms=10, grace_ms=5)))
+    for ts in (1, 12, 3):  # 3 is out of order, but its window [0,10) closes at 15
+        driver.pipe_input("in", "a", {}, timestamp=ts)
+    assert counts(driver) == [(wkey("a", 0, 10), 1), (wkey("a", 10, 20), 1), (wkey("a", 0, 10), 2)]
+
+
+def test_records_later_than_window_end_plus_grace_are_counted_late_and_dropped():
+    driver = TopologyTestDriver(counting_plan(Window("tumbling", size_ms=10, grace_ms=5)))
+    driver.pipe_input("in", "a", {}, timestamp=1)
+    driver.pipe_input("in", "a", {}, timestamp=15)  # stream time 15 = end 10 + grace 5: closed
+    driver.pipe_input("in", "a", {}, timestamp=9)
+    assert counts(driver) == [(wkey("a", 0, 10), 1), (wkey("a", 10, 20), 1)]
+    assert driver.metrics()["agg"]["late"] == 1
+
+
+def test_stream_time_is_per_task_so_other_keys_advance_it():
+    driver = TopologyTestDriver(counting_plan(Window("tumbling", size_ms=10)))
+    driver.pipe_input("in", "a", {}, timestamp=100)
+    driver.pipe_input("in", "b", {}, timestamp=5)
+    assert counts(driver) == [(wkey("a", 100, 110), 1)]
+    assert driver.metrics()["agg"]["late"] == 1
+
+
+def test_hopping_windows_put_a_record_in_every_window_that_contains_it():
+    driver = TopologyTestDriver(counting_plan(Window("hopping", size_ms=10, advance_ms=5)))
+    driver.pipe_input("in", "a", {}, timestamp=7)
+    assert [k for k, _ in counts(driver)] == [wkey("a", 0, 10), wkey("a", 5, 15)]
+
+
+def test_emit_final_closes_a_window_when_stream_time_reaches_end_plus_grace():
+    driver = TopologyTestDriver(counting_plan(Window("tumbling", size_ms=10, grace_ms=5), emit="final"))
+    for ts in (1, 4, 2, 14):
+        driver.pipe_input("in", "a", {}, timestamp=ts)
+    assert counts(driver) == []
+    driver.pipe_input("in", "b", {}, timestamp=15)
+    assert counts(driver) == [(wkey("a", 0, 10), 3)]
+    for ts in (3, 30, 31):  # 3 is late; 30 closes [10, 20) for a
+        driver.pipe_input("in", "a", {}, timestamp=ts)
+    assert counts(driver) == [(wkey("a", 10, 20), 1), (wkey("b", 10, 20), 1)]
+    driver.pipe_input("in", "a", {}, timestamp=100)
+    assert counts(driver) == [(wkey("a", 30, 40), 2)]
+    assert driver.metrics()["agg"]["late"] == 1
+
+
+def test_closed_windows_are_purged_and_tombstoned_in_the_changelog():
+    driver = TopologyTestDriver(counting_plan(Window("tumbling", size_ms=10)))
+    driver.pipe_input("in", "a", {}, timestamp=1)
+    log = driver.changelog()
+    assert [(orjson.loads(r.key), orjson.loads(r.value)) for r in log if r.key != STREAM_TIME_KEY] == [
+        (wkey("a", 0, 10), [1, 1])
+    ]
+    assert [int(r.value) for r in log if r.key == STREAM_TIME_KEY] == [1]
+    driver.pipe_input("in", "a", {}, timestamp=25)
+    log = {r.key: r.value for r in driver.changelog()}
+    assert log[orjson.dumps(wkey("a", 0, 10), option=orjson.OPT_SORT_KEYS)] is None
+    assert driver.table("agg-store") == {("a", 20): [25, 1]}
+
+
+def test_sessions_merge_when_a_record_bridges_the_gap():
+    driver = TopologyTestDriver(counting_plan(Window("session", gap_ms=10, grace_ms=100)))
+    driver.pipe_input("in", "a", {}, timestamp=0)
+    driver.pipe_input("in", "a", {}, timestamp=30)
+    driver.pipe_input("in", "a", {}, timestamp=15)  # within 10 of 0? no; of 30? no: a new session
+    driver.pipe_input("in", "a", {}, timestamp=8)  # bridges [0,0] and [15,15]
+    assert counts(driver) == [
+        (wkey("a", 0, 0), 1),
+        (wkey("a", 30, 30), 1),
+        (wkey("a", 15, 15), 1),
+        (wkey("a", 0, 0), None),
+        (wkey("a", 15, 15), None),
+        (wkey("a", 0, 15), 3),
+    ]
+    driver.pipe_input("in", "a", {}, timestamp=22)  # joins [0,15] and [30,30]
+    assert counts(driver)[-1] == (wkey("a", 0, 30), 5)
+
+
+def test_session_emit_final_emits_each_merged_session_once():
+    driver = TopologyTestDriver(counting_plan(Window("session", gap_ms=10, grace_ms=0), emit="final"))
+    for ts in (0, 5, 40):
+        driver.pipe_input("in", "a", {}, timestamp=ts)
+    # [0, 5] is final once 5 + gap 10 + grace 0 < stream time 40
+    assert counts(driver) == [(wkey("a", 0, 5), 2)]
+    driver.pipe_input("in", "a", {}, timestamp=12)  # would have extended [0, 5]: late now
+    driver.pipe_input("in", "a", {}, timestamp=45)
+    driver.pipe_input("in", "a", {}, timestamp=52)
+    assert counts(driver) == []
+    driver.pipe_input("in", "a", {}, timestamp=100)
+    assert counts(driver) == [(wkey("a", 40, 52), 3)]
+    assert driver.metrics()["agg"]["late"] == 1
+
+
+def test_session_late_records_are_dropped():
+    driver = TopologyTestDriver(counting_plan(Window("session", gap_ms=10, grace_ms=5)))
+    driver.pipe_input("in", "a", {}, timestamp=100)
+    driver.pipe_input("in", "a", {}, timestamp=84)  # ends 84 < 100 - 10 - 5: late
+    driver.pipe_input("in", "a", {}, timestamp=85)  # 85 is not < 85: accepted
+    assert counts(driver) == [(wkey("a", 100, 100), 1), (wkey("a", 85, 85), 1)]
+    assert driver.metrics()["agg"]["late"] == 1
