@@ -461,17 +461,19 @@ function parseEdgeRef(doc, ref) {
   if (byIndex) return doc.edges[Number(byIndex[1])] ?? null;
   const byKey = doc.edges.find((e) => edgeKey(e) === text || e.id === text);
   if (byKey) return byKey;
-  const arrow = /^([^:>\s-]+)(?:[:.]([^-\s>]*))?\s*-+>\s*([^:\s]+)(?:[:.](\S*))?$/.exec(text);
-  if (arrow) {
-    return (
-      doc.edges.find(
-        (e) =>
-          e.source === arrow[1] &&
-          e.target === arrow[3] &&
-          (!arrow[2] || e.source_port === arrow[2]) &&
-          (!arrow[4] || e.target_port === arrow[4]),
-      ) ?? null
-    );
+  if (text.includes("->")) {
+    const [from, to] = text.split("->").map((side) => /^\s*([^.:\s]+)(?:[.:](\S*))?\s*$/.exec(side));
+    if (from && to) {
+      return (
+        doc.edges.find(
+          (e) =>
+            e.source === from[1] &&
+            e.target === to[1] &&
+            (!from[2] || e.source_port === from[2]) &&
+            (!to[2] || e.target_port === to[2]),
+        ) ?? null
+      );
+    }
   }
   return null;
 }

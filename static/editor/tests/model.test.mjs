@@ -149,6 +149,7 @@ test("issues land on their node, their edge, or the document", () => {
   const issues = [
     { code: "expr", node_id: "filter", field: "where", message: "bad" },
     { code: "kind", edge_id: "filter->aggregate", message: "kinds" },
+    { code: "kind", edge_id: "branch.big->sink", message: "no such edge" },
     { code: "kind", edge_id: 0, message: "first edge" },
     { code: "name", message: "document wide" },
   ];
@@ -156,7 +157,7 @@ test("issues land on their node, their edge, or the document", () => {
   assert.equal(mapped.byNode.filter.length, 1);
   assert.equal(mapped.byEdge["filter:->aggregate:"].length, 1);
   assert.equal(mapped.byEdge["source:->filter:"].length, 1);
-  assert.equal(mapped.general.length, 1);
+  assert.equal(mapped.general.length, 2);
   assert.equal(m.issuesForField(issues, "filter", "where").length, 1);
   assert.equal(m.issuesForField([{ node_id: "a", field: "config.window.size" }], "a", "window").length, 1);
 });
