@@ -93,10 +93,10 @@ class _LayerPublisher:
                 cls._instance = cls()
             return cls._instance
 
-    def group_send(self, group: str, message: dict[str, Any]) -> None:
+    def group_send(self, group: str, message: dict[str, Any], layer: Any = None) -> None:
         from channels.layers import get_channel_layer
 
-        layer = get_channel_layer()
+        layer = layer or get_channel_layer()
         future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), self.loop)
         future.result(timeout=PUBLISH_TIMEOUT_S)
 
@@ -104,12 +104,16 @@ class _LayerPublisher:
 class DeploymentEventSink:
     """EventSink for one deployment instance (see processing/runtime/events.py)."""
 
-    def __init__(self, deployment_id: int, slot: int, *, redis_url: str | None = None) -> None:
+    def __init__(
+        self, deployment_id: int, slot: int, *, redis_url: str | None = None, channel_layer: Any = None
+    ) -> None:
+        """``redis_url`` and ``channel_layer`` default to the settings' (tests point both elsewhere)."""
         self.deployment_id = int(deployment_id)
         self.slot = int(slot)
         self.redis = redis.Redis.from_url(
             redis_url or settings.REDIS_URL, socket_timeout=5, socket_connect_timeout=2
         )
+        self.channel_layer = channel_layer
         self._apply = self.redis.register_script(APPLY_DELTA_LUA)
         # view id -> {row key (canonical JSON) -> (key, value)}: what this instance has produced.
         self._rows: dict[str, dict[str, tuple[Any, Any]]] = {}
@@ -266,7 +270,9 @@ class DeploymentEventSink:
 
     # -- plumbing --------------------------------------------------------------------------
     def _send(self, group: str, frame: str) -> None:
-        _LayerPublisher.get().group_send(group, {"type": "live.frame", "group": group, "frame": frame})
+        _LayerPublisher.get().group_send(
+            group, {"type": "live.frame", "group": group, "frame": frame}, self.channel_layer
+        )
 
     def _log_failure(self, kind: Any, exc: Exception) -> None:
         now = time.monotonic()

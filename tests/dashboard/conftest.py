@@ -102,3 +102,13 @@ def clear_serving():
     if keys:
         client.delete(*keys)
     client.close()
+
+
+@pytest.fixture
+def private_redis():
+    from tests.dashboard.redis_server import PrivateRedis
+
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.kill()

@@ -1,0 +1,139 @@
+"""The live dashboard in Debian's Chromium: a view's table follows the runtime's deltas, and
+after Redis is killed and restarted (empty) the table resyncs to the right values.
+
+Redis here is a private redis-server on a free port with its own Daphne pointing at it: the
+shared Redis is never stopped. Events come through DeploymentEventSink, the sink the Celery
+task hands the runtime, with the events the runtime emits (processing/runtime/events.py).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from channels_redis.core import RedisChannelLayer
+from django.conf import settings
+from playwright.sync_api import expect, sync_playwright
+
+from dashboard.serving import read_table_sync
+from processing.reporter import DeploymentEventSink
+from tests.browser.editor_support import CHROMIUM_ARGS, session_cookie
+from tests.conftest import PROCESS_READY_TIMEOUT_S, _http_answers, free_port, wait_for
+from tests.dashboard.conftest import make_deployment
+from tests.dashboard.live_client import canonical
+from tests.dashboard.redis_server import PrivateRedis
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(120)]
+
+UI_TIMEOUT_MS = 20_000
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture
+def private_redis():
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def daphne_on_private_redis(private_redis, stack_process_env, stack_processes):
+    port = free_port()
+    env = dict(stack_process_env, REDIS_URL=private_redis.url, WEIR_HTTP_PORT=str(port))
+    name = f"daphne-dashboard-{port}"
+    stack_processes.start(
+        name, [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], env
+    )
+    url = f"http://127.0.0.1:{port}"
+
+    def answers():
+        stack_processes.check_alive(name)
+        return _http_answers(f"{url}/accounts/login/")
+
+    wait_for(answers, PROCESS_READY_TIMEOUT_S, "Daphne (private Redis) to serve HTTP")
+    yield url
+    stack_processes.stop(name)
+
+
+def delta(seq, rows):
+    return {
+        "type": "table_delta",
+        "view": "counts",
+        "seq": seq,
+        "windowed": False,
+        "rows": [{"key": k, "value": None if v is None else {"count": v}} for k, v in rows],
+    }
+
+
+def cell(page, key):
+    return page.locator(f'[data-view="counts"] .live-row[data-key="{key}"] .cell[data-col="count"]')
+
+
+def test_table_cells_follow_deltas_and_resync_after_redis_restarts(
+    transactional_db, django_user_model, private_redis, daphne_on_private_redis
+):
+    owner = django_user_model.objects.create_user("dash-owner", password="pw")
+    deployment = make_deployment(owner)
+    cookie = session_cookie(owner, daphne_on_private_redis)
+    layer = RedisChannelLayer(
+        hosts=[private_redis.url], prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    )
+    sink = DeploymentEventSink(deployment.pk, 0, redis_url=private_redis.url, channel_layer=layer)
+    sink.emit({"type": "status", "status": "running", "error": None})
+    sink.emit(delta(1, [("alice", 1), ("bob", 2)]))
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+        )
+        context = browser.new_context(viewport={"width": 1400, "height": 900})
+        context.add_cookies([cookie])
+        page = context.new_page()
+        page.goto(f"{daphne_on_private_redis}/deployments/{deployment.pk}/dashboard/")
+        expect(cell(page, "alice")).to_have_text("1", timeout=UI_TIMEOUT_MS)
+        expect(cell(page, "bob")).to_have_text("2")
+        expect(page.locator('[data-view="counts"] .freshness')).to_have_attribute("data-state", "live")
+
+        sink.emit(delta(2, [("alice", 5)]))
+        expect(cell(page, "alice")).to_have_text("5", timeout=UI_TIMEOUT_MS)
+
+        # Redis dies: the runtime keeps going (the sink buffers), then Redis comes back empty.
+        private_redis.kill()
+        sink.emit(delta(3, [("alice", 7), ("bob", None), ("carol", 3)]))
+        private_redis.start()
+        sink.emit(delta(4, [("dave", 4)]))
+
+        expect(cell(page, "alice")).to_have_text("7", timeout=UI_TIMEOUT_MS)
+        expect(cell(page, "carol")).to_have_text("3", timeout=UI_TIMEOUT_MS)
+        expect(cell(page, "dave")).to_have_text("4", timeout=UI_TIMEOUT_MS)
+        expect(page.locator('[data-view="counts"] .live-row[data-key="bob"]')).to_have_count(
+            0, timeout=UI_TIMEOUT_MS
+        )
+
+        # What the browser shows is exactly the serving table.
+        seq, table = read_table_sync_at(private_redis.url, deployment.pk)
+        shown = page.evaluate(
+            """() => {
+                const entry = window.weirDashboard.widgets.find(w => w.widget.view === 'counts');
+                return {seq: entry.state.seq, rows: [...entry.state.rows.values()].map(r => [r.key, r.value])};
+            }"""
+        )
+        assert {canonical(k): v for k, v in shown["rows"]} == table
+        assert table == {
+            canonical("alice"): {"count": 7},
+            canonical("carol"): {"count": 3},
+            canonical("dave"): {"count": 4},
+        }
+        assert shown["seq"] == seq
+        context.close()
+        browser.close()
+    sink.close()
+
+
+def read_table_sync_at(url, deployment_id):
+    from django.test import override_settings
+
+    with override_settings(REDIS_URL=url):
+        return read_table_sync(deployment_id, "counts")

@@ -1,0 +1,99 @@
+"""DeploymentEventSink against real Redis: the serving table follows the runtime's deltas and
+heals itself when Redis loses it."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+
+from dashboard import groups
+from dashboard.protocol import row_key
+from processing.reporter import DeploymentEventSink
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
+
+DEPLOYMENT = 424242
+
+
+def delta(seq, rows, view="counts"):
+    return {
+        "type": "table_delta",
+        "view": view,
+        "seq": seq,
+        "windowed": False,
+        "rows": [{"key": k, "value": v} for k, v in rows],
+    }
+
+
+def serving(url, view="counts"):
+    client = redis.Redis.from_url(url)
+    try:
+        rows = client.hgetall(groups.serving_rows_key(DEPLOYMENT, view))
+        meta = client.hgetall(groups.serving_meta_key(DEPLOYMENT, view))
+    finally:
+        client.close()
+    return {k.decode(): v.decode() for k, v in rows.items()}, {
+        k.decode(): v.decode() for k, v in meta.items()
+    }
+
+
+def test_deltas_upsert_and_delete_rows_and_advance_the_serving_seq(private_redis):
+    sink = DeploymentEventSink(DEPLOYMENT, 0, redis_url=private_redis.url)
+    sink.emit(delta(1, [("alice", {"count": 1}), ("bob", {"count": 5})]))
+    sink.emit(delta(2, [("alice", {"count": 2}), ("bob", None)]))
+    rows, meta = serving(private_redis.url)
+    assert rows == {row_key("alice"): '{"count":2}'}
+    assert meta["seq"] == "2"
+
+
+def test_two_instances_share_one_dense_serving_seq(private_redis):
+    first = DeploymentEventSink(DEPLOYMENT, 0, redis_url=private_redis.url)
+    second = DeploymentEventSink(DEPLOYMENT, 1, redis_url=private_redis.url)
+    first.emit(delta(1, [("a", 1)]))
+    second.emit(delta(1, [("b", 2)]))
+    first.emit(delta(2, [("a", 3)]))
+    rows, meta = serving(private_redis.url)
+    assert meta["seq"] == "3"
+    assert rows == {row_key("a"): "3", row_key("b"): "2"}
+
+
+def test_emit_never_raises_while_redis_is_down(private_redis):
+    sink = DeploymentEventSink(DEPLOYMENT, 0, redis_url=private_redis.url)
+    private_redis.kill()
+    sink.emit(delta(1, [("alice", {"count": 1})]))
+    sink.emit({"type": "status", "status": "running", "error": None})
+
+
+def test_rows_written_again_after_redis_restarts_empty(private_redis):
+    sink = DeploymentEventSink(DEPLOYMENT, 0, redis_url=private_redis.url)
+    sink.emit(delta(1, [(f"user-{i}", i) for i in range(100)]))
+    private_redis.restart()
+    # Only one key changes after the restart; the serving table must still hold all of them.
+    sink.emit(delta(2, [("user-5", 500)]))
+    rows, _ = serving(private_redis.url)
+    assert len(rows) == 100
+    assert rows[row_key("user-5")] == "500"
+    assert rows[row_key("user-99")] == "99"
+
+
+def test_changes_made_during_an_outage_reach_redis_when_it_returns(private_redis):
+    sink = DeploymentEventSink(DEPLOYMENT, 0, redis_url=private_redis.url)
+    sink.emit(delta(1, [("alice", 1), ("bob", 2), ("carol", 3)]))
+    private_redis.kill()
+    sink.emit(delta(2, [("alice", 10), ("bob", None)]))
+    private_redis.start()
+    sink.emit(delta(3, [("dave", 4)]))
+    rows, _ = serving(private_redis.url)
+    assert rows == {row_key("alice"): "10", row_key("carol"): "3", row_key("dave"): "4"}
+
+
+def test_another_instances_rows_are_rewritten_by_that_instance_after_a_restart(private_redis):
+    first = DeploymentEventSink(DEPLOYMENT, 0, redis_url=private_redis.url)
+    second = DeploymentEventSink(DEPLOYMENT, 1, redis_url=private_redis.url)
+    first.emit(delta(1, [("a", 1), ("b", 1)]))
+    second.emit(delta(1, [("x", 1), ("y", 1)]))
+    private_redis.restart()
+    first.emit(delta(2, [("a", 2)]))
+    second.emit(delta(2, [("x", 2)]))
+    rows, _ = serving(private_redis.url)
+    assert rows == {row_key("a"): "2", row_key("b"): "1", row_key("x"): "2", row_key("y"): "1"}
