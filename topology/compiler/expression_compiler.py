@@ -19,10 +19,12 @@ from sqlglot import exp
 from topology.compiler import expression_runtime as rt
 from topology.compiler.expression_runtime import ExpressionRuntimeError
 
-MAX_TEXT_LENGTH = 4_000
+# Config fields take at most 4,000 characters (catalog); the parser takes more because the
+# compiler builds longer canonical predicates (branch conditions) from them.
+MAX_TEXT_LENGTH = 20_000
 MAX_NESTING = 32  # parentheses in the text (sqlglot's parser is recursive)
 MAX_DEPTH = 128  # AST depth (long AND chains are flattened, so this is generous)
-MAX_NODES = 600
+MAX_NODES = 2_000
 MAX_LITERAL_LENGTH = 4_000
 MAX_IN_LIST = 1_000
 MAX_FIELD_DEPTH = 16

@@ -11,6 +11,7 @@ consumer group      ``<app id>``                                    ``shop``
 store               ``<node id>-store`` (joins: ``<node id>-left-store``/``-right-store``)
 changelog topic     ``<app id>-<store>-changelog``                  ``shop-by_page-store-changelog``
 repartition topic   ``<app id>-<node id>-repartition``              ``shop-by_page-repartition``
+                    (join sides: ``<app id>-<node id>-left-repartition``)
 dead-letter topic   ``<app id>.dlq``                                ``shop.dlq``
 transactional id    ``<app id>-<slot>``                             ``shop-0``
 ==================  ==============================================  ==========================
@@ -41,8 +42,9 @@ def store_name(node_id: str, role: str = "") -> str:
     return f"{node_id}-{role}-store" if role else f"{node_id}-store"
 
 
-def repartition_name(node_id: str) -> str:
-    return node_id
+def repartition_name(node_id: str, role: str = "") -> str:
+    """A join re-keying one side uses role "left"/"right": ``<join id>-left``."""
+    return f"{node_id}-{role}" if role else node_id
 
 
 def changelog_topic(app_id: str, store: str) -> str:

@@ -39,9 +39,7 @@ PLAN_FORMAT = 1
 Format = Literal["json", "string", "long", "double", "bytes"]
 WindowType = Literal["tumbling", "hopping", "sliding", "session"]
 Emit = Literal["changes", "final"]
-AggregateFunction = Literal[
-    "COUNT", "SUM", "MIN", "MAX", "AVG", "COUNT_DISTINCT", "LATEST", "EARLIEST"
-]
+AggregateFunction = Literal["COUNT", "SUM", "MIN", "MAX", "AVG", "COUNT_DISTINCT", "LATEST", "EARLIEST"]
 
 
 @dataclass(frozen=True)
@@ -227,7 +225,20 @@ class View(Operator):
 
 OPERATOR_TYPES: dict[str, type[Operator]] = {
     cls.kind: cls
-    for cls in (Source, Filter, Project, FlatMap, SelectKey, Repartition, Aggregate, ToTable, ToStream, Join, Sink, View)
+    for cls in (
+        Source,
+        Filter,
+        Project,
+        FlatMap,
+        SelectKey,
+        Repartition,
+        Aggregate,
+        ToTable,
+        ToStream,
+        Join,
+        Sink,
+        View,
+    )
 }
 
 
@@ -343,7 +354,9 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
         for s in data["subtopologies"]
     )
     stores = tuple(Store(**s) for s in data.get("stores", ()))
-    return Plan(name=data["name"], subtopologies=subs, stores=stores, format=data["format"], hash=data.get("hash", ""))
+    return Plan(
+        name=data["name"], subtopologies=subs, stores=stores, format=data["format"], hash=data.get("hash", "")
+    )
 
 
 def plan_from_json(raw: bytes | str) -> Plan:

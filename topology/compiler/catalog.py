@@ -1,0 +1,456 @@
+"""The node catalog: every node type once, with its config model, ports and docs.
+
+The editor builds its forms from ``catalog_schema()`` and the compiler validates configs with
+the same models, so nothing is written twice. Ports are typed ``stream`` or ``table`` as in
+Kafka Streams. A node's output kind may depend on its input (``filter`` and ``map`` keep
+the kind they receive; a ``join`` of two tables is a table), which ``output_kind`` computes.
+
+Expression fields hold SQL (see docs/expressions.md); durations are an integer number of
+milliseconds or a string such as ``"500ms"``, ``"10s"``, ``"5m"``, ``"1h"``, ``"1d"``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+
+from topology.compiler.naming import ID_PATTERN
+
+StreamKind = Literal["stream", "table"]
+STREAM: tuple[StreamKind, ...] = ("stream",)
+TABLE: tuple[StreamKind, ...] = ("table",)
+EITHER: tuple[StreamKind, ...] = ("stream", "table")
+
+TOPIC_PATTERN = r"^[A-Za-z0-9._-]{1,249}$"
+FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
+FIELD_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,15}$"
+MAX_EXPRESSION = 4_000
+MAX_DURATION_MS = 365 * 24 * 3600 * 1000
+
+_DURATION = re.compile(r"^\s*(\d{1,12})\s*(ms|s|m|h|d)?\s*$")
+_UNIT_MS = {"ms": 1, None: 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
+
+
+def parse_duration(value: Any) -> int:
+    """``"5m"`` → 300000. Raises ValueError with a message for people."""
+    if isinstance(value, bool):
+        raise ValueError("a duration is a number of milliseconds or a string like '10s', '5m', '1h'")
+    if isinstance(value, int):
+        milliseconds = value
+    elif isinstance(value, str):
+        match = _DURATION.match(value)
+        if not match:
+            raise ValueError(f"{value[:40]!r} is not a duration; use e.g. '500ms', '10s', '5m', '1h', '1d'")
+        milliseconds = int(match.group(1)) * _UNIT_MS[match.group(2)]
+    else:
+        raise ValueError("a duration is a number of milliseconds or a string like '10s', '5m', '1h'")
+    if not 0 <= milliseconds <= MAX_DURATION_MS:
+        raise ValueError("a duration must be between 0 and 365 days")
+    return milliseconds
+
+
+Duration = Annotated[
+    int,
+    BeforeValidator(parse_duration),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "integer", "minimum": 0, "description": "milliseconds"},
+                {"type": "string", "pattern": _DURATION.pattern, "examples": ["10s", "5m", "1h"]},
+            ]
+        }
+    ),
+]
+Expression = Annotated[
+    str, Field(min_length=1, max_length=MAX_EXPRESSION, json_schema_extra={"format": "sql"})
+]
+Format = Literal["json", "string", "long", "double", "bytes"]
+Topic = Annotated[str, Field(pattern=TOPIC_PATTERN)]
+Partitions = Annotated[int, Field(ge=1, le=10_000)]
+
+
+class Config(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --- windows ------------------------------------------------------------------------------------
+
+
+class Tumbling(Config):
+    type: Literal["tumbling"]
+    size: Duration = Field(description="Window size.")
+    grace: Duration = Field(default=0, description="How late a record may arrive after the window end.")
+
+
+class Hopping(Config):
+    type: Literal["hopping"]
+    size: Duration
+    advance: Duration = Field(description="How far each window starts after the previous one (≤ size).")
+    grace: Duration = 0
+
+
+class Sliding(Config):
+    type: Literal["sliding"]
+    difference: Duration = Field(description="Maximum time difference between two records in one window.")
+    grace: Duration = 0
+
+
+class Session(Config):
+    type: Literal["session"]
+    gap: Duration = Field(description="Inactivity gap that closes a session.")
+    grace: Duration = 0
+
+
+WindowConfig = Annotated[Tumbling | Hopping | Sliding | Session, Field(discriminator="type")]
+
+
+class JoinWindow(Config):
+    size: Duration = Field(description="Records join when their timestamps differ by at most this.")
+    grace: Duration = 0
+
+
+# --- node configs ------------------------------------------------------------------------------
+
+
+class SourceConfig(Config):
+    topics: list[Topic] = Field(min_length=1, max_length=100)
+    key_format: Format = "string"
+    value_format: Format = "json"
+    timestamp: Expression | None = Field(
+        default=None,
+        description="Event time: an expression over the value (epoch ms or ISO-8601), or the record timestamp.",
+    )
+    offset_reset: Literal["earliest", "latest"] = "earliest"
+    partitions: Partitions | None = Field(
+        default=None, description="Partition count, when known (checks co-partitioning)."
+    )
+
+
+class TableSourceConfig(Config):
+    topic: Topic
+    key_format: Format = "string"
+    value_format: Format = "json"
+    timestamp: Expression | None = None
+    offset_reset: Literal["earliest", "latest"] = "earliest"
+    partitions: Partitions | None = None
+
+
+class FilterConfig(Config):
+    where: Expression = Field(description="Records pass when this is TRUE (NULL and FALSE drop them).")
+
+
+class MapConfig(Config):
+    fields: dict[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], Expression] = Field(
+        default_factory=dict, description="Computed fields: name → expression, evaluated on the input record."
+    )
+    keep: Literal["all"] | list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(
+        default="all", description="'all' keeps every input field; a list keeps only those."
+    )
+    drop: list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(default_factory=list)
+
+
+class FlatMapConfig(Config):
+    field: Annotated[str, Field(pattern=FIELD_PATH_PATTERN)] = Field(description="The array to explode.")
+    as_name: Annotated[str, Field(pattern=FIELD_NAME_PATTERN)] | None = Field(
+        default=None, alias="as", description="Field that holds each element (default: the array's name)."
+    )
+
+
+class SelectKeyConfig(Config):
+    key: Expression = Field(description="The new record key.")
+    partitions: Partitions | None = Field(default=None, description="Partitions of the repartition topic.")
+
+
+class BranchCase(Config):
+    name: Annotated[str, Field(pattern=ID_PATTERN)]
+    where: Expression
+
+
+class BranchConfig(Config):
+    branches: list[BranchCase] = Field(
+        min_length=1, max_length=64, description="Ordered: a record goes to the first branch it matches."
+    )
+
+
+class MergeConfig(Config):
+    pass
+
+
+class AggregateConfig(Config):
+    group_by: Expression | None = Field(
+        default=None, description="Group key expression; null groups by the record key (no repartition)."
+    )
+    aggregations: dict[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], Expression] = Field(
+        min_length=1,
+        max_length=100,
+        description="Output field → COUNT(*), SUM(x), AVG(x), MIN, MAX, COUNT_DISTINCT, LATEST, EARLIEST.",
+    )
+    window: WindowConfig | None = None
+    emit: Literal["changes", "final"] = Field(
+        default="changes", description="'final' emits each window once, when it closes."
+    )
+    partitions: Partitions | None = Field(
+        default=None, description="Partitions of the repartition topic (group_by)."
+    )
+
+
+class JoinConfig(Config):
+    how: Literal["inner", "left", "outer"] = "inner"
+    window: JoinWindow | None = Field(default=None, description="Required for stream-stream joins.")
+    left_key: Expression | None = Field(
+        default=None, description="Re-key the left side (adds a repartition)."
+    )
+    right_key: Expression | None = Field(default=None, description="Re-key the right side (streams only).")
+    select: dict[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], Expression] = Field(
+        default_factory=dict,
+        description="Output fields over left.<field> and right.<field>; empty merges both.",
+    )
+    partitions: Partitions | None = Field(default=None, description="Partitions of the repartition topics.")
+
+
+class ToTableConfig(Config):
+    pass
+
+
+class ToStreamConfig(Config):
+    pass
+
+
+class SinkConfig(Config):
+    topic: Topic
+    key_format: Format = "string"
+    value_format: Format = "json"
+
+
+class ViewConfig(Config):
+    title: str = Field(default="", max_length=200)
+
+
+# --- node types -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class InputPort:
+    name: str
+    kinds: tuple[StreamKind, ...]
+    multiple: bool = False  # merge takes any number of edges into one port
+
+
+@dataclass(frozen=True)
+class NodeType:
+    name: str
+    title: str
+    category: str
+    description: str
+    config: type[Config]
+    inputs: tuple[InputPort, ...] = ()
+    # Fixed output port kinds; "same" follows the input; joins are computed.
+    output: Literal["stream", "table", "same", "join", "none"] = "stream"
+    dynamic_outputs: bool = False  # branch: one port per branch name, plus "default"
+    expression_fields: tuple[str, ...] = field(default=())
+
+
+IN_STREAM = (InputPort("in", STREAM),)
+IN_EITHER = (InputPort("in", EITHER),)
+
+NODE_TYPES: dict[str, NodeType] = {
+    t.name: t
+    for t in (
+        NodeType(
+            "source",
+            "Stream source",
+            "sources",
+            "Reads one or more topics as a stream (KStream).",
+            SourceConfig,
+            output="stream",
+            expression_fields=("timestamp",),
+        ),
+        NodeType(
+            "table_source",
+            "Table source",
+            "sources",
+            "Reads a topic as a table: the latest value per key, null deletes (KTable).",
+            TableSourceConfig,
+            output="table",
+            expression_fields=("timestamp",),
+        ),
+        NodeType(
+            "filter",
+            "Filter",
+            "transform",
+            "Keeps the records for which `where` is TRUE. On a table, a dropped row becomes a delete.",
+            FilterConfig,
+            IN_EITHER,
+            output="same",
+            expression_fields=("where",),
+        ),
+        NodeType(
+            "map",
+            "Map",
+            "transform",
+            "Computes, keeps and drops fields of each value.",
+            MapConfig,
+            IN_EITHER,
+            output="same",
+            expression_fields=("fields",),
+        ),
+        NodeType(
+            "flat_map",
+            "Explode array",
+            "transform",
+            "Emits one record per element of an array field.",
+            FlatMapConfig,
+            IN_STREAM,
+        ),
+        NodeType(
+            "select_key",
+            "Re-key",
+            "transform",
+            "Sets a new record key and repartitions the stream by it.",
+            SelectKeyConfig,
+            IN_STREAM,
+            expression_fields=("key",),
+        ),
+        NodeType(
+            "branch",
+            "Branch",
+            "transform",
+            "Routes each record to the first branch whose condition is TRUE; the `default` output gets the rest.",
+            BranchConfig,
+            IN_STREAM,
+            dynamic_outputs=True,
+            expression_fields=("branches",),
+        ),
+        NodeType(
+            "merge",
+            "Merge",
+            "transform",
+            "Merges several streams into one.",
+            MergeConfig,
+            (InputPort("in", STREAM, multiple=True),),
+        ),
+        NodeType(
+            "aggregate",
+            "Aggregate",
+            "stateful",
+            "Groups by an expression (repartitioning) or by the record key, optionally in windows; the output is a table.",
+            AggregateConfig,
+            IN_STREAM,
+            output="table",
+            expression_fields=("group_by", "aggregations"),
+        ),
+        NodeType(
+            "join",
+            "Join",
+            "stateful",
+            "Joins two inputs on their key: stream-stream within a window, stream-table lookups, or table-table.",
+            JoinConfig,
+            (InputPort("left", EITHER), InputPort("right", EITHER)),
+            output="join",
+            expression_fields=("left_key", "right_key", "select"),
+        ),
+        NodeType(
+            "to_table",
+            "To table",
+            "stateful",
+            "Turns a stream into a table: the latest value per key.",
+            ToTableConfig,
+            IN_STREAM,
+            output="table",
+        ),
+        NodeType(
+            "to_stream",
+            "To stream",
+            "transform",
+            "Turns a table into its changelog stream of updates and deletes.",
+            ToStreamConfig,
+            (InputPort("in", TABLE),),
+            output="stream",
+        ),
+        NodeType(
+            "sink",
+            "Sink",
+            "sinks",
+            "Writes records to a topic (a table writes its updates and deletes).",
+            SinkConfig,
+            IN_EITHER,
+            output="none",
+        ),
+        NodeType(
+            "view",
+            "Live view",
+            "sinks",
+            "A live dashboard table: the latest value per key of its input.",
+            ViewConfig,
+            IN_EITHER,
+            output="none",
+        ),
+    )
+}
+
+
+def output_ports(node_type: NodeType, config: Config | None) -> tuple[str, ...]:
+    if node_type.output == "none":
+        return ()
+    if node_type.dynamic_outputs:
+        names = tuple(case.name for case in config.branches) if isinstance(config, BranchConfig) else ()
+        return (*names, "default")
+    return ("out",)
+
+
+def join_sides(left: StreamKind, right: StreamKind) -> str:
+    if left == "stream" and right == "stream":
+        return "stream_stream"
+    if left == "table" and right == "table":
+        return "table_table"
+    return "stream_table"
+
+
+def output_kind(node_type: NodeType, input_kinds: dict[str, StreamKind]) -> StreamKind | None:
+    if node_type.output in ("stream", "table"):
+        return node_type.output
+    if node_type.output == "same":
+        return input_kinds.get("in")
+    if node_type.output == "join":
+        if "left" in input_kinds and "right" in input_kinds:
+            return (
+                "table"
+                if join_sides(input_kinds["left"], input_kinds["right"]) == "table_table"
+                else "stream"
+            )
+    return None
+
+
+def catalog_schema() -> dict[str, Any]:
+    """Every node type with its config JSON Schema and ports, for the editor's forms."""
+    types: dict[str, Any] = {}
+    for name, node_type in NODE_TYPES.items():
+        output_kinds = {
+            "stream": ["stream"],
+            "table": ["table"],
+            "same": ["same as input"],
+            "join": ["stream", "table"],
+            "none": [],
+        }[node_type.output]
+        types[name] = {
+            "title": node_type.title,
+            "category": node_type.category,
+            "description": node_type.description,
+            "config": node_type.config.model_json_schema(by_alias=True),
+            "inputs": [
+                {"name": p.name, "kinds": list(p.kinds), "multiple": p.multiple} for p in node_type.inputs
+            ],
+            "outputs": (
+                {"dynamic": "one port per branch name, plus 'default'", "kinds": ["stream"]}
+                if node_type.dynamic_outputs
+                else [{"name": "out", "kinds": output_kinds}]
+                if output_kinds
+                else []
+            ),
+            "output_rule": node_type.output,
+            "expression_fields": list(node_type.expression_fields),
+        }
+    return {"port_kinds": ["stream", "table"], "node_types": types}

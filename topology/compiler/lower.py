@@ -1,0 +1,392 @@
+"""Lowering: a validated ``TopologyGraph`` → an execution ``Plan`` of core operators.
+
+Each document node becomes one or more operators (see ``plan.py`` for the rules). Operator
+ids are the node id, or ``<node id>.<role>`` for the parts a node lowers to, so they are stable
+when other nodes are inserted. Sub-topologies are the connected parts of the operator graph
+once repartition topics are cut, as in Kafka Streams; they are numbered in a deterministic
+topological order (node ids sorted lexicographically among ready nodes), so the plan and its
+hash never depend on the order of nodes and edges in the document or on positions.
+"""
+
+from __future__ import annotations
+
+import networkx as nx
+from sqlglot import exp
+
+from topology.compiler import naming
+from topology.compiler.catalog import (
+    AggregateConfig,
+    BranchConfig,
+    FlatMapConfig,
+    JoinConfig,
+    MapConfig,
+    SelectKeyConfig,
+    SinkConfig,
+    SourceConfig,
+    TableSourceConfig,
+    ViewConfig,
+    join_sides,
+)
+from topology.compiler.graph import TopologyGraph
+from topology.compiler.plan import (
+    Aggregate,
+    Aggregation,
+    Field,
+    Filter,
+    FlatMap,
+    Join,
+    Operator,
+    Plan,
+    Project,
+    Repartition,
+    SelectKey,
+    Sink,
+    Source,
+    Store,
+    SubTopology,
+    ToStream,
+    ToTable,
+    View,
+    Window,
+    with_hash,
+)
+
+INTERNAL_FORMAT = "json"  # repartition topics carry JSON keys and values
+
+
+class _Builder:
+    def __init__(self, graph: TopologyGraph) -> None:
+        self.graph = graph
+        self.operators: list[Operator] = []
+        self.stores: list[tuple[str, str, str, str]] = []  # (store, kind, node id, operator id)
+        # (node id, output port) → operator ids producing that port's records
+        self.handles: dict[tuple[str, str], tuple[str, ...]] = {}
+
+    def add(self, operator: Operator) -> str:
+        self.operators.append(operator)
+        return operator.id
+
+    def inputs(self, node_id: str, port: str = "in") -> tuple[str, ...]:
+        found: list[str] = []
+        for edge in self.graph.inputs(node_id):
+            if edge.target_port == port:
+                found.extend(self.handles[(edge.edge.source, edge.source_port)])
+        return tuple(sorted(set(found)))
+
+    def single_input(self, node_id: str, port: str) -> str:
+        """One operator feeding a port: a merged input gets a pass-through filter, because a
+        join side is exactly one operator."""
+        found = self.inputs(node_id, port)
+        if len(found) == 1:
+            return found[0]
+        return self.add(Filter(id=f"{node_id}.{port}_merge", node_id=node_id, inputs=found, predicate="TRUE"))
+
+    def expression(self, node_id: str, field: str) -> str:
+        return self.graph.expressions[(node_id, field)]
+
+    def rekey(
+        self, node_id: str, upstream: tuple[str, ...], key: str, role: str, partitions: int | None
+    ) -> str:
+        prefix = f"{node_id}.{role}" if role else node_id
+        select = self.add(SelectKey(id=f"{prefix}.select_key", node_id=node_id, inputs=upstream, key=key))
+        name = naming.repartition_name(node_id, role)
+        self.add(
+            Repartition(
+                id=f"{prefix}.repartition",
+                node_id=node_id,
+                inputs=(select,),
+                name=name,
+                partitions=partitions,
+            )
+        )
+        return self.add(
+            Source(
+                id=f"{prefix}.source",
+                node_id=node_id,
+                inputs=(),
+                repartition=name,
+                key_format=INTERNAL_FORMAT,
+                value_format=INTERNAL_FORMAT,
+            )
+        )
+
+    # --- per node type --------------------------------------------------------------------------
+
+    def lower(self, node_id: str) -> None:
+        node_type = self.graph.types[node_id]
+        config = self.graph.configs[node_id]
+        out: str | None = None
+        if isinstance(config, SourceConfig):
+            out = self.add(
+                Source(
+                    id=node_id,
+                    node_id=node_id,
+                    inputs=(),
+                    topics=tuple(config.topics),
+                    key_format=config.key_format,
+                    value_format=config.value_format,
+                    timestamp=self.graph.expressions.get((node_id, "config.timestamp")),
+                    offset_reset=config.offset_reset,
+                )
+            )
+        elif isinstance(config, TableSourceConfig):
+            source = self.add(
+                Source(
+                    id=f"{node_id}.source",
+                    node_id=node_id,
+                    inputs=(),
+                    topics=(config.topic,),
+                    key_format=config.key_format,
+                    value_format=config.value_format,
+                    timestamp=self.graph.expressions.get((node_id, "config.timestamp")),
+                    offset_reset=config.offset_reset,
+                )
+            )
+            out = self.table(node_id, (source,))
+        elif node_type.name == "filter":
+            out = self.add(
+                Filter(
+                    id=node_id,
+                    node_id=node_id,
+                    inputs=self.inputs(node_id),
+                    predicate=self.expression(node_id, "config.where"),
+                )
+            )
+        elif isinstance(config, MapConfig):
+            out = self.add(self.project(node_id, config))
+        elif isinstance(config, FlatMapConfig):
+            as_name = config.as_name or config.field.rsplit(".", 1)[-1]
+            out = self.add(
+                FlatMap(
+                    id=node_id,
+                    node_id=node_id,
+                    inputs=self.inputs(node_id),
+                    field=config.field,
+                    as_name=as_name,
+                )
+            )
+        elif isinstance(config, SelectKeyConfig):
+            key = self.expression(node_id, "config.key")
+            select = self.add(SelectKey(id=node_id, node_id=node_id, inputs=self.inputs(node_id), key=key))
+            name = naming.repartition_name(node_id)
+            self.add(
+                Repartition(
+                    id=f"{node_id}.repartition",
+                    node_id=node_id,
+                    inputs=(select,),
+                    name=name,
+                    partitions=config.partitions,
+                )
+            )
+            out = self.add(
+                Source(
+                    id=f"{node_id}.source",
+                    node_id=node_id,
+                    inputs=(),
+                    repartition=name,
+                    key_format=INTERNAL_FORMAT,
+                    value_format=INTERNAL_FORMAT,
+                )
+            )
+        elif isinstance(config, BranchConfig):
+            self.branch(node_id, config)
+            return
+        elif node_type.name == "merge":
+            self.handles[(node_id, "out")] = self.inputs(node_id)
+            return
+        elif isinstance(config, AggregateConfig):
+            out = self.aggregate(node_id, config)
+        elif isinstance(config, JoinConfig):
+            out = self.join(node_id, config)
+        elif node_type.name == "to_table":
+            out = self.table(node_id, self.inputs(node_id))
+        elif node_type.name == "to_stream":
+            out = self.add(ToStream(id=node_id, node_id=node_id, inputs=self.inputs(node_id)))
+        elif isinstance(config, SinkConfig):
+            self.add(
+                Sink(
+                    id=node_id,
+                    node_id=node_id,
+                    inputs=self.inputs(node_id),
+                    topic=config.topic,
+                    key_format=config.key_format,
+                    value_format=config.value_format,
+                )
+            )
+            return
+        elif isinstance(config, ViewConfig):
+            self.add(
+                View(id=node_id, node_id=node_id, inputs=self.inputs(node_id), title=config.title or node_id)
+            )
+            return
+        else:  # pragma: no cover - the catalog and this function list the same types
+            raise AssertionError(f"no lowering for node type {node_type.name}")
+        self.handles[(node_id, "out")] = (out,)
+
+    def table(self, node_id: str, upstream: tuple[str, ...]) -> str:
+        store = naming.store_name(node_id)
+        self.stores.append((store, "kv", node_id, node_id))
+        return self.add(ToTable(id=node_id, node_id=node_id, inputs=upstream, store=store))
+
+    def project(self, node_id: str, config: MapConfig) -> Project:
+        keep_all = config.keep == "all"
+        fields: list[Field] = []
+        if not keep_all:
+            for name in config.keep:
+                if name not in config.fields:
+                    fields.append(Field(name=name, expression=exp.to_identifier(name, quoted=True).sql()))
+        for name in config.fields:
+            fields.append(Field(name=name, expression=self.expression(node_id, f"config.fields.{name}")))
+        return Project(
+            id=node_id,
+            node_id=node_id,
+            inputs=self.inputs(node_id),
+            keep_all=keep_all,
+            drop=tuple(config.drop),
+            set=tuple(fields),
+        )
+
+    def branch(self, node_id: str, config: BranchConfig) -> None:
+        upstream = self.inputs(node_id)
+        used = {edge.source_port for edge in self.graph.outputs(node_id)}
+        for name in [case.name for case in config.branches] + ["default"]:
+            if name in used:
+                predicate = self.graph.expressions[(node_id, f"branch.{name}")]
+                self.handles[(node_id, name)] = (
+                    self.add(
+                        Filter(id=f"{node_id}.{name}", node_id=node_id, inputs=upstream, predicate=predicate)
+                    ),
+                )
+
+    def aggregate(self, node_id: str, config: AggregateConfig) -> str:
+        upstream = self.inputs(node_id)
+        if config.group_by is not None:
+            upstream = (
+                self.rekey(
+                    node_id, upstream, self.expression(node_id, "config.group_by"), "", config.partitions
+                ),
+            )
+        window = _window(config)
+        store = naming.store_name(node_id)
+        store_kind = "kv" if window is None else "session" if window.type == "session" else "window"
+        self.stores.append((store, store_kind, node_id, node_id))
+        aggregations = tuple(
+            Aggregation(name=name, function=function, argument=argument)  # type: ignore[arg-type]
+            for name, function, argument in self.graph.aggregations[node_id]
+        )
+        return self.add(
+            Aggregate(
+                id=node_id,
+                node_id=node_id,
+                inputs=upstream,
+                store=store,
+                aggregations=aggregations,
+                window=window,
+                emit=config.emit,
+            )
+        )
+
+    def join(self, node_id: str, config: JoinConfig) -> str:
+        kinds = {e.target_port: self.graph.kinds[e.edge.source] for e in self.graph.inputs(node_id)}
+        sides = join_sides(kinds["left"], kinds["right"])
+        ends = []
+        for side in ("left", "right"):
+            upstream = self.single_input(node_id, side)
+            key = getattr(config, f"{side}_key")
+            if key is not None:
+                upstream = self.rekey(
+                    node_id,
+                    (upstream,),
+                    self.expression(node_id, f"config.{side}_key"),
+                    side,
+                    config.partitions,
+                )
+            ends.append(upstream)
+        left_store = right_store = ""
+        if sides in ("stream_stream", "table_table"):
+            kind = "join_window" if sides == "stream_stream" else "kv"
+            left_store, right_store = naming.store_name(node_id, "left"), naming.store_name(node_id, "right")
+            self.stores.append((left_store, kind, node_id, node_id))
+            self.stores.append((right_store, kind, node_id, node_id))
+        else:
+            right_store = naming.store_name(node_id, "right")  # the table side, looked up by stream records
+            self.stores.append((right_store, "kv", node_id, node_id))
+        window = None
+        if config.window is not None and sides == "stream_stream":
+            window = Window(type="sliding", size_ms=config.window.size, grace_ms=config.window.grace)
+        select = tuple(
+            Field(name=name, expression=self.expression(node_id, f"config.select.{name}"))
+            for name in config.select
+        )
+        return self.add(
+            Join(
+                id=node_id,
+                node_id=node_id,
+                inputs=tuple(ends),
+                sides=sides,  # type: ignore[arg-type]
+                how=config.how,
+                window=window,
+                left_store=left_store,
+                right_store=right_store,
+                select=select,
+            )
+        )
+
+    # --- assembly --------------------------------------------------------------------------------
+
+    def plan(self) -> Plan:
+        for node_id in self.graph.order:
+            self.lower(node_id)
+        return _assemble(self.graph.name, self.operators, self.stores)
+
+
+def _assemble(name: str, operators: list[Operator], stores: list[tuple[str, str, str, str]]) -> Plan:
+    connected = nx.Graph()
+    position = {op.id: index for index, op in enumerate(operators)}
+    connected.add_nodes_from(position)
+    for op in operators:
+        for input_id in op.inputs:
+            connected.add_edge(op.id, input_id)
+    components = sorted(nx.connected_components(connected), key=lambda c: min(position[i] for i in c))
+    subtopology_of: dict[str, int] = {}
+    subtopologies = []
+    for number, component in enumerate(components):
+        members = tuple(op for op in operators if op.id in component)
+        for op in members:
+            subtopology_of[op.id] = number
+        sources = [op for op in members if isinstance(op, Source)]
+        subtopologies.append(
+            SubTopology(
+                id=number,
+                operators=members,
+                source_topics=tuple(sorted({t for op in sources for t in op.topics})),
+                repartition_inputs=tuple(sorted({op.repartition for op in sources if op.repartition})),
+            )
+        )
+    plan_stores = tuple(
+        sorted(
+            (
+                Store(name=store, kind=kind, node_id=node_id, subtopology=subtopology_of[op_id])  # type: ignore[arg-type]
+                for store, kind, node_id, op_id in stores
+            ),
+            key=lambda s: s.name,
+        )
+    )
+    return with_hash(Plan(name=name, subtopologies=tuple(subtopologies), stores=plan_stores))
+
+
+def _window(config: AggregateConfig) -> Window | None:
+    window = config.window
+    if window is None:
+        return None
+    if window.type == "tumbling":
+        return Window(type="tumbling", size_ms=window.size, grace_ms=window.grace)
+    if window.type == "hopping":
+        return Window(type="hopping", size_ms=window.size, advance_ms=window.advance, grace_ms=window.grace)
+    if window.type == "sliding":
+        return Window(type="sliding", size_ms=window.difference, grace_ms=window.grace)
+    return Window(type="session", gap_ms=window.gap, grace_ms=window.grace)
+
+
+def lower(graph: TopologyGraph) -> Plan:
+    return _Builder(graph).plan()
