@@ -44,3 +44,77 @@ def test_a_task_sent_to_the_control_queue_is_answered_by_the_real_worker(celery_
     token = uuid.uuid4().hex
     result = ping.apply_async(args=[token], queue="control")
     assert result.get(timeout=30)["pong"] == token
+
+
+def _session_cookie_for_new_user() -> bytes:
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    client = Client()
+    client.force_login(
+        get_user_model().objects.create_user(f"ws-{uuid.uuid4().hex[:8]}", password="pw-for-tests")
+    )
+    return f"sessionid={client.cookies['sessionid'].value}".encode()
+
+
+@pytest.mark.timeout(120)
+def test_a_group_send_from_a_celery_task_reaches_a_websocket_consumer_over_redis(
+    celery_workers, transactional_db
+):
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+    from dashboard.diagnostics import broadcast
+
+    token = uuid.uuid4().hex
+    headers = [(b"cookie", _session_cookie_for_new_user()), (b"origin", b"http://127.0.0.1:8000")]
+    payload = {"token": token, "numbers": [1, 2, 3]}
+
+    async def scenario():
+        import asyncio
+
+        communicator = WebsocketCommunicator(application, f"/ws/diagnostics/{token}/", headers=headers)
+        connected, _ = await communicator.connect(timeout=10)
+        assert connected
+        subscribed = await communicator.receive_json_from(timeout=10)
+        assert subscribed["type"] == "diagnostics.subscribed"
+        result = broadcast.apply_async(args=[token, payload], queue="control")
+        # The worker process (not this one) publishes through Redis.
+        assert await asyncio.to_thread(result.get, timeout=30) is True
+        message = await communicator.receive_json_from(timeout=15)
+        await communicator.disconnect()
+        return message
+
+    message = async_to_sync(scenario)()
+    assert message == {"type": "diagnostics.message", "payload": payload}
+
+
+@pytest.mark.timeout(60)
+def test_the_diagnostics_websocket_refuses_anonymous_visitors(transactional_db):
+    from asgiref.sync import async_to_sync
+    from channels.testing import WebsocketCommunicator
+
+    from config.asgi import application
+
+    async def scenario():
+        communicator = WebsocketCommunicator(
+            application, "/ws/diagnostics/anonymous/", headers=[(b"origin", b"http://127.0.0.1:8000")]
+        )
+        connected, code = await communicator.connect(timeout=10)
+        await communicator.disconnect()
+        return connected, code
+
+    assert async_to_sync(scenario)() == (False, 4401)
+
+
+@pytest.mark.timeout(120)
+def test_health_is_all_green_through_a_real_daphne_with_real_workers(live_daphne, celery_workers):
+    import urllib.request
+
+    with urllib.request.urlopen(f"{live_daphne}/api/health", timeout=15) as response:
+        report = json.loads(response.read())
+        assert response.status == 200
+    assert report["ok"] is True, report
+    for queue, node in celery_workers.nodes.items():
+        assert node in report["celery"]["queues"][queue]["workers"]

@@ -24,7 +24,8 @@ REGIONS = ["eu", "us", "apac"]
 
 def ensure_demo_topic(kafka_config: dict[str, Any], topic: str = DEMO_TOPIC, timeout: float = 15.0) -> bool:
     """Create the demo topic when missing. True when it was created now."""
-    admin = AdminClient(kafka_config)
+    # log_level 3: librdkafka's informational teardown notes are noise on the `make run` console.
+    admin = AdminClient({**kafka_config, "log_level": 3})
     if topic in admin.list_topics(timeout=timeout).topics:
         return False
     future = admin.create_topics([NewTopic(topic, num_partitions=DEMO_PARTITIONS, replication_factor=1)])[topic]
