@@ -1,0 +1,451 @@
+"""Live dashboard fan-out benchmark (not a test): produce -> browser-rendered latency.
+
+    .venv/bin/python bench/bench_dashboard.py [--rates 1000,10000] [--clients 100,1000]
+                                              [--seconds 10] [--keys 10000] [--tick-ms 50]
+
+What runs: one Daphne process (config.asgi, the real consumer and hub) on a free port, the
+shared Redis (``REDIS_URL``, keys under a bench-only prefix), a throwaway SQLite database, one
+Debian Chromium page showing the deployment's default dashboard (a virtualised table of
+``--keys`` rows), and N-1 further websocket clients in a separate process speaking the same
+protocol (raw RFC 6455 over asyncio; 10 of them decode frames and measure, the rest only read).
+
+What is produced: events at the given rate over ``--keys`` keys, each stamped with the time it
+was produced (``produced_at``, epoch ms). As the runtime does, they are coalesced per key and
+handed to ``DeploymentEventSink.emit`` as one ``table_delta`` per tick. Latency is measured per
+row: browser = when the table rendered the frame holding it (requestAnimationFrame after the
+DOM update), socket clients = when the frame was read. Coalescing waits up to one tick, so
+that wait is part of every number.
+
+Prints a table and writes bench/results_dashboard.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import json
+import os
+import random
+import secrets
+import signal
+import socket
+import statistics
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+VENV_BIN = Path(sys.executable).parent
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MEASURING_CLIENTS = 10
+
+
+# ----------------------------------------------------------------------------- socket clients
+
+
+def _masked_text(payload: bytes) -> bytes:
+    mask = os.urandom(4)
+    masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    length = len(payload)
+    if length < 126:
+        head = struct.pack("!BB", 0x81, 0x80 | length)
+    else:
+        head = struct.pack("!BBH", 0x81, 0x80 | 126, length)
+    return head + mask + masked
+
+
+async def _client(host, port, cookie, deployment, measure, latencies, counts, ready, stop):
+    reader, writer = await asyncio.open_connection(host, port)
+    key = base64.b64encode(os.urandom(16)).decode()
+    writer.write(
+        (
+            f"GET /ws/live/ HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\nOrigin: http://{host}:{port}\r\n"
+            f"Cookie: sessionid={cookie}\r\n\r\n"
+        ).encode()
+    )
+    head = await reader.readuntil(b"\r\n\r\n")
+    if b" 101 " not in head.split(b"\r\n", 1)[0]:
+        raise RuntimeError(f"handshake refused: {head[:80]!r}")
+    writer.write(
+        _masked_text(
+            json.dumps(
+                {"v": 1, "type": "view.subscribe", "deployment": deployment, "view": "counts"}
+            ).encode()
+        )
+    )
+    subscribed = False
+    message = b""
+    while not stop.is_set():
+        b0, b1 = await reader.readexactly(2)
+        length = b1 & 0x7F
+        if length == 126:
+            (length,) = struct.unpack("!H", await reader.readexactly(2))
+        elif length == 127:
+            (length,) = struct.unpack("!Q", await reader.readexactly(8))
+        payload = await reader.readexactly(length)
+        opcode = b0 & 0x0F
+        if opcode == 0x9:  # ping: answer, or Daphne drops us after its ping timeout
+            mask = os.urandom(4)
+            writer.write(
+                struct.pack("!BB", 0x8A, 0x80 | len(payload))
+                + mask
+                + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+            )
+            continue
+        if opcode == 0x8:
+            return
+        if not subscribed:
+            subscribed = True
+            ready.release()
+            continue
+        counts[0] += 1
+        if not measure:
+            continue
+        message += payload
+        if not b0 & 0x80:
+            continue
+        now = time.time() * 1000
+        frame = json.loads(message)
+        message = b""
+        if frame.get("type") == "view.delta":
+            for row in frame["rows"]:
+                value = row["value"]
+                if value and "produced_at" in value:
+                    latencies.append(now - value["produced_at"])
+
+
+def clients_worker(args) -> None:
+    """Runs in its own process: opens N sockets, reports latencies on SIGTERM."""
+
+    async def main():
+        stop = asyncio.Event()
+        asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
+        latencies: list[float] = []
+        counts = [0]
+        ready = asyncio.Semaphore(0)
+        tasks = []
+        for i in range(args.n):
+            tasks.append(
+                asyncio.create_task(
+                    _client(
+                        args.host,
+                        args.port,
+                        args.cookie,
+                        args.deployment,
+                        i < args.measure,
+                        latencies,
+                        counts,
+                        ready,
+                        stop,
+                    )
+                )
+            )
+            if i % 50 == 49:
+                await asyncio.sleep(0.05)  # do not stampede the accept queue
+        for _ in range(args.n):
+            await ready.acquire()
+        Path(args.ready_file).write_text("ready")
+        await stop.wait()
+        for t in tasks:
+            t.cancel()
+        Path(args.out).write_text(json.dumps({"latencies": latencies, "frames": counts[0]}))
+
+    asyncio.run(main())
+
+
+# ----------------------------------------------------------------------------- orchestration
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def percentile(values, q):
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def setup_django(workdir: Path) -> None:
+    os.environ["DATABASE_URL"] = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    os.environ["WEIR_REDIS_PREFIX"] = f"weir-bench-{os.getpid()}:"
+    os.environ["WEIR_DATA_DIR"] = str(workdir)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+
+
+def make_deployment():
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+
+    from processing.models import Deployment
+    from topology.models import Topology, TopologyVersion
+
+    user = get_user_model().objects.create_user(
+        f"bench-{secrets.token_hex(3)}", password=secrets.token_hex(8)
+    )
+    topology = Topology.objects.create(name=f"bench-{secrets.token_hex(3)}", owner=user)
+    document = {
+        "nodes": [
+            {"id": "events", "type": "source", "config": {"topics": ["events"]}},
+            {
+                "id": "by_key",
+                "type": "aggregate",
+                "config": {"group_by": None, "aggregations": {"count": "COUNT(*)"}},
+            },
+            {"id": "counts", "type": "view", "config": {"title": "Counts"}},
+        ],
+        "edges": [{"source": "events", "target": "by_key"}, {"source": "by_key", "target": "counts"}],
+    }
+    version = TopologyVersion.objects.create(
+        topology=topology, number=1, document=document, plan={}, plan_hash="0" * 64
+    )
+    deployment = Deployment.objects.create(version=version, app_id=f"{topology.name}-app", created_by=user)
+    client = Client()
+    client.force_login(user)
+    return deployment, client.cookies["sessionid"].value
+
+
+def start_daphne(port: int, log: Path) -> subprocess.Popen:
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=ROOT,
+        env=dict(os.environ, WEIR_HTTP_PORT=str(port)),
+        stdout=open(log, "ab"),  # noqa: SIM115 - the child owns it
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return proc
+        except OSError:
+            time.sleep(0.2)
+    raise RuntimeError("Daphne did not start")
+
+
+def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir):
+    from processing.reporter import DeploymentEventSink  # noqa: F401 - sink passed in
+
+    others = clients - 1  # the browser page is one client
+    out = workdir / f"clients-{rate}-{clients}.json"
+    ready = workdir / f"ready-{rate}-{clients}"
+    ready.unlink(missing_ok=True)
+    worker = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--clients-worker",
+            "--n",
+            str(others),
+            "--measure",
+            str(MEASURING_CLIENTS),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--cookie",
+            cookie,
+            "--deployment",
+            str(deployment.pk),
+            "--out",
+            str(out),
+            "--ready-file",
+            str(ready),
+        ],
+        cwd=ROOT,
+    )
+    deadline = time.monotonic() + 120
+    while not ready.exists():
+        if worker.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"socket clients did not connect ({others})")
+        time.sleep(0.2)
+    page.evaluate(
+        "() => { window.weirLatencies.length = 0; window.weirMeasure = true; window.weirFrames = 0; }"
+    )
+    page.evaluate(
+        """() => { window.weirRaf = 0; window.weirLongest = 0; let last = performance.now();
+            const tick = (t) => { window.weirLongest = Math.max(window.weirLongest, t - last); last = t; window.weirRaf++;
+                                  if (window.weirMeasure) requestAnimationFrame(tick); };
+            requestAnimationFrame(tick); }"""
+    )
+    tick = args.tick_ms / 1000
+    per_tick = rate * tick
+    carry = 0.0
+    seq = 1
+    started = time.monotonic()
+    next_tick = started
+    emitted = 0
+    emit_ms: list[float] = []
+    while time.monotonic() - started < args.seconds:
+        next_tick += tick
+        carry += per_tick
+        n, carry = int(carry), carry - int(carry)
+        now_ms = time.time() * 1000
+        rows = {}
+        for i in range(n):
+            # Spread the events' production times over the tick that just passed.
+            key = f"k{random.randrange(args.keys):05d}"
+            rows[key] = {
+                "count": seq * 1000 + i,
+                "produced_at": now_ms - (n - i) * (args.tick_ms / max(n, 1)),
+            }
+        t0 = time.perf_counter()
+        sink.emit(
+            {
+                "type": "table_delta",
+                "view": "counts",
+                "seq": seq,
+                "windowed": False,
+                "rows": [{"key": k, "value": v} for k, v in rows.items()],
+            }
+        )
+        emit_ms.append((time.perf_counter() - t0) * 1000)
+        emitted += n
+        seq += 1
+        delay = next_tick - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    achieved = emitted / (time.monotonic() - started)
+    time.sleep(1.0)  # let the tail render
+    browser = page.evaluate(
+        "() => { window.weirMeasure = false; return {lat: window.weirLatencies.slice(), raf: window.weirRaf, longest: window.weirLongest}; }"
+    )
+    worker.send_signal(signal.SIGTERM)
+    worker.wait(60)
+    socket_result = json.loads(out.read_text())
+    result = {
+        "rate": rate,
+        "achieved_rate": round(achieved),
+        "clients": clients,
+        "tick_ms": args.tick_ms,
+        "browser_rendered_p50_ms": round(percentile(browser["lat"], 0.5), 1),
+        "browser_rendered_p99_ms": round(percentile(browser["lat"], 0.99), 1),
+        "browser_rows_measured": len(browser["lat"]),
+        "browser_fps": round(browser["raf"] / (args.seconds + 1.0), 1),
+        "browser_longest_frame_ms": round(browser["longest"], 1),
+        "sockets_received_p50_ms": round(percentile(socket_result["latencies"], 0.5), 1),
+        "sockets_received_p99_ms": round(percentile(socket_result["latencies"], 0.99), 1),
+        "socket_frames_received": socket_result["frames"],
+        "socket_frames_expected": (seq - 1) * others,
+        "emit_p50_ms": round(statistics.median(emit_ms), 2),
+    }
+    print(json.dumps(result), flush=True)
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--rates", default="1000,10000")
+    parser.add_argument("--clients", default="100,1000")
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--keys", type=int, default=10_000)
+    parser.add_argument("--tick-ms", type=float, default=50)
+    parser.add_argument("--clients-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--n", type=int)
+    parser.add_argument("--measure", type=int)
+    parser.add_argument("--host")
+    parser.add_argument("--port", type=int)
+    parser.add_argument("--cookie")
+    parser.add_argument("--deployment", type=int)
+    parser.add_argument("--out")
+    parser.add_argument("--ready-file")
+    args = parser.parse_args()
+    if args.clients_worker:
+        clients_worker(args)
+        return
+
+    workdir = Path(tempfile.mkdtemp(prefix="weir-bench-dashboard-"))
+    setup_django(workdir)
+    from playwright.sync_api import sync_playwright
+
+    from processing.reporter import DeploymentEventSink
+
+    deployment, cookie = make_deployment()
+    sink = DeploymentEventSink(deployment.pk, 0)
+    # The table starts full: every key has a row, as a long-running view would.
+    for start in range(0, args.keys, 2000):
+        sink.emit(
+            {
+                "type": "table_delta",
+                "view": "counts",
+                "seq": 0,
+                "windowed": False,
+                "rows": [
+                    {"key": f"k{i:05d}", "value": {"count": 0}}
+                    for i in range(start, min(args.keys, start + 2000))
+                ],
+            }
+        )
+    port = free_port()
+    daphne = start_daphne(port, workdir / "daphne.log")
+    results = []
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(
+                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+            )
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            context.add_cookies([{"name": "sessionid", "value": cookie, "url": f"http://127.0.0.1:{port}"}])
+            page = context.new_page()
+            page.goto(f"http://127.0.0.1:{port}/deployments/{deployment.pk}/dashboard/")
+            page.wait_for_function(
+                f"() => window.weirDashboard && window.weirDashboard.widgets[0].state.rows.size >= {args.keys}",
+                timeout=60_000,
+            )
+            for clients in [int(c) for c in args.clients.split(",")]:
+                for rate in [int(r) for r in args.rates.split(",")]:
+                    results.append(
+                        run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
+                    )
+            browser.close()
+    finally:
+        os.killpg(daphne.pid, signal.SIGTERM)
+        daphne.wait(10)
+        import redis
+        from django.conf import settings
+
+        client = redis.Redis.from_url(settings.REDIS_URL)
+        keys = list(client.scan_iter(match=f"{settings.REDIS_KEY_PREFIX}*", count=1000))
+        if keys:
+            client.delete(*keys)
+    print()
+    print(
+        "| events/s | clients | browser rendered p50 / p99 ms | sockets received p50 / p99 ms | browser fps | frames delivered |"
+    )
+    print("|---:|---:|---:|---:|---:|---:|")
+    for r in results:
+        print(
+            f"| {r['achieved_rate']} | {r['clients']} | {r['browser_rendered_p50_ms']} / {r['browser_rendered_p99_ms']} | "
+            f"{r['sockets_received_p50_ms']} / {r['sockets_received_p99_ms']} | {r['browser_fps']} | "
+            f"{r['socket_frames_received']}/{r['socket_frames_expected']} |"
+        )
+    (ROOT / "bench" / "results_dashboard.json").write_text(
+        json.dumps({"tick_ms": args.tick_ms, "keys": args.keys, "cases": results}, indent=2)
+    )
+
+
+if __name__ == "__main__":
+    main()
