@@ -89,6 +89,7 @@ class StreamTask:
         self._timers = tuple(n for n in self.nodes if n.timed)
         self._timed_stores = {store.name for n in self._timers for store in n.stores}
         self._logged_stream_time = -1
+        self._restored: set[str] = set()
         self.changelog_topics: dict[str, str] = {
             name: naming.changelog_topic(runtime.app_id, name) for name in self.stores
         }
@@ -112,14 +113,22 @@ class StreamTask:
 
         self.stores[store].restore(store_records())
         self._logged_stream_time = ctx.stream_time
+        # Indexes over a store (window starts, session ends, join expiry) are rebuilt once,
+        # before the next record: the loop restores in many chunks.
+        self._restored.add(store)
+
+    def _rebuild_indexes(self) -> None:
         for node in self.nodes:
-            restored = getattr(node, "after_restore", None)
-            if restored is not None and store in [s.name for s in node.stores]:
-                restored()
+            rebuild = getattr(node, "after_restore", None)
+            if rebuild is not None and any(s.name in self._restored for s in node.stores):
+                rebuild()
+        self._restored.clear()
 
     # --- processing ----------------------------------------------------------------------
 
     def process(self, records: Sequence[InputRecord]) -> None:
+        if self._restored:
+            self._rebuild_indexes()
         ctx = self.ctx
         receivers = self._receivers
         timers = self._timers

@@ -168,6 +168,7 @@ class _Aggregations:
         )
         self.finishers = tuple(_finisher(f) for f in self.functions)
         self.count_only = self.functions == ("COUNT",) and self.arguments == (None,)
+        self.first_name = self.names[0] if self.names else ""
         self.steps = tuple(zip(self.arguments, self.updaters, strict=True))
         self.plain = all(f in ("COUNT", "SUM", "MIN", "MAX") for f in self.functions)
 
@@ -222,6 +223,10 @@ class AggregateNode(Node):
             accs[1] += 1
             if timestamp > accs[0]:
                 accs[0] = timestamp
+            self.dirty[hkey] = timestamp
+            self.n_out += 1
+            self.emit(key, {aggs.first_name: accs[1]}, timestamp)
+            return
         else:
             ctx = self.ctx
             try:

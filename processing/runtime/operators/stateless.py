@@ -19,6 +19,11 @@ from topology.compiler import naming
 # so it is refused at the source (or at the sink) and handled by the error policy.
 MAX_RECORD_BYTES = 1024 * 1024
 
+_loads = orjson.loads
+_JSONDecodeError = orjson.JSONDecodeError
+_dumps = orjson.dumps
+_new_output = tuple.__new__  # OutputRecord's generated __new__ is a Python frame; this is not
+
 
 def _event_time(value: Any) -> int:
     cls = value.__class__
@@ -41,20 +46,41 @@ class SourceNode(Node):
     def __init__(self, op: Any, ctx: TaskContext) -> None:
         super().__init__(op, ctx)
         internal = op.repartition is not None
-        self.decode_key = serde.decoder("json" if internal else op.key_format)
-        self.decode_value = serde.decoder("json" if internal else op.value_format)
+        key_format = "json" if internal else op.key_format
+        value_format = "json" if internal else op.value_format
+        self.decode_key = serde.decoder(key_format)
+        self.decode_value = serde.decoder(value_format)
+        # The two common formats are decoded inline: one Python call less per record.
+        self.string_keys = key_format == "string"
+        self.json_values = value_format == "json"
         self.timestamp_fn = compile_sql(op.timestamp, op.node_id) if op.timestamp else None
 
     def receive(self, raw_key: bytes | None, raw_value: bytes | None, timestamp: int) -> None:
         """Decode one input record and push it downstream. Raises NodeError on bad data."""
         self.n_in += 1
         try:
-            if raw_value is not None and len(raw_value) > MAX_RECORD_BYTES:
+            if raw_value is None:
+                value = None
+            elif len(raw_value) > MAX_RECORD_BYTES:
                 raise SerdeError(f"value of {len(raw_value)} bytes exceeds the limit of {MAX_RECORD_BYTES}")
-            key = self.decode_key(raw_key)
-            value = self.decode_value(raw_value)
+            elif self.json_values:
+                value = _loads(raw_value)
+            else:
+                value = self.decode_value(raw_value)
+            if raw_key is None:
+                key = None
+            elif self.string_keys:
+                key = raw_key.decode()
+            else:
+                key = self.decode_key(raw_key)
         except SerdeError as exc:
             raise NodeError(self.node_id, exc, "DeserializationError") from None
+        except _JSONDecodeError as exc:
+            raise NodeError(self.node_id, f"invalid JSON: {exc}", "DeserializationError") from None
+        except UnicodeDecodeError as exc:
+            raise NodeError(
+                self.node_id, f"invalid UTF-8 at byte {exc.start}", "DeserializationError"
+            ) from None
         ctx = self.ctx
         if self.timestamp_fn is not None:
             try:
@@ -193,13 +219,23 @@ class SinkNode(Node):
         self.topic = op.topic
         self.encode_key = serde.key_encoder(op.key_format)
         self.encode_value = serde.value_encoder(op.value_format)
+        self.string_keys = op.key_format == "string"
+        self.json_values = op.value_format == "json"
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
         self.n_in += 1
         try:
-            raw_key = self.encode_key(key)
-            raw_value = self.encode_value(value)
-        except SerdeError as exc:
+            if self.string_keys and key.__class__ is str:
+                raw_key = key.encode()
+            else:
+                raw_key = self.encode_key(key)
+            if value is None:
+                raw_value = None
+            elif self.json_values:
+                raw_value = _dumps(value)
+            else:
+                raw_value = self.encode_value(value)
+        except (SerdeError, TypeError) as exc:
             raise NodeError(self.node_id, exc, "SerializationError") from None
         if raw_value is not None and len(raw_value) > MAX_RECORD_BYTES:
             raise NodeError(
@@ -208,7 +244,9 @@ class SinkNode(Node):
                 "RecordTooLarge",
             )
         self.n_out += 1
-        self.ctx.emit_output(OutputRecord(self.topic, raw_key, raw_value, timestamp, None, None))
+        self.ctx.emit_output(
+            _new_output(OutputRecord, (self.topic, raw_key, raw_value, timestamp, None, None))
+        )
 
 
 class ViewNode(Node):
