@@ -70,6 +70,12 @@ Expression = Annotated[
 Format = Literal["json", "string", "long", "double", "bytes"]
 Topic = Annotated[str, Field(pattern=TOPIC_PATTERN)]
 Partitions = Annotated[int, Field(ge=1, le=10_000)]
+FieldType = Literal["string", "integer", "double", "number", "boolean", "object", "array", "any"]
+DeclaredFields = dict[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], FieldType]
+FIELDS_DESCRIPTION = (
+    "Optional value schema (field → type). When given, expressions downstream are checked "
+    "against it: unknown fields and type errors become issues."
+)
 
 
 class Config(BaseModel):
@@ -127,6 +133,7 @@ class SourceConfig(Config):
     partitions: Partitions | None = Field(
         default=None, description="Partition count, when known (checks co-partitioning)."
     )
+    fields: DeclaredFields | None = Field(default=None, description=FIELDS_DESCRIPTION)
 
 
 class TableSourceConfig(Config):
@@ -136,6 +143,7 @@ class TableSourceConfig(Config):
     timestamp: Expression | None = None
     offset_reset: Literal["earliest", "latest"] = "earliest"
     partitions: Partitions | None = None
+    fields: DeclaredFields | None = Field(default=None, description=FIELDS_DESCRIPTION)
 
 
 class FilterConfig(Config):
