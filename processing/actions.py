@@ -9,10 +9,12 @@ Bad input raises ``ActionError`` with the field it concerns; callers turn it int
 
 from __future__ import annotations
 
+import hashlib
 import logging
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
+from django.utils.text import slugify
 
 from processing import reconcile as supervisor
 from processing.models import (
@@ -346,7 +348,9 @@ def upgrade(deployment: Deployment, new_version, *, actor=None, confirm: bool = 
         queue_reconcile()
         return deployment
 
-    new_app_id = derive_app_id(new_version.topology.name)
+    # Deterministic, so the id the refusal announces is the one a confirmed upgrade uses.
+    digest = hashlib.sha256(f"{old_app_id}:{new_version.pk}".encode()).hexdigest()[:6]
+    new_app_id = f"{slugify(new_version.topology.name)[:80] or 'topology'}-v{new_version.number}-{digest}"
     old_topics = internal_topics(old_plan, old_app_id)
     resets = sorted(
         {

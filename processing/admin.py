@@ -38,10 +38,16 @@ def badge(status: str):
     )
 
 
-class DeploymentActionForm(ActionForm):
+class ActionArguments(forms.Form):
+    """The arguments of the scale and upgrade actions, shown next to the action menu."""
+
     instances = forms.IntegerField(required=False, min_value=1, max_value=32, label="instances (scale)")
     version = forms.IntegerField(required=False, min_value=1, label="version (upgrade)")
     confirm = forms.BooleanField(required=False, label="confirm new identity")
+
+
+class DeploymentActionForm(ActionForm, ActionArguments):
+    pass
 
 
 class InstanceInline(admin.TabularInline):
@@ -214,7 +220,7 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Scale selected deployments to 'instances'")
     def scale_selected(self, request, queryset):
-        form = DeploymentActionForm(request.POST)
+        form = ActionArguments(request.POST)
         if not form.is_valid() or not form.cleaned_data.get("instances"):
             self.message_user(
                 request, "Scale: enter the number of instances (1-32) next to the action.", messages.ERROR
@@ -232,7 +238,7 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     @admin.action(description="Upgrade selected deployments to 'version'")
     def upgrade_selected(self, request, queryset):
-        form = DeploymentActionForm(request.POST)
+        form = ActionArguments(request.POST)
         if not form.is_valid() or not form.cleaned_data.get("version"):
             self.message_user(
                 request, "Upgrade: enter the version number next to the action.", messages.ERROR

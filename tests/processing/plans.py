@@ -16,7 +16,6 @@ from topology.compiler.plan import (
     Source,
     Store,
     SubTopology,
-    ToStream,
     plan_to_dict,
     with_hash,
 )
@@ -31,27 +30,27 @@ def count_by_key(
     aggregate_id: str = "counts",
     function: str = "COUNT",
 ) -> Plan:
+    """``where`` is a stateless filter between the count and the sink: changing it changes no
+    state, so ``compare_plans`` calls it compatible (a filter *before* the count would change
+    what the store means, which is a reprocess)."""
+    store = f"{aggregate_id}-store"
     ops: list = [
         Source(
             id="events", node_id="events", inputs=(), topics=sources, key_format="string", value_format="json"
-        )
-    ]
-    upstream = "events"
-    if where is not None:
-        ops.append(Filter(id="keep", node_id="keep", inputs=(upstream,), predicate=where))
-        upstream = "keep"
-    store = f"{aggregate_id}-store"
-    ops += [
+        ),
         Aggregate(
             id=aggregate_id,
             node_id=aggregate_id,
-            inputs=(upstream,),
+            inputs=("events",),
             store=store,
             aggregations=(Aggregation(name="count", function=function),),
         ),
-        ToStream(id=f"{aggregate_id}.stream", node_id=aggregate_id, inputs=(aggregate_id,)),
-        Sink(id="out", node_id="out", inputs=(f"{aggregate_id}.stream",), topic=sink, value_format="json"),
     ]
+    upstream = aggregate_id
+    if where is not None:
+        ops.append(Filter(id="keep", node_id="keep", inputs=(upstream,), predicate=where))
+        upstream = "keep"
+    ops.append(Sink(id="out", node_id="out", inputs=(upstream,), topic=sink, value_format="json"))
     return with_hash(
         Plan(
             name=name,

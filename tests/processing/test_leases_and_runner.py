@@ -101,8 +101,9 @@ def test_runner_reports_status_and_partitions_then_stops_when_the_deployment_is_
     pending_slot(deployment)
     loop = FakeLoop()
     thread, result = run_in_thread(InstanceRunner(deployment.pk, 0, 1, task_id="task-1", run_loop=loop))
-    wait_until(lambda: DeploymentInstance.objects.get(deployment=deployment).status == "running")
+    wait_until(lambda: DeploymentInstance.objects.get(deployment=deployment).partitions)
     row = DeploymentInstance.objects.get(deployment=deployment)
+    assert row.status == "running"
     assert row.partitions == [["A", 0], ["A", 1]] and row.task_id == "task-1"
     wait_until(lambda: Deployment.objects.get(pk=deployment.pk).status == "running")
     assert loop.kwargs["app_id"] == deployment.app_id and loop.kwargs["instance_slot"] == 0

@@ -1,0 +1,112 @@
+"""The deployments API: permissions, validation, actions (no Celery: nothing commits)."""
+
+import json
+
+import pytest
+
+from processing.models import Deployment, DeploymentInstance
+
+pytestmark = pytest.mark.django_db
+
+
+def post(client, url, body=None):
+    return client.post(url, data=json.dumps(body or {}), content_type="application/json")
+
+
+def create(client, topology, **extra):
+    return post(client, "/api/deployments", {"topology_id": topology.pk, **extra})
+
+
+def test_owner_deploys_the_latest_version_and_sees_it_in_the_list(owner_client, topology, version):
+    response = create(owner_client, topology, instances=2, guarantee="exactly_once")
+    assert response.status_code == 201, response.content
+    body = response.json()
+    assert body["version"] == version.number and body["instances"] == 2
+    assert body["guarantee"] == "exactly_once" and body["desired_state"] == "running"
+    assert body["events"][0]["kind"] == "deploy"
+    listed = owner_client.get("/api/deployments").json()
+    assert [d["id"] for d in listed] == [body["id"]]
+
+
+def test_detail_shows_instances_with_partitions_and_heartbeat_age(owner_client, topology, version):
+    deployment_id = create(owner_client, topology).json()["id"]
+    DeploymentInstance.objects.create(
+        deployment_id=deployment_id,
+        slot=0,
+        epoch=2,
+        claimed=True,
+        status="running",
+        partitions=[["A", 0], ["B", 0]],
+    )
+    body = owner_client.get(f"/api/deployments/{deployment_id}").json()
+    [instance] = body["instance_list"]
+    assert instance["partitions"] == [["A", 0], ["B", 0]] and instance["live"] is True
+    assert instance["heartbeat_age_seconds"] is None
+    assert "parallelism" in body
+
+
+def test_strangers_cannot_see_or_touch_a_deployment(owner_client, stranger_client, topology, version):
+    deployment_id = create(owner_client, topology).json()["id"]
+    assert stranger_client.get(f"/api/deployments/{deployment_id}").status_code == 404
+    assert post(stranger_client, f"/api/deployments/{deployment_id}/stop").status_code == 404
+    assert stranger_client.get("/api/deployments").json() == []
+    refused = create(stranger_client, topology)
+    assert refused.status_code == 404 and refused.json()["field"] == "topology_id"
+    assert Deployment.objects.get().desired_state == "running"
+
+
+def test_staff_may_act_on_any_deployment(owner_client, staff_client, topology, version):
+    deployment_id = create(owner_client, topology).json()["id"]
+    response = post(staff_client, f"/api/deployments/{deployment_id}/stop")
+    assert response.status_code == 200 and response.json()["desired_state"] == "stopped"
+
+
+def test_anonymous_requests_are_refused(client, topology, version):
+    assert client.get("/api/deployments").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "body,field",
+    [
+        ({"instances": 0}, "instances"),
+        ({"instances": "many"}, "instances"),
+        ({"guarantee": "maybe"}, "guarantee"),
+        ({"error_policy": "explode"}, "error_policy"),
+        ({"colour": "red"}, "colour"),
+    ],
+)
+def test_bad_create_input_is_a_4xx_naming_the_field(owner_client, topology, version, body, field):
+    response = create(owner_client, topology, **body)
+    assert 400 <= response.status_code < 500
+    assert field in response.content.decode()
+    assert not Deployment.objects.exists()
+
+
+def test_malformed_json_and_unknown_versions_are_4xx(owner_client, topology, version):
+    response = owner_client.post("/api/deployments", data="{not json", content_type="application/json")
+    assert 400 <= response.status_code < 500
+    response = create(owner_client, topology, version=99)
+    assert response.status_code == 404 and response.json()["field"] == "version"
+    response = create(owner_client, topology, app_id="bad id!")
+    assert response.status_code == 400 and response.json()["field"] == "app_id"
+
+
+def test_start_stop_restart_and_scale_round_trip(owner_client, topology, version):
+    deployment_id = create(owner_client, topology).json()["id"]
+    base = f"/api/deployments/{deployment_id}"
+    assert post(owner_client, f"{base}/stop").json()["desired_state"] == "stopped"
+    again = post(owner_client, f"{base}/stop")
+    assert again.status_code == 409 and again.json()["code"] == "already_stopped"
+    assert post(owner_client, f"{base}/start").json()["desired_state"] == "running"
+    assert post(owner_client, f"{base}/restart").status_code == 200
+    assert post(owner_client, f"{base}/scale", {"instances": 3}).json()["instances"] == 3
+    bad = post(owner_client, f"{base}/scale", {"instances": 40})
+    assert bad.status_code == 422 and "instances" in bad.content.decode()
+    kinds = [e["kind"] for e in owner_client.get(base).json()["events"]]
+    assert kinds[:5] == ["scale", "restart", "start", "stop", "deploy"]
+
+
+def test_upgrade_to_a_missing_version_is_a_404(owner_client, topology, version):
+    deployment_id = create(owner_client, topology).json()["id"]
+    response = post(owner_client, f"/api/deployments/{deployment_id}/upgrade", {"version": 7})
+    assert response.status_code == 404 and response.json()["field"] == "version"
