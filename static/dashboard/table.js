@@ -28,6 +28,21 @@
     return formatCell(key);
   }
 
+  function compareScalars(x, y) {
+    if (typeof x === "number" && typeof y === "number") return x - y;
+    const a = String(x), b = String(y);
+    return a < b ? -1 : a > b ? 1 : 0;
+  }
+
+  /* Keys in a reading order: numbers as numbers, windows of one key by their start. */
+  function compareKeys(x, y, idX, idY) {
+    if (x && y && typeof x === "object" && typeof y === "object" && "window_start" in x && "window_start" in y) {
+      return compareScalars(x.key, y.key) || compareScalars(x.window_start, y.window_start) || compareScalars(idX, idY);
+    }
+    if (typeof x === "object" || typeof y === "object") return compareScalars(idX, idY);
+    return compareScalars(x, y) || compareScalars(idX, idY);
+  }
+
   class LiveTable {
     constructor(container, options) {
       this.container = container;
@@ -157,7 +172,7 @@
       const col = this.sortColumn;
       const sign = this.sortDesc ? -1 : 1;
       if (col === null) {
-        filtered.sort((a, b) => sign * (a < b ? -1 : a > b ? 1 : 0));
+        filtered.sort((a, b) => sign * compareKeys(get(a).key, get(b).key, a, b));
       } else {
         const val = (id) => {
           const v = get(id).value;
