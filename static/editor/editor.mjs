@@ -291,7 +291,8 @@ export class Editor {
       cell.setProp("portSignature", JSON.stringify(ports));
     }
     const edgeKeys = new Map(this.doc.edges.map((e) => [M.edgeKey(e), e]));
-    for (const cell of graph.getEdges()) if (!edgeKeys.has(cell.id)) cell.remove();
+    // Only edges this method drew: a wire the user is still dragging is X6's until it lands.
+    for (const cell of graph.getEdges()) if (cell.getProp("fromDocument") && !edgeKeys.has(cell.id)) cell.remove();
     for (const [key, edge] of edgeKeys) {
       const issues = this.mappedIssues.byEdge[key] ?? [];
       const attrs = { line: { stroke: issues.length ? "#dc2626" : "#64748b", strokeWidth: issues.length ? 3 : 2, targetMarker: "classic" } };
@@ -307,7 +308,7 @@ export class Editor {
       const tPort = M.findPort(M.inputPorts(this.catalog, tNode), edge.target_port);
       const source = sPort ? { cell: edge.source, port: `out:${sPort.name}` } : { cell: edge.source };
       const target = tPort ? { cell: edge.target, port: `in:${tPort.name}` } : { cell: edge.target };
-      graph.addEdge({ id: key, source, target, connector: "smooth", attrs, zIndex: 0 });
+      graph.addEdge({ id: key, source, target, connector: "smooth", attrs, zIndex: 0, fromDocument: true });
     }
     this.renderOutline();
     this.renderProblems();
@@ -435,12 +436,14 @@ export class Editor {
     return this.selection.getSelectedCells().filter((c) => c.isNode()).map((c) => c.id);
   }
 
-  selectNodes(ids) {
+  selectNodes(ids, { reveal = false } = {}) {
     this.selection.clean();
     if (ids.length) this.selection.select(ids.map((id) => this.graph.getCellById(id)).filter(Boolean));
-    if (ids.length === 1) {
+    // Bring a node chosen from a panel into view, but never move the view under the mouse.
+    if (reveal && ids.length === 1) {
       const cell = this.graph.getCellById(ids[0]);
-      if (cell) this.graph.centerCell?.(cell);
+      const area = this.graph.getGraphArea?.();
+      if (cell && area && !area.containsRect(cell.getBBox())) this.graph.centerCell(cell);
     }
     this.onSelectionChanged();
   }
@@ -552,7 +555,7 @@ export class Editor {
         h("span", { class: "message", text: issue.message }));
       button.addEventListener("click", () => {
         if (issue.node_id && M.findNode(this.doc, issue.node_id)) {
-          this.selectNodes([issue.node_id]);
+          this.selectNodes([issue.node_id], { reveal: true });
           this.showTab("config");
           const field = issue.field && $(`.node-form .field[data-field="${CSS.escape(String(issue.field).replace(/^config\./, ""))}"] :is(input,textarea,select)`, this.root);
           field?.focus();
@@ -575,7 +578,7 @@ export class Editor {
         const count = (this.mappedIssues.byNode[node.id] ?? []).length;
         const select = h("button", { type: "button", class: "outline-select", "data-outline-node": node.id, "aria-selected": "false", text: `${node.id} (${node.type})${count ? ` — ${count} problem(s)` : ""}` });
         select.addEventListener("click", () => {
-          this.selectNodes([node.id]);
+          this.selectNodes([node.id], { reveal: true });
           this.showTab("config");
         });
         const del = h("button", { type: "button", class: "small", "aria-label": `Delete node ${node.id}`, text: "Delete" });

@@ -13,8 +13,14 @@ function resolve(schema, defs) {
   return current;
 }
 
-function variantsOf(schema) {
-  return schema.anyOf ?? schema.oneOf ?? null;
+// Nested unions (pydantic writes "Window | None" as anyOf[oneOf[...], null]) become one list.
+function variantsOf(schema, defs = {}) {
+  const list = schema.anyOf ?? schema.oneOf ?? null;
+  if (!list) return null;
+  return list.flatMap((v) => {
+    const r = resolve(v, defs);
+    return r.anyOf || r.oneOf ? variantsOf(r, defs) : [v];
+  });
 }
 
 function typeOf(schema) {
@@ -144,12 +150,12 @@ function renderField(rawSchema, defs, path, key, get, set, isRoot = false, requi
   const schema = resolve(rawSchema, defs);
   const label = isRoot ? null : labelFor(schema, key);
   const id = `f${++fieldCounter}`;
-  const variants = variantsOf(schema);
+  const variants = variantsOf(schema, defs);
 
   if (variants) {
     const nonNull = variants.filter((v) => !isNullSchema(resolve(v, defs)));
     // "X or null": one control for X, with an explicit way to leave it empty.
-    if (nonNull.length === 1 && typeOf(resolve(nonNull[0], defs)) !== "object") {
+    if (nonNull.length === 1 && typeOf(resolve(nonNull[0], defs)) !== "object" && !variantsOf(resolve(nonNull[0], defs), defs)) {
       const inner = { ...resolve(nonNull[0], defs), title: schema.title, description: schema.description, default: undefined };
       const nullable = nonNull.length < variants.length;
       return renderField(inner, defs, path, key, get, (v, final) => set(nullable && v === "" ? null : v, final), isRoot, required);
@@ -199,7 +205,8 @@ function renderField(rawSchema, defs, path, key, get, set, isRoot = false, requi
   const type = typeOf(schema);
   const described = (control) => (isRoot ? control : fieldWrapper(path, label, schema.description, required, control, id));
 
-  if (type === "object" && (schema.properties || !schema.additionalProperties)) {
+  const mapValues = schema.additionalProperties ?? Object.values(schema.patternProperties ?? {})[0];
+  if (type === "object" && (schema.properties || !mapValues)) {
     const box = el(isRoot ? "div" : "fieldset", { class: "object" });
     if (!isRoot && label) box.append(el("legend", { text: label }));
     const requiredKeys = new Set(schema.required ?? []);
@@ -233,7 +240,7 @@ function renderField(rawSchema, defs, path, key, get, set, isRoot = false, requi
 
   if (type === "object") {
     // A map such as aggregations: output name → expression.
-    const valueSchema = schema.additionalProperties === true ? { type: "string" } : schema.additionalProperties;
+    const valueSchema = mapValues === true ? { type: "string" } : mapValues;
     const list = el("div", { class: "map-entries" });
     const draw = () => {
       list.replaceChildren();
@@ -281,7 +288,7 @@ function renderField(rawSchema, defs, path, key, get, set, isRoot = false, requi
   if (type === "array") {
     const itemSchema = resolve(schema.items ?? { type: "string" }, defs);
     const itemType = typeOf(itemSchema);
-    if (["string", "number", "integer"].includes(itemType) && !variantsOf(itemSchema)) {
+    if (["string", "number", "integer"].includes(itemType) && !variantsOf(itemSchema, defs)) {
       // Short lists of scalars (topics, fields) read best as one comma-separated input.
       const input = el("input", { id, type: "text", class: isExpression(itemSchema, key) ? "expr" : "", "aria-label": label ?? key });
       input.value = (get() ?? []).join(", ");
