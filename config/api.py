@@ -20,3 +20,8 @@ api.add_router("/dashboards", dashboards_router)
 from topology.api_preview import router as preview_router  # noqa: E402
 
 api.add_router("/preview", preview_router)
+
+from topology.api import install_exception_handlers  # noqa: E402
+
+# Malformed JSON, wrong types, unknown fields and oversized bodies answer 4xx naming the place.
+install_exception_handlers(api)

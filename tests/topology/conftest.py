@@ -61,7 +61,8 @@ def node(document, node_id):
 @pytest.fixture
 def make_user(django_user_model):
     def make(username, **extra):
-        return django_user_model.objects.create_user(username=username, password="pw-" + username, **extra)
+        # No password: hashing one costs seconds on a busy machine and force_login needs none.
+        return django_user_model.objects.create_user(username=username, password=None, **extra)
 
     return make
 
