@@ -101,13 +101,13 @@ def test_at_least_once_killed_between_produce_and_commit_over_counts(tmp_path):
     plan_file = write_plan(tmp_path, count_plan([source], out))
     keys = _keys(seed=12)
     try:
-        feeder = _produce_slowly(source, keys, chunks=20, pause=0.2)
+        # All input up front: every crashing runner finds a backlog, so its first non-empty
+        # checkpoint reaches the fault point (deterministic, unlike a random kill).
+        produce(source, json_events(keys))
         for _ in range(KILLS):
-            crashing = Runner(
-                plan_file, app_id, guarantee="at_least_once", fault_after_produce_before_commit=2
-            )
+            crashing = Runner(plan_file, app_id, guarantee="at_least_once", fault_after_produce_before_commit=1)
             assert crashing.wait_exit(90) != 0, crashing.describe()
-        feeder.join(timeout=120)
+            assert lag(app_id, [source]) > 0
         runner = Runner(plan_file, app_id, guarantee="at_least_once")
         wait_until(lambda: lag(app_id, [source]) == 0, 120, "the runner to drain the input")
         assert runner.stop() == 0, runner.describe()
