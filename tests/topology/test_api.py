@@ -120,6 +120,16 @@ def test_deleting_a_topology_removes_its_versions(api, page_views_topology):
     assert not TopologyVersion.objects.exists()
 
 
+def test_a_topology_with_a_deployment_cannot_be_deleted(api, page_views_topology):
+    from processing.models import Deployment
+
+    Deployment.objects.create(version=page_views_topology.versions.get(), app_id="page-views-0a1b2c")
+    response = api.delete(f"{BASE}/{page_views_topology.pk}")
+    assert response.status_code == 409
+    assert "deployments" in response.json()["detail"]
+    assert Topology.objects.filter(pk=page_views_topology.pk).exists()
+
+
 def test_an_unknown_topology_id_is_not_found(api):
     response = api.get(f"{BASE}/999999")
     assert response.status_code == 404
