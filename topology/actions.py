@@ -6,6 +6,7 @@ all its located issues (``InvalidDocument``); nothing is written.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,12 +15,11 @@ from django.db import IntegrityError, transaction
 from django.db.models import ProtectedError
 
 from topology.compiler import compare_plans, compile_document, describe, semantic_diff
+from topology.compiler.document import MAX_NODES
 from topology.compiler.plan import Plan, compute_plan_hash, plan_from_dict, plan_to_dict
 from topology.models import TOPOLOGY_NAME_PATTERN, Topology, TopologyVersion
 
-# A real topology has tens of nodes; the cap keeps one request from pinning a CPU in the
-# compiler. Checked here, before compiling, so a huge document costs only a len().
-MAX_NODES = 10_000
+logger = logging.getLogger(__name__)
 
 
 class TopologyError(Exception):
@@ -60,20 +60,28 @@ class Validation:
         return describe(self.plan) if self.plan is not None else None
 
 
+INTERNAL_ERROR_MESSAGE = "The compiler failed on this document; the server log has the details."
+
+
+def _document_issue(code: str, message: str, field: str | None = None) -> dict[str, Any]:
+    return {
+        "code": code,
+        "message": message,
+        "node_id": None,
+        "edge_id": None,
+        "field": field,
+        "position": None,
+        "severity": "error",
+    }
+
+
 def _limit_issues(document: Any) -> list[dict[str, Any]]:
+    # The compiler enforces the same cap; checking it first makes a huge document cost a len()
+    # instead of a full schema validation.
     nodes = document.get("nodes") if isinstance(document, dict) else None
     if isinstance(nodes, list) and len(nodes) > MAX_NODES:
-        return [
-            {
-                "code": "too_many_nodes",
-                "message": f"The document has {len(nodes)} nodes; the limit is {MAX_NODES}.",
-                "node_id": None,
-                "edge_id": None,
-                "field": "nodes",
-                "position": None,
-                "severity": "error",
-            }
-        ]
+        message = f"The document has {len(nodes)} nodes; the limit is {MAX_NODES}."
+        return [_document_issue("document.too_many_nodes", message, "nodes")]
     return []
 
 
@@ -82,7 +90,15 @@ def validate_document(document: Any) -> Validation:
     too_big = _limit_issues(document)
     if too_big:
         return Validation(ok=False, issues=too_big)
-    result = compile_document(document)
+    try:
+        result = compile_document(document)
+    except Exception:
+        # The compiler promises issues, never exceptions; if it breaks that promise the user
+        # still gets a located answer instead of a 500, and the log keeps the traceback.
+        logger.exception("compile_document raised instead of returning issues")
+        return Validation(
+            ok=False, issues=[_document_issue("compiler.internal_error", INTERNAL_ERROR_MESSAGE)]
+        )
     issues = [issue.to_dict() for issue in result.issues]
     if not result.ok or result.plan is None:
         return Validation(ok=False, issues=issues)
@@ -204,20 +220,8 @@ def import_document(
     allowed to edit an existing topology of that name (owner or staff).
     """
     if not isinstance(document, dict):
-        raise InvalidDocument(
-            "The document must be a JSON object.",
-            [
-                {
-                    "code": "schema",
-                    "message": "The document must be a JSON object.",
-                    "node_id": None,
-                    "edge_id": None,
-                    "field": None,
-                    "position": None,
-                    "severity": "error",
-                }
-            ],
-        )
+        message = "The document must be a JSON object."
+        raise InvalidDocument(message, [_document_issue("document.not_object", message)])
     name = _check_name(name if name is not None else document.get("name"))
     existing = Topology.objects.filter(name=name).first()
     if existing is not None:

@@ -374,7 +374,7 @@ def test_more_than_10000_nodes_are_refused_with_a_clear_issue(api):
     response = post(api, f"{BASE}/validate", {"document": {"name": "huge", "nodes": nodes, "edges": []}})
     assert response.status_code == 200
     issues = response.json()["issues"]
-    assert [issue["code"] for issue in issues] == ["too_many_nodes"]
+    assert [issue["code"] for issue in issues] == ["document.too_many_nodes"]
     assert "10000" in issues[0]["message"]
 
 
@@ -400,3 +400,18 @@ def test_bad_input_never_answers_500(api, page_views_topology):
                 assert target.endswith("/validate") and response.json()["ok"] is False, context
             else:
                 assert 400 <= response.status_code < 500, context
+
+
+def test_a_compiler_crash_is_reported_as_an_issue_not_a_500(
+    api, page_views_topology, page_views, monkeypatch
+):
+    def broken_compiler(document):
+        raise RuntimeError("compiler bug")
+
+    monkeypatch.setattr("topology.actions.compile_document", broken_compiler)
+    validated = post(api, f"{BASE}/validate", {"document": page_views})
+    assert validated.status_code == 200
+    assert [i["code"] for i in validated.json()["issues"]] == ["compiler.internal_error"]
+    saved = post(api, f"{BASE}/{page_views_topology.pk}/versions", {"document": page_views})
+    assert saved.status_code == 422
+    assert page_views_topology.versions.count() == 1
