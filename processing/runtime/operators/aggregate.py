@@ -1,6 +1,6 @@
 """aggregate: COUNT, SUM, MIN, MAX, AVG, COUNT_DISTINCT, LATEST, EARLIEST per group key,
-non-windowed or over tumbling, hopping and session windows (event time, grace, emit
-changes or final).
+non-windowed here; the windowed variants (tumbling, hopping, session, sliding) are in
+``windows``.
 
 A store value is a list ``[max event time, acc_0, acc_1, ...]`` with one JSON-encodable
 accumulator per aggregation: COUNT an int, SUM a number, MIN/MAX a value or null, AVG
@@ -10,7 +10,6 @@ EARLIEST ``[value, event time]`` or null.
 
 from __future__ import annotations
 
-import heapq
 from bisect import bisect_left
 from collections.abc import Callable
 from typing import Any
@@ -18,7 +17,7 @@ from typing import Any
 import orjson
 
 from processing.runtime.operators.base import Node, NodeError, TaskContext, compile_sql
-from processing.runtime.serde import canonical_json, hashable_key, key_from_hashable, key_to_json
+from processing.runtime.serde import hashable_key
 from processing.runtime.state.memory import MemoryStore
 from topology.compiler import naming
 from topology.compiler.plan import Aggregate
@@ -238,222 +237,27 @@ class AggregateNode(Node):
         self.emit(key, aggs.result(accs), timestamp)
 
 
-def _window_codec(size: int) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
-    def encode(store_key: tuple) -> bytes:
-        hkey, start = store_key
-        return canonical_json(
-            {"key": key_to_json(key_from_hashable(hkey)), "window_start": start, "window_end": start + size}
-        )
-
-    def decode(raw: bytes) -> tuple:
-        data = orjson.loads(raw)
-        from processing.runtime.serde import key_from_json
-
-        return (hashable_key(key_from_json(data["key"])), data["window_start"])
-
-    return encode, decode
-
-
-class TimeWindowAggregateNode(Node):
-    """Tumbling and hopping windows ``[start, start + size)`` aligned to the epoch.
-
-    A record is late for a window when ``window end + grace <= stream time``; late records
-    are counted (``late``) and dropped. Windows are purged (and tombstoned in the changelog)
-    when they close; under ``emit="final"`` each is emitted exactly once, at that moment.
-    """
-
-    is_table = True
-    timed = True
-
-    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
-        super().__init__(op, ctx)
-        window = op.window
-        assert window is not None
-        self.size = window.size_ms
-        self.advance = window.advance_ms if window.type == "hopping" and window.advance_ms else window.size_ms
-        if self.size <= 0 or self.advance <= 0 or self.advance > self.size:
-            raise ValueError(
-                f"aggregate {op.id!r}: window size and advance must be positive, advance <= size"
-            )
-        self.grace = window.grace_ms
-        self.final = op.emit == "final"
-        self.aggs = _Aggregations(op)
-        self.store = store
-        self.stores = [store]
-        self.data = store.data
-        self.dirty = store.dirty
-        self.by_start: dict[int, set] = {}
-        self.starts: list[int] = []  # heap of the starts in by_start
-
-    def after_restore(self) -> None:
-        self.by_start = {}
-        for hkey, start in self.data:
-            self.by_start.setdefault(start, set()).add(hkey)
-        self.starts = list(self.by_start)
-        heapq.heapify(self.starts)
-
-    def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
-        if key is None or value is None or timestamp < 0:
-            return
-        hkey = key if key.__class__ is str else hashable_key(key)
-        size, advance, aggs = self.size, self.advance, self.aggs
-        close = self.ctx.stream_time - self.grace
-        start = max(0, timestamp - size + advance) // advance * advance
-        ctx = self.ctx
-        while start <= timestamp:
-            end = start + size
-            if end <= close:
-                self.n_late += 1
-                start += advance
-                continue
-            skey = (hkey, start)
-            accs = self.data.get(skey)
-            if accs is None:
-                accs = self.data[skey] = aggs.new(timestamp)
-                keys = self.by_start.get(start)
-                if keys is None:
-                    keys = self.by_start[start] = set()
-                    heapq.heappush(self.starts, start)
-                keys.add(hkey)
-            try:
-                aggs.update(accs, value, key, timestamp, ctx.partition, ctx.offset)
-            except Exception as exc:
-                raise NodeError(self.node_id, exc) from None
-            self.dirty[skey] = timestamp
-            if not self.final:
-                self.n_out += 1
-                self.emit(
-                    {"key": key, "window_start": start, "window_end": end}, aggs.result(accs), timestamp
-                )
-            start += advance
-
-    def on_time(self, stream_time: int) -> None:
-        starts = self.starts
-        limit = stream_time - self.grace - self.size
-        while starts and starts[0] <= limit:
-            start = heapq.heappop(starts)
-            end = start + self.size
-            for hkey in sorted(self.by_start.pop(start, ()), key=repr):
-                skey = (hkey, start)
-                accs = self.data.pop(skey, None)
-                if accs is None:
-                    continue
-                self.dirty[skey] = accs[0]
-                if self.final:
-                    self.n_out += 1
-                    key = key_from_hashable(hkey)
-                    self.emit(
-                        {"key": key, "window_start": start, "window_end": end},
-                        self.aggs.result(accs),
-                        accs[0],
-                    )
-
-
-class SessionAggregateNode(Node):
-    """Session windows: a record opens ``[ts, ts]`` and merges every session of its key
-    within ``gap`` of it. Windowed keys carry ``window_end`` = the last record's time
-    (inclusive), as Kafka Streams' SessionWindow.
-
-    Late (Kafka Streams' rule): the merged session ends before ``stream time - gap - grace``.
-    A session is final once ``end + gap + grace < stream time``.
-    """
-
-    is_table = True
-    timed = True
-
-    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
-        super().__init__(op, ctx)
-        window = op.window
-        assert window is not None
-        if window.gap_ms <= 0:
-            raise ValueError(f"aggregate {op.id!r}: a session window needs a positive gap")
-        self.gap = window.gap_ms
-        self.grace = window.grace_ms
-        self.final = op.emit == "final"
-        self.aggs = _Aggregations(op)
-        self.store = store
-        self.stores = [store]
-        self.data = store.data  # hkey -> [[start, end, max ts, acc...], ...] sorted by start
-        self.dirty = store.dirty
-        self.ends: list[tuple[int, Any, int]] = []  # heap of (end, hkey, start), lazily invalidated
-        self._seq = 0
-
-    def after_restore(self) -> None:
-        self.ends = [(s[1], hkey, s[0]) for hkey, sessions in self.data.items() for s in sessions]
-        heapq.heapify(self.ends)
-
-    def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
-        if key is None or value is None or timestamp < 0:
-            return
-        hkey = hashable_key(key)
-        gap, aggs, ctx = self.gap, self.aggs, self.ctx
-        sessions = self.data.get(hkey, [])
-        merged_away = [s for s in sessions if s[0] - gap <= timestamp <= s[1] + gap]
-        start = min([timestamp, *[s[0] for s in merged_away]])
-        end = max([timestamp, *[s[1] for s in merged_away]])
-        if end < ctx.stream_time - gap - self.grace:
-            self.n_late += 1
-            return
-        accs = aggs.new(timestamp)
-        for s in merged_away:
-            accs = aggs.merge(accs, [s[2], *s[3:]])
-        try:
-            aggs.update(accs, value, key, timestamp, ctx.partition, ctx.offset)
-        except Exception as exc:
-            raise NodeError(self.node_id, exc) from None
-        kept = [s for s in sessions if not any(s is m for m in merged_away)]
-        kept.append([start, end, *accs])
-        kept.sort(key=lambda s: s[0])
-        self.data[hkey] = kept
-        self.dirty[hkey] = timestamp
-        heapq.heappush(self.ends, (end, hkey, start))
-        if not self.final:
-            for s in merged_away:
-                if s[0] != start or s[1] != end:
-                    self.n_out += 1
-                    self.emit({"key": key, "window_start": s[0], "window_end": s[1]}, None, timestamp)
-            self.n_out += 1
-            self.emit({"key": key, "window_start": start, "window_end": end}, aggs.result(accs), timestamp)
-
-    def on_time(self, stream_time: int) -> None:
-        ends = self.ends
-        limit = stream_time - self.gap - self.grace
-        while ends and ends[0][0] < limit:
-            end, hkey, start = heapq.heappop(ends)
-            sessions = self.data.get(hkey)
-            if not sessions:
-                continue
-            index = next((i for i, s in enumerate(sessions) if s[0] == start and s[1] == end), None)
-            if index is None:
-                continue  # merged into a newer session since
-            s = sessions.pop(index)
-            if sessions:
-                self.dirty[hkey] = s[2]
-            else:
-                del self.data[hkey]
-                self.dirty[hkey] = s[2]
-            if self.final:
-                self.n_out += 1
-                self.emit(
-                    {"key": key_from_hashable(hkey), "window_start": start, "window_end": end},
-                    self.aggs.result([s[2], *s[3:]]),
-                    s[2],
-                )
-
-
 def make_aggregate(op: Aggregate, ctx: TaskContext, stores: dict[str, MemoryStore]) -> Node:
+    from processing.runtime.operators.windows import (
+        SessionAggregateNode,
+        SlidingAggregateNode,
+        TimeWindowAggregateNode,
+        window_codec,
+    )
+
     name = op.store or naming.store_name(op.node_id)
     window = op.window
     if window is None:
         store = stores.setdefault(name, MemoryStore(name))
         return AggregateNode(op, ctx, store)
     if window.type in ("tumbling", "hopping"):
-        encode, decode = _window_codec(window.size_ms)
+        encode, decode = window_codec(window.size_ms)
         store = stores.setdefault(name, MemoryStore(name, encode_key=encode, decode_key=decode))
         return TimeWindowAggregateNode(op, ctx, store)
     if window.type == "session":
         store = stores.setdefault(name, MemoryStore(name))
         return SessionAggregateNode(op, ctx, store)
-    raise ValueError(f"aggregate {op.id!r}: {window.type} windows are not supported by the runtime yet")
+    if window.type == "sliding":
+        store = stores.setdefault(name, MemoryStore(name))
+        return SlidingAggregateNode(op, ctx, store)
+    raise ValueError(f"aggregate {op.id!r}: unknown window type {window.type!r}")

@@ -168,3 +168,36 @@ def test_session_emit_final_emits_each_closed_session_once(rows, gap, grace, cut
     assert len(emitted) == len(set(emitted))
     assert all(value is not None for _, value in outputs)
     assert latest(outputs) == {wkey(s[0], s[1], s[2]): (s[3], s[4]) for s in done}
+
+
+def sliding_model(rows, size):
+    """Kafka Streams' sliding windows by definition: a left window per record, a right window
+    per record that has a later record within size + 1; content = records inside."""
+    result = {}
+    for key in {k for k, _, _ in rows}:
+        times = [(ts, v) for k, ts, v in rows if k == key]
+        starts = {max(0, ts - size) for ts, _ in times}
+        starts |= {ts + 1 for ts, _ in times if any(ts + 1 <= o <= ts + 1 + size for o, _ in times)}
+        for start in starts:
+            inside = [v for ts, v in times if start <= ts <= start + size]
+            result[wkey(key, start, start + size)] = (len(inside), sum(inside))
+    return result
+
+
+@settings(max_examples=60, deadline=None)
+@given(record_lists, st.integers(1, 40), st.integers(0, 60))
+def test_sliding_windows_hold_exactly_the_records_inside_them(rows, size, cut):
+    window = Window("sliding", size_ms=size, grace_ms=10_000)  # nothing late, nothing closes
+    plan = single(source(), aggregate(aggregations=AGGS, window=window), sink("agg"))
+    assert latest(run(plan, rows, cut)) == sliding_model(rows, size)
+
+
+@settings(max_examples=60, deadline=None)
+@given(record_lists, st.integers(1, 40), st.integers(0, 60))
+def test_sliding_emit_final_emits_each_window_once_after_it_closes(rows, size, cut):
+    window = Window("sliding", size_ms=size, grace_ms=400)  # all rows are within grace
+    plan = single(source(), aggregate(aggregations=AGGS, window=window, emit="final"), sink("agg"))
+    outputs = run(plan, [*rows, ("flush", 10_000, 0)], cut)
+    emitted = [k for k, _ in outputs]
+    assert len(emitted) == len(set(emitted))
+    assert latest(outputs) == sliding_model(rows, size)

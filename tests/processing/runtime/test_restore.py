@@ -20,6 +20,7 @@ PLANS = {
     "kv": single(source(), aggregate(aggregations=AGGS), sink("agg")),
     "tumbling": counting_plan(Window("tumbling", size_ms=50, grace_ms=20)),
     "hopping_final": counting_plan(Window("hopping", size_ms=50, advance_ms=10, grace_ms=20), emit="final"),
+    "sliding_final": counting_plan(Window("sliding", size_ms=30, grace_ms=10), emit="final"),
     "session": single(
         source(), aggregate(aggregations=AGGS, window=Window("session", gap_ms=15, grace_ms=10)), sink("agg")
     ),

@@ -113,3 +113,16 @@ def test_session_late_records_are_dropped():
     driver.pipe_input("in", "a", {}, timestamp=85)  # 85 is not < 85: accepted
     assert counts(driver) == [(wkey("a", 100, 100), 1), (wkey("a", 85, 85), 1)]
     assert driver.metrics()["agg"]["late"] == 1
+
+
+def test_sliding_windows_start_or_end_at_records_like_kafka_streams_sliding_windows():
+    driver = TopologyTestDriver(counting_plan(Window("sliding", size_ms=10, grace_ms=0)))
+    driver.pipe_input("in", "a", {}, timestamp=20)  # left window [10, 20]
+    driver.pipe_input("in", "a", {}, timestamp=25)  # [15, 25]; [10, 20] gets nothing; right of 20: [21, 31]
+    assert counts(driver) == [(wkey("a", 10, 20), 1), (wkey("a", 15, 25), 2), (wkey("a", 21, 31), 1)]
+    driver.pipe_input("in", "a", {}, timestamp=15)  # its left window [5, 15] is closed (15 < 25)...
+    # ...but it still falls in [15, 25], and its right window [16, 26] holds 20 and 25
+    assert counts(driver) == [(wkey("a", 15, 25), 3), (wkey("a", 16, 26), 2)]
+    driver.pipe_input("in", "a", {}, timestamp=4)  # every window that could hold it has closed
+    assert counts(driver) == []
+    assert driver.metrics()["agg"]["late"] == 1
