@@ -72,3 +72,19 @@ def _create_default_dashboard(sender, instance, created, raw=False, **kwargs):
 models.signals.post_save.connect(
     _create_default_dashboard, sender="processing.Deployment", dispatch_uid="weir-default-dashboard"
 )
+
+
+def _forget_live_state(sender, instance, **kwargs):
+    from dashboard.serving import clear_deployment
+
+    try:
+        clear_deployment(instance.pk)
+    except Exception:  # Redis down: the keys are only a cache of the runtime's state
+        import logging
+
+        logging.getLogger(__name__).warning("could not clear live state of deployment %s", instance.pk)
+
+
+models.signals.post_delete.connect(
+    _forget_live_state, sender="processing.Deployment", dispatch_uid="weir-forget-live-state"
+)

@@ -80,3 +80,15 @@ def read_table_sync(deployment_id: int, view_id: str) -> tuple[int, dict[str, An
 async def monitor_slots(deployment_id: int) -> dict[str, Any]:
     raw = await async_client().hgetall(groups.monitor_slots_key(deployment_id))
     return {slot.decode(): orjson.loads(state) for slot, state in raw.items()}
+
+
+def clear_deployment(deployment_id: int) -> int:
+    """Forget a deployment's serving tables and monitor state (it was deleted, or it starts over
+    under a new application id and its old rows would be wrong). Returns the keys removed."""
+    client = redis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+    try:
+        keys = list(client.scan_iter(match=f"{groups.prefix()}:serving:{int(deployment_id)}:*", count=500))
+        keys.append(groups.monitor_slots_key(deployment_id))
+        return client.delete(*keys)
+    finally:
+        client.close()

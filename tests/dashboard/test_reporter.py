@@ -97,3 +97,38 @@ def test_another_instances_rows_are_rewritten_by_that_instance_after_a_restart(p
     second.emit(delta(2, [("x", 2)]))
     rows, _ = serving(private_redis.url)
     assert rows == {row_key("a"): "2", row_key("b"): "1", row_key("x"): "2", row_key("y"): "1"}
+
+
+@pytest.mark.django_db
+def test_deleting_a_deployment_forgets_its_serving_tables(clear_serving):
+    from django.conf import settings
+    from django.contrib.auth import get_user_model
+
+    from tests.dashboard.conftest import WINDOWED_COUNTS, make_deployment
+
+    owner = get_user_model().objects.create_user("gone")
+    deployment = make_deployment(owner, WINDOWED_COUNTS)
+    pk = deployment.pk
+    sink = DeploymentEventSink(pk, 0)
+    sink.emit(
+        {
+            "type": "table_delta",
+            "view": "counts",
+            "seq": 1,
+            "windowed": False,
+            "rows": [{"key": "a", "value": 1}],
+        }
+    )
+    sink.emit({"type": "status", "status": "running", "error": None})
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    assert client.exists(groups.serving_rows_key(pk, "counts"), groups.monitor_slots_key(pk)) == 2
+    deployment.delete()
+    assert (
+        client.exists(
+            groups.serving_rows_key(pk, "counts"),
+            groups.serving_meta_key(pk, "counts"),
+            groups.monitor_slots_key(pk),
+        )
+        == 0
+    )
+    client.close()
