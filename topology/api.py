@@ -64,8 +64,12 @@ def _version(version: TopologyVersion) -> dict[str, Any]:
     }
 
 
-def _topology(topology: Topology) -> dict[str, Any]:
-    latest = topology.latest_version()
+_UNKNOWN = object()
+
+
+def _topology(topology: Topology, latest: Any = _UNKNOWN) -> dict[str, Any]:
+    if latest is _UNKNOWN:
+        latest = topology.latest_version()
     return {
         "id": topology.pk,
         "name": topology.name,
@@ -78,8 +82,8 @@ def _topology(topology: Topology) -> dict[str, Any]:
 
 
 def _topology_detail(topology: Topology) -> dict[str, Any]:
-    data = _topology(topology)
     latest = topology.latest_version()
+    data = _topology(topology, latest)
     data["document"] = topology.draft_document or (latest.document if latest else None)
     return data
 
@@ -162,8 +166,19 @@ def import_(request, payload: ImportIn):
 
 @router.get("/", response=list[TopologyOut])
 def list_topologies(request):
-    topologies = Topology.objects.visible_to(request.user).select_related("owner")
-    return [_topology(topology) for topology in topologies]
+    topologies = list(Topology.objects.visible_to(request.user).select_related("owner"))
+    # One query for every latest version instead of one per topology; documents and plans
+    # stay in the database.
+    latest: dict[int, TopologyVersion] = {}
+    summaries = (
+        TopologyVersion.objects.filter(topology__in=topologies)
+        .select_related("created_by")
+        .defer("document", "plan")
+        .order_by("topology_id", "number")
+    )
+    for version in summaries:
+        latest[version.topology_id] = version
+    return [_topology(topology, latest.get(topology.pk)) for topology in topologies]
 
 
 @router.post("/", response={201: TopologyDetailOut, **ERRORS})

@@ -81,6 +81,18 @@ def test_the_list_shows_own_topologies_and_staff_see_all(api, bob_api, staff_api
     assert [t["name"] for t in staff_api.get(f"{BASE}/").json()] == ["page-views"]
 
 
+def test_the_list_shows_each_topologys_own_latest_version(api, alice, page_views_topology, page_views):
+    from topology import actions
+
+    node(page_views, "out")["config"]["topic"] = "second"
+    actions.save_version(page_views_topology, page_views, "v2", alice)
+    actions.create_topology(name="also-mine", owner=alice)
+    listed = {t["name"]: t["latest_version"] for t in api.get(f"{BASE}/").json()}
+    assert listed["page-views"]["number"] == 2
+    assert listed["page-views"]["message"] == "v2"
+    assert listed["also-mine"] is None
+
+
 def test_someone_elses_topology_is_not_found(bob_api, page_views_topology, page_views):
     url = f"{BASE}/{page_views_topology.pk}"
     assert bob_api.get(url).status_code == 404
