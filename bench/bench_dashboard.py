@@ -275,7 +275,7 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
         ],
         cwd=ROOT,
     )
-    deadline = time.monotonic() + 120
+    deadline = time.monotonic() + 300
     while not ready.exists():
         if worker.poll() is not None or time.monotonic() > deadline:
             raise RuntimeError(f"socket clients did not connect ({others})")

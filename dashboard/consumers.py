@@ -8,6 +8,7 @@ already serialised; this consumer only forwards them.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 import orjson
@@ -92,7 +93,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
         # Join before reading the snapshot, so no delta falls between the two.
         self.views[group] = (deployment, view)
         await get_hub().subscribe(group, self)
-        await self.send(text_data=await serving.snapshot_frame(deployment, view))
+        joined = time.monotonic()
+        await self.send(text_data=await serving.snapshot_frame(deployment, view, not_before=joined))
 
     async def _snapshot_request(self, request: dict[str, Any]) -> None:
         try:
@@ -142,14 +144,14 @@ class LiveConsumer(AsyncWebsocketConsumer):
     async def deliver(self, group: str, frame: str) -> None:
         await self.send(text_data=frame)
 
-    async def feed_lost(self) -> None:
-        """The hub reconnected to Redis: frames may be lost, so send fresh snapshots."""
+    async def feed_lost(self, since: float) -> None:
+        """The hub reconnected to Redis at ``since``: frames may be lost, so send fresh snapshots."""
         await self.send(
             text_data=encode_frame(
                 {"v": PROTOCOL_VERSION, "type": "live.resync", "reason": "feed reconnected"}
             )
         )
         for deployment, view in list(self.views.values()):
-            await self.send(text_data=await serving.snapshot_frame(deployment, view))
+            await self.send(text_data=await serving.snapshot_frame(deployment, view, not_before=since))
         for deployment in list(self.monitors.values()):
             await self._send_monitor_snapshot(deployment)

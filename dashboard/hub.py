@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from typing import Protocol
 
@@ -26,7 +27,7 @@ RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
 class Subscriber(Protocol):
     async def deliver(self, group: str, frame: str) -> None: ...
 
-    async def feed_lost(self) -> None: ...
+    async def feed_lost(self, since: float) -> None: ...
 
 
 class LiveHub:
@@ -92,12 +93,13 @@ class LiveHub:
                 await self.layer.group_add(group, self.channel)
         except Exception:
             return  # still down; the next failed receive comes back here
+        since = time.monotonic()
         everyone = {s for members in self.subscribers.values() for s in members}
-        for subscriber in everyone:
-            try:
-                await subscriber.feed_lost()
-            except Exception:
-                log.debug("resync request to a subscriber failed", exc_info=True)
+        # Concurrently, so the sockets share snapshot reads (dashboard/serving.py).
+        results = await asyncio.gather(*(s.feed_lost(since) for s in everyone), return_exceptions=True)
+        for result in results:
+            if isinstance(result, Exception):
+                log.debug("resync of a subscriber failed: %s", result)
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LiveHub] = weakref.WeakKeyDictionary()

@@ -4,6 +4,7 @@ processing/reporter.py). Snapshots are read in one MULTI so rows and seq always 
 from __future__ import annotations
 
 import asyncio
+import time
 import weakref
 from typing import Any
 
@@ -25,7 +26,8 @@ def async_client() -> aioredis.Redis:
     loop = asyncio.get_running_loop()
     client = _async_clients.get(loop)
     if client is None:
-        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=5)
+        # Reading a 10,000-row table for a reconnect storm on a busy machine can take seconds.
+        client = aioredis.Redis.from_url(settings.REDIS_URL, socket_connect_timeout=2, socket_timeout=30)
         _async_clients[loop] = client
     return client
 
@@ -49,12 +51,54 @@ def _snapshot_frame(deployment_id: int, view_id: str, rows: dict, meta: dict) ->
     return head[:-1] + ',"rows":[' + body + "]}"
 
 
-async def snapshot_frame(deployment_id: int, view_id: str) -> str:
+async def _read_snapshot(deployment_id: int, view_id: str) -> str:
     async with async_client().pipeline(transaction=True) as pipe:
         pipe.hgetall(groups.serving_rows_key(deployment_id, view_id))
         pipe.hgetall(groups.serving_meta_key(deployment_id, view_id))
         rows, meta = await pipe.execute()
     return _snapshot_frame(deployment_id, view_id, rows, meta)
+
+
+class _Read:
+    """One Redis read of a snapshot, shared by every socket that may use it."""
+
+    def __init__(self) -> None:
+        self.started: float | None = None  # when the Redis read began; None while queued
+        self.task: asyncio.Task | None = None
+
+
+_reads: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[tuple[int, str], list[_Read]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def _run_read(read: _Read, previous: asyncio.Task | None, deployment_id: int, view_id: str) -> str:
+    if previous is not None:
+        # Queue behind the running read: everyone who asks meanwhile joins this one.
+        await asyncio.wait([previous])
+    read.started = time.monotonic()
+    return await _read_snapshot(deployment_id, view_id)
+
+
+async def snapshot_frame(deployment_id: int, view_id: str, *, not_before: float | None = None) -> str:
+    """The view's snapshot frame, read and serialised once for all the sockets asking at once.
+
+    A socket may share a read only if the read began after ``not_before`` (when the socket
+    joined the view's group, asked to resync, or the hub got its feed back): an older read
+    could miss deltas the socket never received. Reads queue one behind the other, so a
+    thousand browsers reconnecting at once cost two or three reads, not a thousand.
+    """
+    loop = asyncio.get_running_loop()
+    not_before = time.monotonic() if not_before is None else not_before
+    live = _reads.setdefault(loop, {}).setdefault((int(deployment_id), str(view_id)), [])
+    live[:] = [r for r in live if r.task is not None and not r.task.done()]
+    if live and (live[-1].started is None or live[-1].started >= not_before):
+        read = live[-1]
+    else:
+        read = _Read()
+        read.task = loop.create_task(_run_read(read, live[-1].task if live else None, deployment_id, view_id))
+        live.append(read)
+    return await asyncio.shield(read.task)
 
 
 def snapshot_frame_sync(deployment_id: int, view_id: str) -> str:

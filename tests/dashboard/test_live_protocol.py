@@ -248,3 +248,35 @@ def test_other_users_deployment_monitor_is_refused(stranger, owner, clear_servin
         assert (await ws.receive_output())["code"] == 4403
 
     asyncio.run(scenario())
+
+
+def test_sockets_subscribing_at_once_share_snapshot_reads(owner, deployment, clear_serving):
+    from dashboard import serving
+
+    sink = DeploymentEventSink(deployment.pk, 0)
+    sink.emit(delta("counts", 1, [(f"user-{i}", {"count": i}) for i in range(2000)]))
+    cookie = session_cookie(owner)
+    reads = []
+    original = serving._read_snapshot
+
+    async def counting_read(deployment_id, view_id):
+        reads.append(view_id)
+        return await original(deployment_id, view_id)
+
+    async def scenario():
+        serving._read_snapshot = counting_read
+        try:
+            sockets = [communicator(cookie) for _ in range(20)]
+            for ws in sockets:
+                await ws.connect()
+            clients = [ReferenceClient(ws, deployment.pk, "counts") for ws in sockets]
+            await asyncio.gather(*(c.subscribe() for c in clients))
+            await asyncio.gather(*(c.step() for c in clients))
+            assert all(len(c.rows) == 2000 and c.seq == 1 for c in clients)
+            assert len(reads) < 20
+            for ws in sockets:
+                await ws.disconnect()
+        finally:
+            serving._read_snapshot = original
+
+    asyncio.run(scenario())
