@@ -105,7 +105,9 @@ def test_at_least_once_killed_between_produce_and_commit_over_counts(tmp_path):
         # checkpoint reaches the fault point (deterministic, unlike a random kill).
         produce(source, json_events(keys))
         for _ in range(KILLS):
-            crashing = Runner(plan_file, app_id, guarantee="at_least_once", fault_after_produce_before_commit=1)
+            crashing = Runner(
+                plan_file, app_id, guarantee="at_least_once", fault_after_produce_before_commit=1
+            )
             assert crashing.wait_exit(90) != 0, crashing.describe()
             assert lag(app_id, [source]) > 0
         runner = Runner(plan_file, app_id, guarantee="at_least_once")
