@@ -1,0 +1,15 @@
+"""The Kafka edge of the runtime: the only package that imports confluent_kafka.
+
+``loop.run`` runs a plan against a cluster; ``admin`` creates internal topics and looks up
+partition counts; ``checkpoint`` orders outputs and offsets; ``clients`` holds the librdkafka
+configuration of the consumer, producer and restore consumer.
+"""
+
+from __future__ import annotations
+
+import confluent_kafka
+
+
+def client_versions() -> dict[str, str]:
+    """The Python client's and librdkafka's versions, for diagnostics and health pages."""
+    return {"confluent_kafka": confluent_kafka.version()[0], "librdkafka": confluent_kafka.libversion()[0]}
