@@ -149,34 +149,28 @@ class TopologyTestDriver:
     def table(self, name: str) -> dict[Any, Any]:
         """A view node's table, or a store's contents across tasks. Composite keys appear as
         canonical JSON text; windowed store keys as ``(key, window_start)``."""
-        if name in self._views or any(v.node_id == name for v in self.plan.views()):
+        if any(v.node_id == name for v in self.plan.views()):
             return dict(self._views.get(name, {}))
+        if not self._declares_store(name):
+            raise KeyError(f"no view or store named {name!r}")
         result: dict[Any, Any] = {}
-        found = False
         for task in self.tasks.values():
             store = task.stores.get(name)
             if store is None:
                 continue
-            found = True
             for hkey, value in store.data.items():
                 if hkey.__class__ is tuple and hkey[0] not in ("j", "b"):
                     result[(key_from_hashable(hkey[0]), hkey[1])] = value
                 else:
                     result[display_key(hkey)] = value
-        if not found and not any(name in t.stores for t in self.tasks.values()):
-            known = {s for t in self.tasks.values() for s in t.stores}
-            if not known or name not in known:
-                # A store of a task that has not seen a record yet is simply empty.
-                if not any(self._declares_store(name)):
-                    raise KeyError(f"no view or store named {name!r}")
         return result
 
-    def _declares_store(self, name: str) -> list[bool]:
-        return [
+    def _declares_store(self, name: str) -> bool:
+        return any(
             name
             in (getattr(op, "store", None), getattr(op, "left_store", None), getattr(op, "right_store", None))
             for op in self.plan.operators()
-        ]
+        )
 
     def node_outputs(self, node_id: str) -> list[tuple[Any, Any, int]]:
         """Every record the operators of ``node_id`` (a node id or an operator id) emitted."""

@@ -208,6 +208,27 @@ class AggregateNode(Node):
         self.stores = [store]
         self.data = store.data
         self.dirty = store.dirty
+        if self.aggs.count_only:
+            # The hot path of the most common topology (a keyed count), kept to a few lookups.
+            self.count_name = self.aggs.first_name
+            self.push = self._push_count  # type: ignore[method-assign]
+
+    def _push_count(self, key: Any, value: Any, timestamp: int) -> None:
+        self.n_in += 1
+        if key is None or value is None:
+            return
+        hkey = key if key.__class__ is str else hashable_key(key)
+        data = self.data
+        accs = data.get(hkey)
+        if accs is None:
+            accs = data[hkey] = [timestamp, 1]
+        else:
+            accs[1] += 1
+            if timestamp > accs[0]:
+                accs[0] = timestamp
+        self.dirty[hkey] = timestamp
+        self.n_out += 1
+        self.emit(key, {self.count_name: accs[1]}, timestamp)
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
         self.n_in += 1
@@ -218,20 +239,11 @@ class AggregateNode(Node):
         if accs is None:
             accs = self.data[hkey] = self.aggs.new(timestamp)
         aggs = self.aggs
-        if aggs.count_only:
-            accs[1] += 1
-            if timestamp > accs[0]:
-                accs[0] = timestamp
-            self.dirty[hkey] = timestamp
-            self.n_out += 1
-            self.emit(key, {aggs.first_name: accs[1]}, timestamp)
-            return
-        else:
-            ctx = self.ctx
-            try:
-                aggs.update(accs, value, key, timestamp, ctx.partition, ctx.offset)
-            except Exception as exc:
-                raise NodeError(self.node_id, exc) from None
+        ctx = self.ctx
+        try:
+            aggs.update(accs, value, key, timestamp, ctx.partition, ctx.offset)
+        except Exception as exc:
+            raise NodeError(self.node_id, exc) from None
         self.dirty[hkey] = timestamp
         self.n_out += 1
         self.emit(key, aggs.result(accs), timestamp)

@@ -221,6 +221,7 @@ class SinkNode(Node):
         self.encode_value = serde.value_encoder(op.value_format)
         self.string_keys = op.key_format == "string"
         self.json_values = op.value_format == "json"
+        self.append = ctx.emit_output
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
         self.n_in += 1

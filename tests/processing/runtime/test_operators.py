@@ -236,3 +236,10 @@ def test_fail_policy_raises_at_the_bad_record_and_keeps_earlier_output():
     assert failure.value.node_id == "src"
     assert failure.value.error_class == "DeserializationError"
     assert len(task.take_output()) == 1
+
+
+def test_the_driver_names_an_unknown_table():
+    driver = TopologyTestDriver(counting_plan())
+    assert driver.table("agg-store") == {}
+    with pytest.raises(KeyError, match="no view or store named 'nope'"):
+        driver.table("nope")
