@@ -4,6 +4,7 @@ from dashboard import views_dashboards
 
 urlpatterns: list = []
 urlpatterns += [
+    path("dashboards/", views_dashboards.dashboard_list, name="dashboard-list"),
     path("dashboards/<int:dashboard_id>/", views_dashboards.dashboard_detail, name="dashboard-detail"),
     path(
         "deployments/<int:deployment_id>/dashboard/",
@@ -20,6 +21,7 @@ urlpatterns += [
 from dashboard import views  # noqa: E402
 
 urlpatterns += [
+    path("dashboards/", views_dashboards.dashboard_list, name="dashboard-list"),
     path("", views.home, name="home"),
     path("status/", views.status, name="status"),
 ]

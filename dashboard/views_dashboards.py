@@ -16,6 +16,17 @@ def _deployment_or_404(request: HttpRequest, deployment_id: int):
     return deployment
 
 
+def dashboard_list(request: HttpRequest) -> HttpResponse:
+    dashboards: dict[int, list] = {}
+    for dashboard in selectors.visible_dashboards(request.user):
+        dashboards.setdefault(dashboard.deployment_id, []).append(dashboard)
+    rows = [
+        {"deployment": d, "dashboards": dashboards.get(d.pk, []), "views": selectors.view_nodes(d)}
+        for d in selectors.visible_deployments(request.user)
+    ]
+    return render(request, "dashboard/list.html", {"deployments": rows})
+
+
 def deployment_dashboard(request: HttpRequest, deployment_id: int) -> HttpResponse:
     deployment = _deployment_or_404(request, deployment_id)
     return redirect("dashboard-detail", dashboard_id=actions.ensure_default_dashboard(deployment).pk)

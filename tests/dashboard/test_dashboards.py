@@ -132,3 +132,14 @@ def test_snapshot_over_http_of_another_users_view_is_not_found(owner, stranger):
     deployment = make_deployment(owner)
     response = client_for(stranger).get(f"/api/dashboards/snapshot/{deployment.pk}/counts")
     assert response.status_code == 404
+
+
+def test_dashboard_list_shows_only_the_users_deployments(owner, stranger, deployment):
+    theirs = make_deployment(stranger)
+    response = client_for(owner).get("/dashboards/")
+    assert response.status_code == 200
+    listed = [row["deployment"].pk for row in response.context["deployments"]]
+    assert deployment.pk in listed and theirs.pk not in listed
+    assert (
+        f'href="/dashboards/{Dashboard.objects.get(deployment=deployment).pk}/"'.encode() in response.content
+    )
