@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from processing.runtime.operators.aggregate import make_aggregate
 from processing.runtime.operators.base import Node, TaskContext, set_downstream
+from processing.runtime.operators.join import _JoinBase, make_join
 from processing.runtime.operators.stateless import (
     FilterNode,
     FlatMapNode,
@@ -21,7 +23,7 @@ from processing.runtime.operators.stateless import (
 )
 from processing.runtime.state.memory import MemoryStore
 from topology.compiler import naming
-from topology.compiler.plan import Aggregate, Join, SubTopology
+from topology.compiler.plan import Aggregate, Join, Repartition, Source, SubTopology
 
 _TABLE_PRESERVING = {"filter", "project", "select_key", "repartition", "flat_map"}
 
@@ -38,8 +40,6 @@ class Built:
 
 
 def _make_node(op: Any, ctx: TaskContext, stores: dict[str, MemoryStore], is_table: dict[str, bool]) -> Node:
-    from processing.runtime.operators.aggregate import make_aggregate
-    from processing.runtime.operators.join import make_join
 
     kind = op.kind
     if kind == "source":
@@ -83,7 +83,30 @@ def _output_is_table(op: Any, inputs_table: list[bool]) -> bool:
     return False
 
 
-def build_nodes(sub: SubTopology, ctx: TaskContext, *, capture: bool = False) -> Built:
+def table_repartitions(subtopologies: tuple[SubTopology, ...]) -> set[str]:
+    """Names of the repartition topics that carry a table (its changes) rather than a stream."""
+    tables: set[str] = set()
+    # Sub-topologies may list a reader before its writer: iterate to a fixed point.
+    for _ in range(len(subtopologies) + 1):
+        before = len(tables)
+        for sub in subtopologies:
+            is_table: dict[str, bool] = {}
+            for op in sub.operators:
+                if isinstance(op, Source):
+                    is_table[op.id] = op.repartition in tables
+                else:
+                    is_table[op.id] = _output_is_table(op, [is_table.get(i, False) for i in op.inputs])
+                if isinstance(op, Repartition) and is_table[op.id]:
+                    tables.add(op.name)
+        if len(tables) == before:
+            break
+    return tables
+
+
+def build_nodes(
+    sub: SubTopology, ctx: TaskContext, *, capture: bool = False, table_repartitions: set[str] | None = None
+) -> Built:
+    table_repartitions = table_repartitions or set()
     stores: dict[str, MemoryStore] = {}
     nodes: dict[str, Node] = {}
     is_table: dict[str, bool] = {}
@@ -93,7 +116,10 @@ def build_nodes(sub: SubTopology, ctx: TaskContext, *, capture: bool = False) ->
         node.is_table = _output_is_table(op, [is_table.get(i, False) for i in op.inputs])
         is_table[op.id] = node.is_table
         nodes[op.id] = node
-        if isinstance(node, SourceNode):
+        if isinstance(op, Source) and op.repartition in table_repartitions:
+            # A table carried through a repartition topic is still a table on the other side.
+            node.is_table = is_table[op.id] = True
+        if isinstance(node, SourceNode) and isinstance(op, Source):
             topics = (
                 [naming.repartition_topic(ctx.app_id, op.repartition)]
                 if op.repartition is not None
@@ -109,7 +135,7 @@ def build_nodes(sub: SubTopology, ctx: TaskContext, *, capture: bool = False) ->
         for index, input_id in enumerate(op.inputs):
             if input_id not in nodes:
                 raise ValueError(f"operator {op.id!r}: input {input_id!r} is not in sub-topology {sub.id}")
-            push = node.side_push(index) if isinstance(op, Join) else node.push
+            push = node.side_push(index) if isinstance(node, _JoinBase) else node.push
             targets[input_id].append(push)
 
     captured: dict[str, list[tuple[Any, Any, int]]] = {}

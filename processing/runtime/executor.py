@@ -80,7 +80,7 @@ class StreamTask:
         self.events = runtime.events
         self.ctx = TaskContext(runtime.app_id, partition)
         self.dlq_topic = naming.dlq_topic(runtime.app_id)
-        built = build_nodes(sub, self.ctx, capture=capture)
+        built = build_nodes(sub, self.ctx, capture=capture, table_repartitions=runtime.table_repartitions)
         self.nodes: list[Node] = built.nodes
         self.stores: dict[str, MemoryStore] = built.stores
         self.views = built.views
@@ -271,6 +271,9 @@ class TopologyRuntime:
         self.app_id = app_id
         self.error_policy = error_policy
         self.events: EventSink = events if events is not None else NullEventSink()
+        from processing.runtime.builder import table_repartitions
+
+        self.table_repartitions = table_repartitions(plan.subtopologies)
         self._topic_sub: dict[str, int] = {}
         for sub in plan.subtopologies:
             for topic in self._sub_inputs(sub):

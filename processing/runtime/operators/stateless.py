@@ -225,6 +225,8 @@ class SinkNode(Node):
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
         self.n_in += 1
+        raw_key: bytes | None
+        raw_value: bytes | None
         try:
             if self.string_keys and key.__class__ is str:
                 raw_key = key.encode()

@@ -132,3 +132,40 @@ def test_stream_stream_join_drops_late_records():
     driver.pipe_input("R", "k", {"r": 1}, timestamp=55)  # 55 + 10 < 100: late
     assert driver.read_output("out") == []
     assert driver.metrics()["j"]["late"] == 1
+
+
+def test_a_table_rekeyed_through_a_repartition_topic_is_still_the_table_side():
+    from topology.compiler.plan import Repartition, SelectKey, Source
+
+    first = SubTopology(
+        id=0,
+        operators=(
+            source("users", topics=("users",)),
+            ToTable(id="ut", node_id="ut", inputs=("users",), store="ut-store"),
+            SelectKey(id="rk", node_id="rk", inputs=("ut",), key="email"),
+            Repartition(id="rk.rp", node_id="rk", inputs=("rk",), name="rk"),
+        ),
+        source_topics=("users",),
+    )
+    second = SubTopology(
+        id=1,
+        operators=(
+            Source(id="rk.src", node_id="rk", inputs=(), repartition="rk"),
+            source("logins", topics=("logins",)),
+            Join(
+                id="j",
+                node_id="j",
+                inputs=("rk.src", "logins"),
+                sides="stream_table",
+                how="inner",
+                right_store="j-store",
+            ),
+            sink("j"),
+        ),
+        source_topics=("logins",),
+        repartition_inputs=("rk",),
+    )
+    driver = TopologyTestDriver(Plan(name="t", subtopologies=(first, second)))
+    driver.pipe_input("users", "u1", {"email": "a@x", "name": "Ann"}, timestamp=1)
+    driver.pipe_input("logins", "a@x", {"ip": "1.2.3.4"}, timestamp=2)
+    assert driver.read_output("out") == [("a@x", {"email": "a@x", "name": "Ann", "ip": "1.2.3.4"}, 2)]
