@@ -6,6 +6,7 @@ a ``CompileResult`` with the plan or located issues. See docs/topology-format.md
 
 from __future__ import annotations
 
+import gc
 from typing import Any
 
 from topology.compiler.catalog import catalog_schema
@@ -22,6 +23,11 @@ from topology.compiler.passes import run_passes
 def compile_document(doc: Any, *, partitions: dict[str, int] | None = None) -> CompileResult:
     """Validate ``doc`` and build its plan. ``partitions`` (topic → count) enables the
     co-partitioning check for joins. Never raises: problems come back as issues."""
+    # The compiler allocates many small, short-lived objects; a full GC pass over a big
+    # process's heap mid-compile can cost more than the compile itself. Nothing here leaks
+    # cycles worth collecting early, so collection waits until the compile is done.
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         known = {str(k): int(v) for k, v in (partitions or {}).items() if isinstance(v, int) and v > 0}
         graph = run_passes(TopologyGraph(raw=doc, partitions=known))
@@ -41,6 +47,9 @@ def compile_document(doc: Any, *, partitions: dict[str, int] | None = None) -> C
                 )
             ],
         )
+    finally:
+        if collecting:
+            gc.enable()
 
 
 __all__ = [

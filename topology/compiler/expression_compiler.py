@@ -162,66 +162,69 @@ KNOWN_FUNCTIONS = (
 )
 
 
+_HANDLER_NAMES: dict[type, str] = {
+    exp.Column: "_column",
+    exp.Dot: "_column",
+    exp.Literal: "_literal",
+    exp.Boolean: "_boolean",
+    exp.Null: "_null",
+    exp.Paren: "_paren",
+    exp.Neg: "_neg",
+    exp.Add: "_arithmetic",
+    exp.Sub: "_arithmetic",
+    exp.Mul: "_arithmetic",
+    exp.Div: "_arithmetic",
+    exp.Mod: "_arithmetic",
+    exp.DPipe: "_dpipe",
+    exp.And: "_logic",
+    exp.Or: "_logic",
+    exp.Not: "_not",
+    exp.In: "_in",
+    exp.Between: "_between",
+    exp.Like: "_like",
+    exp.ILike: "_like",
+    exp.Is: "_is",
+    exp.Case: "_case",
+    exp.If: "_if",
+    exp.Cast: "_cast",
+    exp.TryCast: "_cast",
+    exp.Coalesce: "_coalesce",
+    exp.Nullif: "_nullif",
+    exp.Greatest: "_extreme",
+    exp.Least: "_extreme",
+    exp.Lower: "_lower_upper",
+    exp.Upper: "_lower_upper",
+    exp.Length: "_length",
+    exp.Substring: "_substring",
+    exp.Concat: "_concat",
+    exp.ConcatWs: "_concat_ws",
+    exp.Trim: "_trim",
+    exp.Replace: "_replace",
+    exp.Abs: "_math1",
+    exp.Floor: "_math1",
+    exp.Ceil: "_math1",
+    exp.Sqrt: "_math1",
+    exp.Sign: "_math1",
+    exp.Round: "_round",
+    exp.Pow: "_power",
+    exp.Anonymous: "_anonymous",
+    **{cls: "_comparison" for cls in _COMPARISONS},
+}
+
+
 class _Compiler:
+    _HANDLERS: dict[type, Callable[..., tuple[Fn, str]]] = {}
+
     def __init__(self, fields: dict[str, str] | None = None) -> None:
         self.declared = dict(fields) if fields is not None else None
         self.fields: set[str] = set()
         self._constants: dict[Fn, Any] = {}
         self._field_refs = 0
-        self._handlers: dict[type, Callable[[Any], tuple[Fn, str]]] = {
-            exp.Column: self._column,
-            exp.Dot: self._column,
-            exp.Literal: self._literal,
-            exp.Boolean: self._boolean,
-            exp.Null: self._null,
-            exp.Paren: self._paren,
-            exp.Neg: self._neg,
-            exp.Add: self._arithmetic,
-            exp.Sub: self._arithmetic,
-            exp.Mul: self._arithmetic,
-            exp.Div: self._arithmetic,
-            exp.Mod: self._arithmetic,
-            exp.DPipe: self._dpipe,
-            exp.And: self._logic,
-            exp.Or: self._logic,
-            exp.Not: self._not,
-            exp.In: self._in,
-            exp.Between: self._between,
-            exp.Like: self._like,
-            exp.ILike: self._like,
-            exp.Is: self._is,
-            exp.Case: self._case,
-            exp.If: self._if,
-            exp.Cast: self._cast,
-            exp.TryCast: self._cast,
-            exp.Coalesce: self._coalesce,
-            exp.Nullif: self._nullif,
-            exp.Greatest: self._extreme,
-            exp.Least: self._extreme,
-            exp.Lower: self._lower_upper,
-            exp.Upper: self._lower_upper,
-            exp.Length: self._length,
-            exp.Substring: self._substring,
-            exp.Concat: self._concat,
-            exp.ConcatWs: self._concat_ws,
-            exp.Trim: self._trim,
-            exp.Replace: self._replace,
-            exp.Abs: self._math1,
-            exp.Floor: self._math1,
-            exp.Ceil: self._math1,
-            exp.Sqrt: self._math1,
-            exp.Sign: self._math1,
-            exp.Round: self._round,
-            exp.Pow: self._power,
-            exp.Anonymous: self._anonymous,
-        }
-        for cls in _COMPARISONS:
-            self._handlers[cls] = self._comparison
 
     # --- driver -------------------------------------------------------------------------------
 
     def compile(self, node: exp.Expression) -> tuple[Fn, str]:
-        handler = self._handlers.get(type(node))
+        handler = self._HANDLERS.get(type(node))
         if handler is None:
             if isinstance(node, exp.Func):
                 name = node.sql_name() if hasattr(node, "sql_name") else type(node).__name__.upper()
@@ -233,7 +236,7 @@ class _Compiler:
             raise _fail(f"unsupported syntax: {type(node).__name__}", node, "expression.unsupported")
         self._only_args(node)
         refs_before = self._field_refs
-        fn, type_ = handler(node)
+        fn, type_ = handler(self, node)
         if self._field_refs == refs_before and fn not in self._constants:
             fn, type_ = self._fold(fn, node)
         return fn, type_
@@ -1176,6 +1179,8 @@ def _getter(names: tuple[str, ...]) -> Fn:
 
     return get_path
 
+
+_Compiler._HANDLERS = {cls: getattr(_Compiler, name) for cls, name in _HANDLER_NAMES.items()}
 
 # Argument slots each handled node type reads; anything else filled in is refused.
 _ARGS: dict[type, tuple[str, ...]] = {

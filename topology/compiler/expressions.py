@@ -18,6 +18,10 @@ outside 64 bits are refused at run time with ``ExpressionRuntimeError`` before t
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from typing import Any
+
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import ParseError, SqlglotError, TokenError
@@ -65,6 +69,11 @@ class CompiledExpression:
 # --- entry points -----------------------------------------------------------------------------
 
 
+_CACHE_SIZE = 8192
+_cache: OrderedDict[tuple[Any, ...], CompiledExpression | ExpressionError] = OrderedDict()
+_cache_lock = threading.Lock()
+
+
 def compile_expression(
     sql: str, *, fields: dict[str, str] | None = None, expected_type: str | None = None
 ) -> CompiledExpression:
@@ -72,13 +81,43 @@ def compile_expression(
 
     ``fields`` (path → type) makes unknown fields errors and enables type checks; without it
     any field may be referenced. ``expected_type="boolean"`` requires a predicate.
+
+    Results (and errors) are cached per process: compiling is a pure function of the
+    arguments, and the editor re-validates the same document on every change.
     """
+    key = (sql, tuple(sorted(fields.items())) if fields is not None else None, expected_type)
+    try:
+        hit = _cache.get(key)
+    except TypeError:  # unhashable arguments: a caller bug, reported like bad input
+        raise ExpressionError("expression must be a string", 0, "expression.syntax") from None
+    if hit is None:
+        try:
+            hit = _compile_uncached(sql, fields, expected_type)
+        except ExpressionError as error:
+            hit = error
+        with _cache_lock:
+            _cache[key] = hit
+            if len(_cache) > _CACHE_SIZE:
+                _cache.popitem(last=False)
+    if isinstance(hit, ExpressionError):
+        raise ExpressionError(hit.message, hit.position, hit.code)
+    return hit
+
+
+def clear_cache() -> None:
+    with _cache_lock:
+        _cache.clear()
+
+
+def _compile_uncached(
+    sql: str, fields: dict[str, str] | None, expected_type: str | None
+) -> CompiledExpression:
     tree = parse(sql)
     compiler = _Compiler(fields)
     fn, type_ = compiler.compile(tree)
     if expected_type == "boolean" and type_ not in ("boolean", "any", "null"):
         raise ExpressionError(f"expected a boolean condition, got a {type_} expression", 0, "expression.type")
-    return CompiledExpression(fn, tree.sql(), tuple(sorted(compiler.fields)), type_)
+    return CompiledExpression(fn, tree.sql(copy=False), tuple(sorted(compiler.fields)), type_)
 
 
 def parse_aggregation(sql: str, *, fields: dict[str, str] | None = None) -> tuple[str, str | None]:
@@ -96,7 +135,7 @@ def parse_aggregation(sql: str, *, fields: dict[str, str] | None = None) -> tupl
         raise ExpressionError(
             f"{function} needs a numeric argument, got {type_}", _pos(argument), "expression.type"
         )
-    return function, argument.sql()
+    return function, argument.sql(copy=False)
 
 
 def _aggregation_parts(tree: exp.Expression) -> tuple[str, exp.Expression | None]:
@@ -246,6 +285,7 @@ __all__ = [
     "CompiledExpression",
     "ExpressionError",
     "ExpressionRuntimeError",
+    "clear_cache",
     "compile_expression",
     "parse",
     "parse_aggregation",

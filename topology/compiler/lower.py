@@ -349,11 +349,15 @@ def _assemble(name: str, operators: list[Operator], stores: list[tuple[str, str,
             connected.add_edge(op.id, input_id)
     components = sorted(nx.connected_components(connected), key=lambda c: min(position[i] for i in c))
     subtopology_of: dict[str, int] = {}
-    subtopologies = []
     for number, component in enumerate(components):
-        members = tuple(op for op in operators if op.id in component)
-        for op in members:
-            subtopology_of[op.id] = number
+        for op_id in component:
+            subtopology_of[op_id] = number
+    grouped: list[list[Operator]] = [[] for _ in components]
+    for op in operators:  # keeps the global topological order inside each sub-topology
+        grouped[subtopology_of[op.id]].append(op)
+    subtopologies = []
+    for number, group in enumerate(grouped):
+        members = tuple(group)
         sources = [op for op in members if isinstance(op, Source)]
         subtopologies.append(
             SubTopology(
