@@ -3,6 +3,7 @@ heals itself when Redis loses it."""
 
 from __future__ import annotations
 
+import orjson
 import pytest
 import redis
 
@@ -132,3 +133,12 @@ def test_deleting_a_deployment_forgets_its_serving_tables(clear_serving):
         == 0
     )
     client.close()
+
+
+def test_keys_and_values_with_unicode_quotes_and_big_numbers_are_stored_exactly(private_redis):
+    sink = DeploymentEventSink(DEPLOYMENT, 0, redis_url=private_redis.url)
+    key = {"key": 'Zoë "the" \\ best ☃', "window_start": 0, "window_end": 60_000}
+    value = {"sum": 2**60 + 1, "avg": 0.1 + 0.2, "name": "naïve\n"}
+    sink.emit(delta(1, [(key, value)]))
+    rows, _ = serving(private_redis.url)
+    assert [(orjson.loads(k), orjson.loads(v)) for k, v in rows.items()] == [(key, value)]
