@@ -171,7 +171,8 @@ export class Editor {
   trackConnectionHints(container) {
     const hint = $("#connection-hint", this.root);
     const portUnder = (x, y) => {
-      const el = document.elementFromPoint(x, y)?.closest?.("[port]");
+      // The wire being dragged ends under the pointer, so look through the whole stack.
+      const el = document.elementsFromPoint(x, y).map((e) => e.closest?.("[port]")).find(Boolean);
       const cellEl = el?.closest?.("[data-cell-id]");
       return el && cellEl ? { nodeId: cellEl.getAttribute("data-cell-id"), portId: el.getAttribute("port") } : null;
     };
@@ -192,7 +193,7 @@ export class Editor {
       hint.textContent = verdict.ok ? "Release to connect" : verdict.reason;
       hint.style.left = `${e.clientX + 14}px`;
       hint.style.top = `${e.clientY + 14}px`;
-    });
+    }, true);
     window.addEventListener("mouseup", (e) => {
       if (!this.connectDrag) return;
       const from = this.connectDrag;
@@ -202,7 +203,7 @@ export class Editor {
       if (!over || !over.portId.startsWith("in:")) return;
       const verdict = M.checkConnection(this.catalog, this.doc, this.edgeFromPorts(from.nodeId, from.portId, over.nodeId, over.portId));
       if (!verdict.ok) this.refuse(verdict.reason);
-    });
+    }, true);
   }
 
   edgeFromPorts(source, sourcePort, target, targetPort) {

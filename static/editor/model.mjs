@@ -274,11 +274,11 @@ export function checkConnection(catalog, doc, edge) {
       findPort(ins, e.target_port) === inPort,
   );
   if (duplicate) return { ok: false, reason: "These ports are already connected." };
-  if (inPort.multiple === false && doc.edges.some((e) => e.target === target.id && findPort(ins, e.target_port) === inPort)) {
-    return { ok: false, reason: `${portLabel(target, inPort, ins)} already has an input.` };
-  }
   if (wouldCreateCycle(doc, source.id, target.id)) {
     return { ok: false, reason: `Connecting ${source.id} to ${target.id} would make a cycle; topologies must be acyclic.` };
+  }
+  if (inPort.multiple === false && doc.edges.some((e) => e.target === target.id && findPort(ins, e.target_port) === inPort)) {
+    return { ok: false, reason: `${portLabel(target, inPort, ins)} already has an input.` };
   }
   const kind = outputKind(catalog, doc, source.id, outPort.name);
   const accepts = inPort.kinds.includes("same") ? ["stream", "table"] : inPort.kinds;

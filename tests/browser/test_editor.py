@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -25,6 +26,10 @@ from topology.compiler import compile_document
 from topology.models import Topology
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+# Playwright's sync API keeps an asyncio loop running in this thread; the ORM calls made here
+# (fixtures, assertions on saved rows) are plain synchronous code, so tell Django that.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture(scope="module")
@@ -98,7 +103,9 @@ def select_node(page, node_id: str) -> None:
 
 
 def fill_field(page, field: str, text: str) -> None:
-    control = page.locator(f'.node-form .field[data-field="{field}"] >> input, textarea').first
+    control = page.locator(
+        f'.node-form .field[data-field="{field}"] :is(input:not(.map-key), textarea)'
+    ).first
     control.fill(text)
     control.blur()
 
