@@ -65,7 +65,11 @@ class LiveConsumer(AsyncWebsocketConsumer):
         elif kind == "view.snapshot_request":
             await self._snapshot_request(request)
         elif kind == "view.unsubscribe":
-            group = groups.view_group(int(request.get("deployment", 0)), str(request.get("view")))
+            try:
+                group = groups.view_group(int(request.get("deployment")), str(request.get("view")))
+            except (TypeError, ValueError):
+                await self._refuse(CLOSE_BAD_REQUEST, "deployment must be an integer id", request)
+                return
             if self.views.pop(group, None) is not None:
                 await get_hub().unsubscribe(group, self)
         elif kind == "monitor.subscribe":

@@ -280,3 +280,27 @@ def test_sockets_subscribing_at_once_share_snapshot_reads(owner, deployment, cle
             serving._read_snapshot = original
 
     asyncio.run(scenario())
+
+
+def test_malformed_frames_close_the_socket_with_a_reason(owner, deployment):
+    cookie = session_cookie(owner)
+
+    async def scenario():
+        for text, reason in [
+            ("not json", "frame is not JSON"),
+            (json.dumps({"v": 2, "type": "view.subscribe"}), "unsupported protocol version"),
+            (json.dumps({"v": 1, "type": "view.explode"}), "unknown frame type 'view.explode'"),
+            (
+                json.dumps({"v": 1, "type": "view.subscribe", "deployment": "x", "view": "counts"}),
+                "deployment must be an integer id",
+            ),
+        ]:
+            ws = communicator(cookie)
+            await ws.connect()
+            await ws.send_to(text_data=text)
+            error = json.loads(await ws.receive_from())
+            assert error["type"] == "live.error" and reason in error["reason"]
+            closed = await ws.receive_output()
+            assert closed["type"] == "websocket.close" and closed["code"] in (4400, 4403)
+
+    asyncio.run(scenario())
