@@ -86,28 +86,30 @@ class Config(BaseModel):
 
 
 class Tumbling(Config):
-    type: Literal["tumbling"]
+    type: Literal["tumbling"] = Field(description="Fixed-size, non-overlapping windows.")
     size: Duration = Field(description="Window size.")
     grace: Duration = Field(default=0, description="How late a record may arrive after the window end.")
 
 
 class Hopping(Config):
-    type: Literal["hopping"]
-    size: Duration
+    type: Literal["hopping"] = Field(description="Fixed-size windows that overlap, starting every `advance`.")
+    size: Duration = Field(description="Window size.")
     advance: Duration = Field(description="How far each window starts after the previous one (≤ size).")
-    grace: Duration = 0
+    grace: Duration = Field(default=0, description="How late a record may arrive after the window end.")
 
 
 class Sliding(Config):
-    type: Literal["sliding"]
+    type: Literal["sliding"] = Field(
+        description="Windows defined by a maximum time difference between records."
+    )
     difference: Duration = Field(description="Maximum time difference between two records in one window.")
-    grace: Duration = 0
+    grace: Duration = Field(default=0, description="How late a record may arrive after the window end.")
 
 
 class Session(Config):
-    type: Literal["session"]
+    type: Literal["session"] = Field(description="Activity sessions per key, closed by an inactivity gap.")
     gap: Duration = Field(description="Inactivity gap that closes a session.")
-    grace: Duration = 0
+    grace: Duration = Field(default=0, description="How late a record may arrive after the session end.")
 
 
 WindowConfig = Annotated[Tumbling | Hopping | Sliding | Session, Field(discriminator="type")]
@@ -115,21 +117,23 @@ WindowConfig = Annotated[Tumbling | Hopping | Sliding | Session, Field(discrimin
 
 class JoinWindow(Config):
     size: Duration = Field(description="Records join when their timestamps differ by at most this.")
-    grace: Duration = 0
+    grace: Duration = Field(default=0, description="How late a record may arrive and still join.")
 
 
 # --- node configs ------------------------------------------------------------------------------
 
 
 class SourceConfig(Config):
-    topics: list[Topic] = Field(min_length=1, max_length=100)
-    key_format: Format = "string"
-    value_format: Format = "json"
+    topics: list[Topic] = Field(min_length=1, max_length=100, description="Topics read as one stream.")
+    key_format: Format = Field(default="string", description="How record keys are decoded.")
+    value_format: Format = Field(default="json", description="How record values are decoded.")
     timestamp: Expression | None = Field(
         default=None,
         description="Event time: an expression over the value (epoch ms or ISO-8601), or the record timestamp.",
     )
-    offset_reset: Literal["earliest", "latest"] = "earliest"
+    offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest", description="Where a new application starts reading."
+    )
     partitions: Partitions | None = Field(
         default=None, description="Partition count, when known (checks co-partitioning)."
     )
@@ -137,12 +141,18 @@ class SourceConfig(Config):
 
 
 class TableSourceConfig(Config):
-    topic: Topic
-    key_format: Format = "string"
-    value_format: Format = "json"
-    timestamp: Expression | None = None
-    offset_reset: Literal["earliest", "latest"] = "earliest"
-    partitions: Partitions | None = None
+    topic: Topic = Field(description="A topic read as a table (compacted topics fit best).")
+    key_format: Format = Field(
+        default="string", description="How record keys (the table's primary key) are decoded."
+    )
+    value_format: Format = Field(
+        default="json", description="How record values are decoded; null deletes the row."
+    )
+    timestamp: Expression | None = Field(default=None, description="Event time, as for source.")
+    offset_reset: Literal["earliest", "latest"] = Field(
+        default="earliest", description="Where a new application starts reading."
+    )
+    partitions: Partitions | None = Field(default=None, description="Partition count, when known.")
     fields: DeclaredFields | None = Field(default=None, description=FIELDS_DESCRIPTION)
 
 
@@ -157,7 +167,9 @@ class MapConfig(Config):
     keep: Literal["all"] | list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(
         default="all", description="'all' keeps every input field; a list keeps only those."
     )
-    drop: list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(default_factory=list)
+    drop: list[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)]] = Field(
+        default_factory=list, description="Fields removed from the value."
+    )
 
 
 class FlatMapConfig(Config):
@@ -173,8 +185,10 @@ class SelectKeyConfig(Config):
 
 
 class BranchCase(Config):
-    name: Annotated[str, Field(pattern=ID_PATTERN)]
-    where: Expression
+    name: Annotated[str, Field(pattern=ID_PATTERN)] = Field(description="The output port's name.")
+    where: Expression = Field(
+        description="Condition; the first branch whose condition is TRUE gets the record."
+    )
 
 
 class BranchConfig(Config):
@@ -196,7 +210,9 @@ class AggregateConfig(Config):
         max_length=100,
         description="Output field → COUNT(*), SUM(x), AVG(x), MIN, MAX, COUNT_DISTINCT, LATEST, EARLIEST.",
     )
-    window: WindowConfig | None = None
+    window: WindowConfig | None = Field(
+        default=None, description="Event-time window; null aggregates forever."
+    )
     emit: Literal["changes", "final"] = Field(
         default="changes", description="'final' emits each window once, when it closes."
     )
@@ -206,7 +222,9 @@ class AggregateConfig(Config):
 
 
 class JoinConfig(Config):
-    how: Literal["inner", "left", "outer"] = "inner"
+    how: Literal["inner", "left", "outer"] = Field(
+        default="inner", description="inner, left or outer (stream-table joins: inner or left)."
+    )
     window: JoinWindow | None = Field(default=None, description="Required for stream-stream joins.")
     left_key: Expression | None = Field(
         default=None, description="Re-key the left side (adds a repartition)."
@@ -228,13 +246,15 @@ class ToStreamConfig(Config):
 
 
 class SinkConfig(Config):
-    topic: Topic
-    key_format: Format = "string"
-    value_format: Format = "json"
+    topic: Topic = Field(description="The topic written to (it must exist).")
+    key_format: Format = Field(default="string", description="How record keys are encoded.")
+    value_format: Format = Field(default="json", description="How record values are encoded.")
 
 
 class ViewConfig(Config):
-    title: str = Field(default="", max_length=200)
+    title: str = Field(
+        default="", max_length=200, description="Shown on the dashboard (default: the node id)."
+    )
 
 
 # --- node types -------------------------------------------------------------------------------
