@@ -29,14 +29,23 @@ class DescribeIn(Schema):
     document: dict[str, Any]
 
 
-@router.post("", summary="Run a draft document on records and return each node's output")
+class PreviewErrorOut(Schema):
+    detail: str
+    field: str
+
+
+@router.post(
+    "",
+    response={200: dict[str, Any], 400: PreviewErrorOut},
+    summary="Run a draft document on records and return each node's output",
+)
 def run_preview(request, payload: PreviewIn):
     try:
-        return preview.run_preview(
+        return 200, preview.run_preview(
             payload.document, source=payload.source, records=payload.records, sample=payload.sample
         )
     except preview.PreviewError as exc:
-        return router.api.create_response(request, {"detail": str(exc), "field": exc.field}, status=400)
+        return 400, {"detail": str(exc), "field": exc.field}
 
 
 @router.post("/describe", summary="describe() of a draft with source partition counts from Kafka")

@@ -107,7 +107,7 @@ def _output_record(record: Any) -> dict[str, Any]:
 
 
 def _drive(
-    plan: Any, topic: str, node_ids: list[str], rows: list[tuple[Any, Any, int]]
+    plan: Any, topic: str, node_ids: list[tuple[str, str | None]], rows: list[tuple[Any, Any, int]]
 ) -> tuple[dict[str, list], list[dict]]:
     from processing.runtime.testing import TopologyTestDriver
 
@@ -129,8 +129,11 @@ def _drive(
             }
         )
     outputs = {}
-    for node_id in node_ids:
+    for node_id, sink_topic in node_ids:
         produced = driver.node_outputs(node_id)
+        if not produced and sink_topic:
+            # A sink emits nothing downstream; show what it would write to its topic.
+            produced = driver.read_output(sink_topic)
         outputs[node_id] = [_output_record(r) for r in produced[:MAX_OUTPUT_PER_NODE]]
     driver.close()
     return outputs, errors
@@ -162,7 +165,11 @@ def run_preview(
         if len(records) > MAX_PREVIEW_RECORDS:
             raise PreviewError(f"at most {MAX_PREVIEW_RECORDS} records per preview", "records")
         rows = _pasted_records(records)
-    node_ids = [n["id"] for n in document.get("nodes", []) if isinstance(n, dict) and "id" in n]
+    node_ids = [
+        (n["id"], (n.get("config") or {}).get("topic") if n.get("type") == "sink" else None)
+        for n in document.get("nodes", [])
+        if isinstance(n, dict) and "id" in n
+    ]
     outputs, errors = _drive(result.plan, topic, node_ids, rows)
     return {
         "ok": True,

@@ -44,7 +44,8 @@ def chromium():
 
 @pytest.fixture
 def editor_user(transactional_db):
-    return get_user_model().objects.create_user(unique("editor"), password=unique("pw"))
+    # No password: hashing one is slow on a busy machine, and the session cookie needs none.
+    return get_user_model().objects.create_user(unique("editor"), password=None)
 
 
 @pytest.fixture
