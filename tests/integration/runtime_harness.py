@@ -329,3 +329,26 @@ def write_plan(directory: Path, plan: Plan) -> Path:
     path = directory / f"{plan.name}-{uuid.uuid4().hex[:6]}.plan.json"
     path.write_bytes(plan_to_json(plan))
     return path
+
+
+def write_document(directory: Path, document: dict[str, Any]) -> Path:
+    path = directory / f"{document.get('name', 'doc')}-{uuid.uuid4().hex[:6]}.json"
+    path.write_bytes(orjson.dumps(document))
+    return path
+
+
+def count_document(topics: list[str], out: str, *, group_by: str | None = None) -> dict[str, Any]:
+    """The talk's example as an editor document: source → aggregate COUNT(*) → sink."""
+
+    def node(node_id: str, node_type: str, config: dict[str, Any]) -> dict[str, Any]:
+        return {"id": node_id, "type": node_type, "config": config, "position": {"x": 0, "y": 0}}
+
+    return {
+        "name": "group-by-counts",
+        "nodes": [
+            node("events", "source", {"topics": topics}),
+            node("counts", "aggregate", {"group_by": group_by, "aggregations": {"count": "COUNT(*)"}}),
+            node("out", "sink", {"topic": out}),
+        ],
+        "edges": [{"source": "events", "target": "counts"}, {"source": "counts", "target": "out"}],
+    }
