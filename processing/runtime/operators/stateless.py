@@ -21,7 +21,8 @@ MAX_RECORD_BYTES = 1024 * 1024
 
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
-_dumps = orjson.dumps
+_orjson_dumps = orjson.dumps
+_view = memoryview  # see serde.dumps: kept orjson results are copied to exact-size bytes
 _new_output = tuple.__new__  # OutputRecord's generated __new__ is a Python frame; this is not
 
 
@@ -206,7 +207,7 @@ class RepartitionNode(Node):
             return
         try:
             raw_key = serde.canonical_json(serde.key_to_json(key))
-            raw_value = None if value is None else orjson.dumps(value)
+            raw_value = None if value is None else serde.dumps(value)
         except TypeError as exc:
             raise NodeError(self.node_id, exc, "SerializationError") from None
         self.n_out += 1
@@ -235,7 +236,7 @@ class SinkNode(Node):
             if value is None:
                 raw_value = None
             elif self.json_values:
-                raw_value = _dumps(value)
+                raw_value = _view(_orjson_dumps(value)).tobytes()
             else:
                 raw_value = self.encode_value(value)
         except (SerdeError, TypeError) as exc:

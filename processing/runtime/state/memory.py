@@ -11,6 +11,7 @@ from typing import Any
 
 import orjson
 
+from processing.runtime.serde import dumps as serde_dumps
 from processing.runtime.serde import hashable_from_bytes, hashable_to_bytes
 from processing.runtime.state.base import ChangelogRecord
 
@@ -61,7 +62,7 @@ class MemoryStore:
             return []
         data = self.data
         encode = self._encode_key
-        dumps = orjson.dumps
+        dumps = serde_dumps
         out: list[ChangelogRecord] = []
         for key, ts in self.dirty.items():
             value = data.get(key, _MISSING)
