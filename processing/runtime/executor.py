@@ -146,10 +146,16 @@ class StreamTask:
                         timer.on_time(now)
             except NodeError as error:
                 self._on_error(record, error)
-            except KeyError:
-                if topic in receivers:
-                    raise
-                raise ValueError(f"task {self.id} does not read topic {topic!r}") from None
+            except Exception as exc:
+                if topic not in receivers:
+                    raise ValueError(f"task {self.id} does not read topic {topic!r}") from None
+                # Operators turn bad data into NodeError; anything else is a bug, but one record
+                # must still not crash the task: it goes through the error policy, and the
+                # traceback is logged so the bug is seen.
+                log.exception(
+                    "unexpected error in task %s at %s[%s]@%s", self.id, topic, record[1], record[2]
+                )
+                self._on_error(record, NodeError("", exc))
 
     def _on_error(self, record: InputRecord, error: NodeError) -> None:
         topic, partition, offset = record[0], record[1], record[2]

@@ -183,9 +183,9 @@ class SessionAggregateNode(Node):
             self.n_late += 1
             return
         accs = aggs.new(timestamp)
-        for s in merged_away:
-            accs = aggs.merge(accs, [s[2], *s[3:]])
         try:
+            for s in merged_away:
+                accs = aggs.merge(accs, [s[2], *s[3:]])
             aggs.update(accs, value, key, timestamp, ctx.partition, ctx.offset)
         except Exception as exc:
             raise NodeError(self.node_id, exc) from None
@@ -321,12 +321,12 @@ class SlidingAggregateNode(Node):
                 starts.append(start)
                 heapq.heappush(self.window_ends, (start + size, hkey, start))
             if not self.final:
+                try:
+                    result = self.aggs.result(self._result(records, start))
+                except Exception as exc:
+                    raise NodeError(self.node_id, exc) from None
                 self.n_out += 1
-                self.emit(
-                    {"key": key, "window_start": start, "window_end": start + size},
-                    self.aggs.result(self._result(records, start)),
-                    timestamp,
-                )
+                self.emit({"key": key, "window_start": start, "window_end": start + size}, result, timestamp)
         starts.sort()
         self.dirty[hkey] = timestamp
 

@@ -63,3 +63,29 @@ def test_oversize_values_are_bad_records():
     assert dead.topic == "app.dlq"
     assert dict(dead.headers)[H_OFFSET] == b"9"
     assert b"exceeds" in dict(dead.headers)[H_MESSAGE]
+
+
+def test_mixed_types_in_min_are_a_bad_record_not_a_crash():
+    plan = single(source(), aggregate(aggregations=(Aggregation("low", "MIN", "x"),)), sink("agg"))
+    driver = TopologyTestDriver(plan, error_policy="skip")
+    driver.pipe_input("in", "k", {"x": 5}, timestamp=1)
+    driver.pipe_input("in", "k", {"x": "five"}, timestamp=2)
+    driver.pipe_input("in", "k", {"x": 3}, timestamp=3)
+    assert [v["low"] for _, v, _ in driver.read_output("out")] == [5, 3]
+    assert driver.metrics()["agg"]["errors"] == 1
+
+
+def test_session_merges_of_mixed_types_are_bad_records_too():
+    from topology.compiler.plan import Window
+
+    window = Window("session", gap_ms=20, grace_ms=100)
+    plan = single(
+        source(), aggregate(aggregations=(Aggregation("low", "MIN", "x"),), window=window), sink("agg")
+    )
+    driver = TopologyTestDriver(plan, error_policy="dlq")
+    driver.pipe_input("in", "k", {"x": 5}, timestamp=0)
+    driver.pipe_input("in", "k", {"x": "a"}, timestamp=30)
+    driver.pipe_input("in", "k", {"x": 1}, timestamp=15)  # bridges both sessions: 5 vs "a"
+    (dead,) = driver.dlq()
+    assert dict(dead.headers)[H_NODE] == b"agg"
+    assert dict(dead.headers)[H_OFFSET] == b"2"
