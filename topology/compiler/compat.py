@@ -153,19 +153,19 @@ def compare_plans(old: Plan, new: Plan) -> Compatibility:
     new_ops = {op.id: op for op in new.operators()}
     stateless: list[str] = []
     for op_id in sorted(set(old_ops) | set(new_ops)):
-        before, after = old_ops.get(op_id), new_ops.get(op_id)
+        old_op, new_op = old_ops.get(op_id), new_ops.get(op_id)
         if (
-            before is None
-            or after is None
-            or _signature(before) != _signature(after)
-            or before.inputs != after.inputs
+            old_op is None
+            or new_op is None
+            or _signature(old_op) != _signature(new_op)
+            or old_op.inputs != new_op.inputs
         ):
-            node = (after or before).node_id  # type: ignore[union-attr]
-            change = "added" if before is None else "removed" if after is None else "changed"
+            node = (new_op or old_op).node_id  # type: ignore[union-attr]
+            change = "added" if old_op is None else "removed" if new_op is None else "changed"
             stateless.append(f"node {node}: operator {op_id} {change}")
     if not any(rank != "compatible" for rank, _ in reasons):
         reasons += [("compatible", text) for text in stateless[:50]]
 
-    verdict: Verdict = max((rank for rank, _ in reasons), key=_RANK.__getitem__, default="compatible")  # type: ignore[assignment]
+    verdict: Verdict = max((rank for rank, _ in reasons), key=_RANK.__getitem__, default="compatible")  # type: ignore[assignment,misc]
     ordered = sorted(reasons, key=lambda item: -_RANK[item[0]])
     return Compatibility(verdict, [f"{rank}: {text}" for rank, text in ordered])

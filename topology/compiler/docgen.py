@@ -47,7 +47,7 @@ def _type_text(schema: dict[str, Any], defs: dict[str, Any]) -> str:
     if "const" in schema:
         return f"`{json.dumps(schema['const'])}`"
     if "anyOf" in schema or "oneOf" in schema:
-        options = schema.get("anyOf") or schema.get("oneOf")
+        options = schema.get("anyOf") or schema.get("oneOf") or []
         parts = []
         for option in options:
             if option.get("type") == "null":

@@ -63,7 +63,7 @@ class ExpressionError(ValueError):
         return f"{self.message} (at character {self.position})"
 
 
-def _pos(node: exp.Expression | None) -> int:
+def _pos(node: exp.Expr | None) -> int:
     """The character offset of a node: its own token, else the first token inside it."""
     if node is None:
         return 0
@@ -81,7 +81,7 @@ def _pos(node: exp.Expression | None) -> int:
     return best or 0
 
 
-def _fail(message: str, node: exp.Expression | None, code: str = "expression.invalid") -> ExpressionError:
+def _fail(message: str, node: exp.Expr | None, code: str = "expression.invalid") -> ExpressionError:
     return ExpressionError(message, _pos(node), code)
 
 
@@ -223,7 +223,7 @@ class _Compiler:
 
     # --- driver -------------------------------------------------------------------------------
 
-    def compile(self, node: exp.Expression) -> tuple[Fn, str]:
+    def compile(self, node: exp.Expr) -> tuple[Fn, str]:
         handler = self._HANDLERS.get(type(node))
         if handler is None:
             if isinstance(node, exp.Func):
@@ -241,7 +241,7 @@ class _Compiler:
             fn, type_ = self._fold(fn, node)
         return fn, type_
 
-    def _fold(self, fn: Fn, node: exp.Expression) -> tuple[Fn, str]:
+    def _fold(self, fn: Fn, node: exp.Expr) -> tuple[Fn, str]:
         try:
             value = fn(None, None, None, None, None)
         except ExpressionRuntimeError as error:
@@ -255,7 +255,7 @@ class _Compiler:
 
     _ALLOWED_ARGS: dict[type, tuple[str, ...]] = {}
 
-    def _only_args(self, node: exp.Expression) -> None:
+    def _only_args(self, node: exp.Expr) -> None:
         """Refuse sub-expressions in argument slots this compiler does not read (e.g. ESCAPE,
         subqueries inside IN, collations), so nothing is silently ignored."""
         allowed = _ARGS.get(type(node))
@@ -264,28 +264,28 @@ class _Compiler:
         for key, value in node.args.items():
             if key in allowed or value is None or value is False or value == []:
                 continue
-            if isinstance(value, exp.Expression | list):
+            if isinstance(value, exp.Expr | list):
                 raise _fail(
                     f"unsupported clause {key!r} in {type(node).__name__}", node, "expression.unsupported"
                 )
 
-    def _child(self, node: exp.Expression | None, parent: exp.Expression) -> tuple[Fn, str]:
+    def _child(self, node: exp.Expr | None, parent: exp.Expr) -> tuple[Fn, str]:
         if node is None:
             raise _fail("an operand is missing", parent, "expression.syntax")
         return self.compile(node)
 
-    def _expect(self, type_: str, allowed: frozenset[str], node: exp.Expression, what: str) -> None:
+    def _expect(self, type_: str, allowed: frozenset[str], node: exp.Expr, what: str) -> None:
         if type_ not in allowed and type_ not in _LOOSE:
             raise _fail(f"{what}, got {type_}", node, "expression.type")
 
     # --- fields ---------------------------------------------------------------------------------
 
-    def _path(self, node: exp.Expression) -> list[exp.Identifier]:
+    def _path(self, node: exp.Expr) -> list[exp.Identifier]:
         if isinstance(node, exp.Column):
             parts = node.parts
             if not parts or not all(isinstance(p, exp.Identifier) for p in parts):
                 raise _fail("unsupported column reference", node, "expression.unsupported")
-            return list(parts)
+            return [p for p in parts if isinstance(p, exp.Identifier)]
         if isinstance(node, exp.Dot):
             if not isinstance(node.expression, exp.Identifier):
                 raise _fail(
@@ -298,7 +298,7 @@ class _Compiler:
             return [node]
         raise _fail("only field names may be combined with dots", node, "expression.unsupported")
 
-    def _column(self, node: exp.Expression) -> tuple[Fn, str]:
+    def _column(self, node: exp.Expr) -> tuple[Fn, str]:
         identifiers = self._path(node)
         if len(identifiers) > MAX_FIELD_DEPTH:
             raise _fail(f"field path deeper than {MAX_FIELD_DEPTH}", node, "expression.limit")
@@ -319,7 +319,7 @@ class _Compiler:
         self.fields.add(path)
         return _getter(tuple(names)), type_
 
-    def _field_type(self, path: str, node: exp.Expression) -> str:
+    def _field_type(self, path: str, node: exp.Expr) -> str:
         if self.declared is None:
             return "any"
         if path in self.declared:
@@ -509,7 +509,7 @@ class _Compiler:
 
     # --- comparisons and logic --------------------------------------------------------------------
 
-    def _comparable(self, left_type: str, right_type: str, node: exp.Expression) -> None:
+    def _comparable(self, left_type: str, right_type: str, node: exp.Expr) -> None:
         if left_type in _LOOSE or right_type in _LOOSE or left_type == right_type:
             return
         if left_type in NUMERIC and right_type in NUMERIC:
@@ -554,7 +554,7 @@ class _Compiler:
     def _logic(self, node: exp.Connector) -> tuple[Fn, str]:
         # Flatten a AND b AND c (sqlglot nests them left-deep) into one loop.
         cls = type(node)
-        operands: list[exp.Expression] = []
+        operands: list[exp.Expr] = []
         stack = [node]
         while stack:
             current = stack.pop()
@@ -1036,7 +1036,7 @@ class _Compiler:
         position = _pos(node)
         if node.args.get("decimals") is not None:
             raise _fail(f"{name} takes one argument", node, "expression.unsupported")
-        function: Callable[[Any], Any] = {
+        function: Callable[[Any], Any] = {  # type: ignore[assignment]
             "ABS": abs,
             "FLOOR": math.floor,
             "CEIL": math.ceil,

@@ -10,6 +10,7 @@ import math
 import re
 from datetime import UTC, datetime
 from functools import lru_cache
+from typing import Any
 
 import orjson
 
@@ -229,13 +230,13 @@ def _segment(segment: str):
 # --- time -------------------------------------------------------------------------------------
 
 
-def timestamp_to_string(ms, fmt: str | None, position: int) -> str | None:
+def timestamp_to_string(ms: Any, fmt: str | None, position: int) -> str | None:
     if ms is None:
         return None
     if ms.__class__ not in NUMBER_TYPES or ms.__class__ is bool:
         raise ExpressionRuntimeError("TIMESTAMP_TO_STRING expects epoch milliseconds", position)
     try:
-        moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
+        moment = datetime.fromtimestamp(float(ms) / 1000, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise ExpressionRuntimeError("timestamp out of range", position) from None
     if fmt is None:

@@ -138,7 +138,7 @@ def parse_aggregation(sql: str, *, fields: dict[str, str] | None = None) -> tupl
     return function, argument.sql(copy=False)
 
 
-def _aggregation_parts(tree: exp.Expression) -> tuple[str, exp.Expression | None]:
+def _aggregation_parts(tree: exp.Expr) -> tuple[str, exp.Expr | None]:
     position = _pos(tree)
     if isinstance(tree, exp.Count):
         inner = tree.this
@@ -171,7 +171,7 @@ def _aggregation_parts(tree: exp.Expression) -> tuple[str, exp.Expression | None
     )
 
 
-def parse(sql: str) -> exp.Expression:
+def parse(sql: str) -> exp.Expr:
     """Parse and bound-check the text; returns the sqlglot AST (not yet whitelisted)."""
     if not isinstance(sql, str):
         raise ExpressionError("expression must be a string", 0, "expression.syntax")
@@ -196,10 +196,11 @@ def parse(sql: str) -> exp.Expression:
         ) from None
     except (SqlglotError, RecursionError, ValueError, TypeError):
         raise ExpressionError("cannot parse the expression", 0, "expression.syntax") from None
-    trees = [t for t in trees if t is not None]
+    trees = [t for t in trees if t is not None]  # type: ignore[misc]
     if len(trees) != 1 or isinstance(trees[0], exp.Block):
         raise ExpressionError("expected exactly one expression", 0, "expression.syntax")
     tree = trees[0]
+    assert tree is not None
     _check_size(tree)
     return tree
 
@@ -227,7 +228,7 @@ def _check_nesting(sql: str) -> None:
             depth -= 1
 
 
-def _check_size(tree: exp.Expression) -> None:
+def _check_size(tree: exp.Expr) -> None:
     count = 0
     stack = [(tree, 1)]
     while stack:

@@ -10,6 +10,8 @@ hash never depend on the order of nodes and edges in the document or on position
 
 from __future__ import annotations
 
+from typing import Literal
+
 import networkx as nx
 from sqlglot import exp
 
@@ -51,7 +53,7 @@ from topology.compiler.plan import (
     with_hash,
 )
 
-INTERNAL_FORMAT = "json"  # repartition topics carry JSON keys and values
+INTERNAL_FORMAT: Literal["json"] = "json"  # repartition topics carry JSON keys and values
 
 
 class _Builder:

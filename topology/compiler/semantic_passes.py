@@ -103,7 +103,7 @@ def check_expressions(graph: TopologyGraph) -> None:
         schema = _input_schema(graph, schemas, node_id)
         computed: dict[str, str] = {}
         if isinstance(config, SourceConfig | TableSourceConfig):
-            declared = dict(config.fields) if config.fields is not None else None
+            declared: Schema = dict(config.fields) if config.fields is not None else None
             _expression(graph, node_id, "config.timestamp", config.timestamp, schema=declared)
         elif isinstance(config, SelectKeyConfig):
             _expression(graph, node_id, "config.key", config.key, schema=schema)
@@ -160,10 +160,10 @@ def _branch_predicates(
 ) -> None:
     """Ordered predicates, first match wins: branch i passes when its condition is TRUE and no
     earlier one is; ``default`` passes when none is. Built as ASTs, never by pasting text."""
-    earlier: list[exp.Expression] = []
+    earlier: list[exp.Expr] = []
     for case, sql in [*zip(config.branches, conditions, strict=True), (None, None)]:
         parts = [*([_is_true(sql)] if sql else []), *[exp.Not(this=e) for e in earlier]]
-        tree: exp.Expression = exp.Boolean(this=True) if not parts else parts[0]
+        tree: exp.Expr = exp.Boolean(this=True) if not parts else parts[0]
         for part in parts[1:]:
             tree = exp.And(this=tree, expression=part)
         name = case.name if case is not None else "default"
@@ -182,7 +182,7 @@ def _branch_predicates(
             earlier.append(_is_true(sql))
 
 
-def _is_true(sql: str) -> exp.Expression:
+def _is_true(sql: str) -> exp.Expr:
     return exp.Is(this=exp.Paren(this=parse(sql)), expression=exp.Boolean(this=True))
 
 
