@@ -233,10 +233,10 @@ def _segment(segment: str):
 def timestamp_to_string(ms: Any, fmt: str | None, position: int) -> str | None:
     if ms is None:
         return None
-    if ms.__class__ not in NUMBER_TYPES or ms.__class__ is bool:
+    if not isinstance(ms, int | float) or isinstance(ms, bool):
         raise ExpressionRuntimeError("TIMESTAMP_TO_STRING expects epoch milliseconds", position)
     try:
-        moment = datetime.fromtimestamp(float(ms) / 1000, tz=UTC)
+        moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
     except (OverflowError, OSError, ValueError):
         raise ExpressionRuntimeError("timestamp out of range", position) from None
     if fmt is None:

@@ -36,9 +36,9 @@ from topology.compiler.expression_compiler import (
     PSEUDO_COLUMNS,
     ExpressionError,
     Fn,
-    _Compiler,
     _pos,
 )
+from topology.compiler.expression_functions import _Compiler
 from topology.compiler.expression_runtime import ExpressionRuntimeError
 
 
