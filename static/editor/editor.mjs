@@ -123,7 +123,7 @@ export class Editor {
         magnetAdsorbed: { name: "stroke", args: { padding: 4, attrs: { stroke: "#15803d", "stroke-width": 4 } } },
       },
     });
-    this.selection = new X6.Selection({ enabled: true, multiple: true, rubberband: true, modifiers: ["shift"], movable: true, showNodeSelectionBox: true, pointerEvents: "none" });
+    this.selection = new X6.Selection({ enabled: true, multiple: true, multipleSelectionModifiers: ["ctrl", "meta", "shift"], rubberband: true, modifiers: ["shift"], movable: true, showNodeSelectionBox: true, pointerEvents: "none" });
     this.graph.use(this.selection);
     this.graph.use(new X6.Snapline({ enabled: true }));
     this.graph.use(new X6.MiniMap({ container: $("#minimap", this.root), width: 200, height: 130, padding: 10 }));
@@ -223,14 +223,19 @@ export class Editor {
     const ins = M.inputPorts(this.catalog, node);
     const outs = M.outputPorts(this.catalog, node);
     const named = (ports) => ports.length > 1 || ports.some((p) => p.name !== "in" && p.name !== "out");
-    const item = (group, port, showName) => ({
+    const item = (group, port, showName) => {
+      // Ports that follow their input show what actually flows once connected.
+      const resolved = group === "out" && port.kinds.length === 1 && !["stream", "table"].includes(port.kinds[0]) ? M.outputKind(this.catalog, this.doc, node.id, port.name) : null;
+      const kindText = resolved ? `${resolved} (${portKindLabel(port)})` : portKindLabel(port);
+      return {
       id: `${group}:${port.name}`,
       group,
       attrs: {
-        circle: { fill: portColor(port), "data-kind": portKindLabel(port), title: `${port.name}: ${portKindLabel(port)}` },
+        circle: { fill: resolved ? PORT_COLORS[resolved] : portColor(port), "data-kind": kindText, title: `${port.name}: ${kindText}` },
         text: { text: showName ? port.label || port.name : "" },
       },
-    });
+    };
+    };
     return [...ins.map((p) => item("in", p, named(ins))), ...outs.map((p) => item("out", p, named(outs)))];
   }
 

@@ -118,7 +118,7 @@ export function normalizeCatalog(raw) {
       inputs: normalizePorts(ports.inputs ?? ports.in ?? spec.inputs ?? spec.input_ports, "in"),
       outputs,
     };
-    if (type === "branch" && types[type].outputs.length <= 1) {
+    if (type === "branch" && !types[type].outputs.some((p) => p.dynamic)) {
       const kinds = types[type].outputs[0]?.kinds ?? ["same"];
       types[type].outputs = [{ name: "*", kinds, label: "", dynamic: true, namedBy: "branches", multiple: true }];
     }

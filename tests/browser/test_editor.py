@@ -267,3 +267,55 @@ def test_undo_and_redo_restore_a_deleted_node_with_its_edges(page, live_daphne, 
     page.keyboard.press("Control+Shift+z")
     expect(page.locator('[data-outline-node="eu_only"]')).to_have_count(0)
     assert outline_edges(page) == ["by_page → out"]
+
+
+def test_copy_and_paste_of_a_selection_duplicates_nodes_with_their_inner_edges(
+    page, live_daphne, editor_user
+):
+    topology = make_topology(editor_user, pipeline_document("in-t", "out-t"))
+    open_editor(page, live_daphne, topology.pk)
+    page.locator('#canvas [data-cell-id="eu_only"]').click()
+    page.locator('#canvas [data-cell-id="by_page"]').click(modifiers=["Shift"])
+    expect(page.locator("#config-panel")).to_contain_text("2 nodes selected")
+
+    page.keyboard.press("Control+c")
+    page.keyboard.press("Control+v")
+
+    expect(page.locator("#outline-nodes [data-outline-node]")).to_have_count(6)
+    assert outline_nodes(page)[4:] == ["eu_only_2", "by_page_2"]
+    assert "eu_only_2 → by_page_2" in outline_edges(page)
+    assert len(outline_edges(page)) == 4
+
+
+def test_branch_outputs_are_named_ports_wired_to_their_own_targets(page, live_daphne, editor_user):
+    document = {
+        "name": "branching",
+        "nodes": [
+            {
+                "id": "orders",
+                "type": "source",
+                "config": {"topics": ["orders"]},
+                "position": {"x": 40, "y": 200},
+            },
+            {
+                "id": "split",
+                "type": "branch",
+                "config": {"branches": [{"name": "big", "where": "amount > 100"}]},
+                "position": {"x": 320, "y": 200},
+            },
+            {"id": "big_out", "type": "sink", "config": {"topic": "big"}, "position": {"x": 620, "y": 100}},
+            {"id": "rest_out", "type": "sink", "config": {"topic": "rest"}, "position": {"x": 620, "y": 300}},
+        ],
+        "edges": [{"source": "orders", "target": "split"}],
+    }
+    topology = make_topology(editor_user, document)
+    open_editor(page, live_daphne, topology.pk)
+    expect(page.locator('#canvas [data-cell-id="split"] [port="out:big"]')).to_have_count(1)
+    expect(page.locator('#canvas [data-cell-id="split"] [port="out:default"]')).to_have_count(1)
+
+    drag_wire(page, "split", "big", "big_out", "in")
+    drag_wire(page, "split", "default", "rest_out", "in")
+
+    expect(page.locator("#outline-edges li")).to_have_count(3)
+    assert outline_edges(page)[1:] == ["split.big → big_out", "split.default → rest_out"]
+    wait_valid(page)

@@ -166,3 +166,43 @@ test("a version diff reads as one line per change", () => {
   const lines = m.describeDiff({ nodes_added: ["eu"], nodes_removed: [{ id: "old" }], nodes_changed: { filter: { where: ["a", "b"] } } });
   assert.deepEqual(lines.map((l) => l.text), ["+ node eu added", "- node old removed", "~ node filter changed (where)"]);
 });
+
+test("the server's branch outputs are its branch names plus default", () => {
+  const catalog = m.normalizeCatalog({
+    node_types: {
+      branch: { category: "transform", config: { type: "object" }, inputs: [{ name: "in", kinds: ["stream"], multiple: false }], outputs: { dynamic: "one port per branch name, plus 'default'", kinds: ["stream"] } },
+      filter: { category: "transform", config: { type: "object" }, inputs: [{ name: "in", kinds: ["stream", "table"] }], outputs: [{ name: "out", kinds: ["same as input"] }], output_rule: "same" },
+      join: { category: "stateful", config: { type: "object" }, inputs: [{ name: "left", kinds: ["stream", "table"] }, { name: "right", kinds: ["stream", "table"] }], outputs: [{ name: "out", kinds: ["stream", "table"] }], output_rule: "join" },
+    },
+  });
+  const doc = m.createDocument();
+  const node = m.addNode(doc, catalog, "branch");
+  node.config.branches = [{ name: "big", where: "x > 1" }];
+  assert.deepEqual(m.outputPorts(catalog, node).map((p) => p.name), ["big", "default"]);
+  assert.deepEqual(catalog.types.filter.outputs[0].kinds, ["same"]);
+  assert.equal(catalog.types.join.group, "joins");
+  const join = m.addNode(doc, catalog, "join");
+  const left = m.addNode(doc, catalog, "filter", {}, "left_side");
+  const right = m.addNode(doc, catalog, "filter", {}, "right_side");
+  doc.edges.push({ source: left.id, target: join.id, target_port: "left" }, { source: right.id, target: join.id, target_port: "right" });
+  // Unconnected "same" inputs leave the join's kind unknown until its sides are known.
+  assert.equal(m.outputKind(catalog, doc, "join"), null);
+});
+
+test("a join outputs a table only when both sides are tables", () => {
+  const catalog = m.normalizeCatalog({
+    node_types: {
+      source: { config: { type: "object" }, inputs: [], outputs: [{ name: "out", kinds: ["stream"] }] },
+      table_source: { config: { type: "object" }, inputs: [], outputs: [{ name: "out", kinds: ["table"] }] },
+      join: { config: { type: "object" }, inputs: [{ name: "left", kinds: ["stream", "table"], multiple: false }, { name: "right", kinds: ["stream", "table"], multiple: false }], outputs: [{ name: "out", kinds: ["stream", "table"] }], output_rule: "join" },
+    },
+  });
+  const doc = m.createDocument();
+  for (const [id, type] of [["clicks", "source"], ["users", "table_source"], ["regions", "table_source"], ["j1", "join"], ["j2", "join"]]) m.addNode(doc, catalog, type, {}, id);
+  assert.ok(m.addEdge(catalog, doc, { source: "clicks", target: "j1", target_port: "left" }).ok);
+  assert.ok(m.addEdge(catalog, doc, { source: "users", target: "j1", target_port: "right" }).ok);
+  assert.ok(m.addEdge(catalog, doc, { source: "users", target: "j2", target_port: "left" }).ok);
+  assert.ok(m.addEdge(catalog, doc, { source: "regions", target: "j2", target_port: "right" }).ok);
+  assert.equal(m.outputKind(catalog, doc, "j1"), "stream");
+  assert.equal(m.outputKind(catalog, doc, "j2"), "table");
+});
