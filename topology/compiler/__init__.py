@@ -29,7 +29,11 @@ def compile_document(doc: Any, *, partitions: dict[str, int] | None = None) -> C
     collecting = gc.isenabled()
     gc.disable()
     try:
-        known = {str(k): int(v) for k, v in (partitions or {}).items() if isinstance(v, int) and v > 0}
+        known = (
+            {str(k): v for k, v in partitions.items() if isinstance(v, int) and v > 0}
+            if isinstance(partitions, dict)
+            else {}
+        )
         graph = run_passes(TopologyGraph(raw=doc, partitions=known))
         if graph.has_errors() or graph.stopped:
             return CompileResult(plan=None, issues=graph.issues)

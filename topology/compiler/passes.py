@@ -6,6 +6,7 @@ is reported once, where it is.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -83,8 +84,6 @@ def check_document(graph: TopologyGraph) -> None:
     elif not isinstance(name, str):
         graph.add("schema.wrong_type", "name must be a string", field="name")
     else:
-        import re
-
         if not re.match(NAME_PATTERN, name):
             graph.add(
                 "schema.invalid_value",
@@ -303,6 +302,18 @@ def check_inputs(graph: TopologyGraph) -> None:
                 )
 
 
+def _closure(step: Callable[[str], Any], start: Any) -> set[str]:
+    """Every node reachable from any of ``start`` (one walk, not one per start node)."""
+    seen = set(start)
+    frontier = list(seen)
+    while frontier:
+        for neighbour in step(frontier.pop()):
+            if neighbour not in seen:
+                seen.add(neighbour)
+                frontier.append(neighbour)
+    return seen
+
+
 def check_reachability(graph: TopologyGraph) -> None:
     if not graph.nodes and not graph.invalid_node_ids:
         graph.add("graph.empty", "the topology has no nodes", field="nodes")
@@ -316,16 +327,12 @@ def check_reachability(graph: TopologyGraph) -> None:
                 field="nodes",
             )
         return
-    reached: set[str] = set(sources)
-    for source in sources:
-        reached |= nx.descendants(graph.graph, source)
+    reached = _closure(graph.graph.successors, sources)
     for node_id in sorted(graph.types):
         if node_id not in reached and graph.inputs(node_id):
             graph.add("graph.unreachable", f"{node_id!r} is not fed by any source", node_id=node_id)
     terminals = {n for n, t in graph.types.items() if t.name in _TERMINAL_TYPES}
-    ending: set[str] = set(terminals)
-    for terminal in terminals:
-        ending |= nx.ancestors(graph.graph, terminal)
+    ending = _closure(graph.graph.predecessors, terminals)
     for node_id in sorted(graph.types):
         node_type = graph.types[node_id]
         if node_id in ending or node_type.name in _TERMINAL_TYPES:

@@ -422,3 +422,16 @@ def test_known_partition_counts_check_copartitioning_of_joins():
         orders_join_customers(left_key="cid", partitions=4), partitions={"orders": 4, "customers": 8}
     )
     assert [issue.code for issue in narrow.issues] == ["join.copartition"]
+
+
+def test_a_long_chain_compiles_without_recursion_limits():
+    nodes = [source()] + [node(f"f{i}", "filter", where=f"a > {i}") for i in range(3000)] + [sink()]
+    ids = [item["id"] for item in nodes]
+    plan = compiled(doc(nodes, list(zip(ids, ids[1:], strict=False))))
+    assert len(plan.operators()) == 3002
+    assert plan.operator("f2999").inputs == ("f2998",)
+
+
+def test_partition_hints_of_the_wrong_shape_are_ignored_not_fatal():
+    for hints in (["orders"], {"orders": "four"}, {"orders": -1}, None):
+        assert compile_document(orders_join_customers(), partitions=hints).ok  # type: ignore[arg-type]
