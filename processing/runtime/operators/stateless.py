@@ -22,7 +22,6 @@ MAX_RECORD_BYTES = 1024 * 1024
 _loads = orjson.loads
 _JSONDecodeError = orjson.JSONDecodeError
 _orjson_dumps = orjson.dumps
-_view = memoryview  # see serde.dumps: kept orjson results are copied to exact-size bytes
 _new_output = tuple.__new__  # OutputRecord's generated __new__ is a Python frame; this is not
 
 
@@ -236,7 +235,7 @@ class SinkNode(Node):
             if value is None:
                 raw_value = None
             elif self.json_values:
-                raw_value = _view(_orjson_dumps(value)).tobytes()
+                raw_value = _orjson_dumps(value).decode().encode()  # why: see serde.dumps
             else:
                 raw_value = self.encode_value(value)
         except (SerdeError, TypeError) as exc:
