@@ -73,7 +73,11 @@ class OutputProducer:
 
     def __init__(self, config: dict[str, Any], *, transactional: bool) -> None:
         self.transactional = transactional
-        self._producer = Producer(config)
+        # Delivery reports only for failures: a Python callback per delivered record would
+        # cost as much as processing it.
+        self._producer = Producer(
+            {**config, "delivery.report.only.error": True, "on_delivery": self._on_delivery}
+        )
         self._delivery_error: KafkaError | None = None
         self.in_transaction = False
         self.produced = 0
@@ -100,21 +104,18 @@ class OutputProducer:
     def produce(self, records: Iterable[Any]) -> int:
         count = 0
         produce = self._producer.produce
-        for record in records:
-            kwargs: dict[str, Any] = {
-                "key": record.key,
-                "value": record.value,
-                "on_delivery": self._on_delivery,
-            }
-            if record.timestamp is not None and record.timestamp >= 0:
-                kwargs["timestamp"] = record.timestamp
-            if record.partition is not None:
-                kwargs["partition"] = record.partition
-            if record.headers:
-                kwargs["headers"] = record.headers
+        for topic, key, value, timestamp, partition, headers in records:
+            # timestamp 0 lets librdkafka stamp the current time.
+            timestamp = timestamp if timestamp is not None and timestamp >= 0 else 0
             while True:
                 try:
-                    produce(record.topic, **kwargs)
+                    if partition is None:
+                        if headers:
+                            produce(topic, value, key, timestamp=timestamp, headers=headers)
+                        else:
+                            produce(topic, value, key, timestamp=timestamp)
+                    else:
+                        produce(topic, value, key, partition, timestamp=timestamp, headers=headers or None)
                     break
                 except BufferError:
                     # Local queue full: let librdkafka drain it, then retry the same record.
@@ -190,8 +191,10 @@ class Checkpoint:
         *,
         exactly_once: bool,
         fault_hook: Callable[[str], None] | None = None,
+        owned: Callable[[], Iterable[tuple[str, int]]] = lambda: (),
     ) -> None:
         self.producer = producer
+        self.owned = owned
         self.consumer = consumer
         self.exactly_once = exactly_once
         self.fault_hook = fault_hook or (lambda point: None)
@@ -217,12 +220,33 @@ class Checkpoint:
         self.pending.clear()
         self.started = time.monotonic()
 
+    def _advanced_offsets(self) -> dict[tuple[str, int], int]:
+        """Next offset per partition that moved since the last commit.
+
+        The consumer's position, not last offset + 1: under read_committed the position also
+        steps over transaction markers, so a drained partition commits its end offset and
+        shows no phantom lag of one. Safe because every record the consumer handed out has
+        been processed before the checkpoint runs.
+        """
+        partitions = set(self.pending) | set(self.owned())
+        if not partitions:
+            return {}
+        positions = self.consumer.position([TopicPartition(t, p) for t, p in sorted(partitions)])
+        advanced: dict[tuple[str, int], int] = {}
+        for tp in positions:
+            key = (tp.topic, tp.partition)
+            offset = max(self.pending.get(key, -1), tp.offset if tp.error is None else -1)
+            if offset >= 0 and offset > self.committed.get(key, -1):
+                advanced[key] = offset
+        return advanced
+
     def commit(self, tasks: Iterable[Any]) -> bool:
         """Make the interval durable in the documented order. Returns True if anything was committed."""
         tasks = list(tasks)
         outputs = [record for task in tasks for record in task.take_output()]
         changelog = [record for task in tasks for record in task.take_changelog()]
-        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(self.pending.items())]
+        advanced = self._advanced_offsets()
+        offsets = [TopicPartition(t, p, o) for (t, p), o in sorted(advanced.items())]
         if not (outputs or changelog or offsets or self.producer.in_transaction):
             self.started = time.monotonic()
             return False
@@ -246,7 +270,7 @@ class Checkpoint:
                     # whoever owns the partitions now (at-least-once).
                     raise ProducerFailure(f"offset commit failed: {exc}") from exc
         self.fault_hook("after_commit")
-        self.committed.update(self.pending)
+        self.committed.update(advanced)
         self.pending.clear()
         self.started = time.monotonic()
         self.commits += 1

@@ -28,7 +28,9 @@ def ensure_demo_topic(kafka_config: dict[str, Any], topic: str = DEMO_TOPIC, tim
     admin = AdminClient({**kafka_config, "log_level": 3})
     if topic in admin.list_topics(timeout=timeout).topics:
         return False
-    future = admin.create_topics([NewTopic(topic, num_partitions=DEMO_PARTITIONS, replication_factor=1)])[topic]
+    future = admin.create_topics([NewTopic(topic, num_partitions=DEMO_PARTITIONS, replication_factor=1)])[
+        topic
+    ]
     try:
         future.result(timeout=timeout)
     except KafkaException as exc:

@@ -188,7 +188,11 @@ class Instance:
             clients.restore_consumer_config(self.kafka_config, self.app_id, instance_slot=self.slot)
         )
         self.checkpoint = Checkpoint(
-            self.producer, self.consumer, exactly_once=self.exactly_once, fault_hook=self.fault_hook
+            self.producer,
+            self.consumer,
+            exactly_once=self.exactly_once,
+            fault_hook=self.fault_hook,
+            owned=lambda: self.assigned,
         )
         self.consumer.subscribe(
             list(self.runtime.input_topics()),
@@ -298,24 +302,44 @@ class Instance:
         from processing.runtime.records import InputRecord
 
         started = time.monotonic()
-        batches: dict[TaskId, list[Any]] = defaultdict(list)
+        now_ms = int(time.time() * 1000)
+        batches: dict[TaskId, list[Any]] = {}
+        # (topic, partition) -> the batch its records go to, or None when not ours (revoked
+        # between fetch and now): resolved once per partition, not per record.
+        routes: dict[tuple[str, int], list[Any] | None] = {}
         last_offsets: dict[tuple[str, int], int] = {}
         subtopology_of = self.runtime.subtopology_of
+        new_record = tuple.__new__
         for msg in messages:
-            error = msg.error()
-            if error is not None:
-                self._on_consume_error(msg, error)
+            if msg.error() is not None:
+                self._on_consume_error(msg, msg.error())
                 continue
             topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
-            if (topic, partition) not in self.assigned:
+            tp = (topic, partition)
+            batch = routes.get(tp, False)
+            if batch is False:
+                batch = None
+                if tp in self.assigned:
+                    batch = batches.setdefault((subtopology_of(topic), partition), [])
+                routes[tp] = batch
+            if batch is None:
                 continue
-            ts_type, ts = msg.timestamp()
-            if ts < 0:
-                ts = int(time.time() * 1000)
-            batches[(subtopology_of(topic), partition)].append(
-                InputRecord(topic, partition, offset, ts, msg.key(), msg.value(), msg.headers())
+            ts = msg.timestamp()[1]
+            batch.append(
+                new_record(
+                    InputRecord,
+                    (
+                        topic,
+                        partition,
+                        offset,
+                        ts if ts >= 0 else now_ms,
+                        msg.key(),
+                        msg.value(),
+                        msg.headers(),
+                    ),
+                )
             )
-            last_offsets[(topic, partition)] = offset
+            last_offsets[tp] = offset
         if not batches:
             return
         if self.exactly_once:
