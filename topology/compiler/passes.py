@@ -56,6 +56,11 @@ def _schema_issues(
             code, message = "schema.missing_field", f"missing required field {where!r}"
         elif kind.endswith("_type") or kind in ("model_attributes_type", "dataclass_type"):
             code, message = "schema.wrong_type", f"{where}: {detail.get('msg', 'wrong type')}"
+        elif kind in ("union_tag_not_found", "union_tag_invalid"):
+            expected = (detail.get("ctx") or {}).get(
+                "expected_tags"
+            ) or "'tumbling', 'hopping', 'sliding', 'session'"
+            code, message = "schema.invalid_value", f"{where}: 'type' must be one of {expected}"
         else:
             code, message = "schema.invalid_value", f"{where}: {detail.get('msg', 'invalid value')}"
         message = message[:500]

@@ -195,7 +195,9 @@ class Join(Operator):
     table side as of the stream record; only stream records trigger), table_table.
     Output value: ``select`` fields evaluated with ``left`` and ``right`` as nested records;
     when ``select`` is empty, the merge ``{**right, **left}`` (left wins on a name clash; a
-    missing side contributes nothing). Stores: one per side (``left_store``/``right_store``).
+    missing side contributes nothing). Stores: one per side (``left_store``/``right_store``);
+    the compiler gives a stream_table join only the table side's store (``right_store``, the
+    stream is on the left) and leaves ``left_store`` empty.
     """
 
     sides: Literal["stream_stream", "stream_table", "table_table"] = "stream_table"
