@@ -243,3 +243,32 @@ def test_the_driver_names_an_unknown_table():
     assert driver.table("agg-store") == {}
     with pytest.raises(KeyError, match="no view or store named 'nope'"):
         driver.table("nope")
+
+
+def test_metrics_of_a_lowered_branch_count_each_record_in_once_and_every_branch_out():
+    branches = (
+        Filter(id="b.big", node_id="b", inputs=("src",), predicate="x > 10"),
+        Filter(id="b.default", node_id="b", inputs=("src",), predicate="NOT (x > 10)"),
+    )
+    plan = single(
+        source(),
+        *branches,
+        sink("b.big", topic="big", op_id="s1"),
+        sink("b.default", topic="small", op_id="s2"),
+    )
+    driver = TopologyTestDriver(plan)
+    for x in (1, 20, 30):
+        driver.pipe_input("in", "k", {"x": x}, timestamp=1)
+    assert driver.metrics()["b"] == {"in": 3, "out": 3, "errors": 0, "late": 0}
+    assert len(driver.read_output("big")) == 2
+    assert len(driver.node_outputs("b")) == 3
+    assert driver.node_outputs("b.big") == [("k", {"x": 20}, 1), ("k", {"x": 30}, 1)]
+
+
+def test_metrics_add_up_across_partitions():
+    driver = TopologyTestDriver(counting_plan(), partitions=4)
+    for n in range(40):
+        driver.pipe_input("in", f"key-{n}", {}, timestamp=n)
+    assert len({p for (_, p) in driver.tasks}) > 1
+    assert driver.metrics()["agg"]["in"] == 40
+    assert sum(v["count"] for v in {k: v for k, v, _ in driver.read_output("out")}.values()) == 40
