@@ -222,6 +222,8 @@ class _CompilerCore:
         self.fields: set[str] = set()
         self._constants: dict[Fn, Any] = {}
         self._field_refs = 0
+        # getter closure → field name, so hot comparisons can read the field inline
+        self._top_level_fields: dict[Fn, str] = {}
 
     # --- driver -------------------------------------------------------------------------------
 
@@ -319,7 +321,10 @@ class _CompilerCore:
         path = ".".join(names)
         type_ = self._field_type(path, node)
         self.fields.add(path)
-        return _getter(tuple(names)), type_
+        getter = _getter(tuple(names))
+        if len(names) == 1:
+            self._top_level_fields[getter] = names[0]
+        return getter, type_
 
     def _field_type(self, path: str, node: exp.Expr) -> str:
         if self.declared is None:
@@ -527,6 +532,22 @@ class _CompilerCore:
             constant = self._constants[right]
             if constant is None:
                 return self._constant(None), "null"
+            name = self._top_level_fields.get(left)
+            if name is not None:
+                # `field <op> literal` is the most common filter: one closure call, not two.
+                def compare_field(v, k, t, p, o):
+                    try:
+                        a = v.get(name)
+                    except AttributeError:
+                        return None
+                    if a is None:
+                        return None
+                    try:
+                        return op(a, constant)
+                    except TypeError:
+                        return None
+
+                return compare_field, "boolean"
 
             def compare_constant(v, k, t, p, o):
                 a = left(v, k, t, p, o)
