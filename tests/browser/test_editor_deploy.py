@@ -88,13 +88,43 @@ def test_deploying_from_the_editor_runs_the_topology_and_records_reach_the_sink(
             expect(page.locator("#deployment-state")).to_have_attribute(
                 "data-status", "running", timeout=RUNNING_TIMEOUT_MS
             )
+            seen = records_through_the_topology(kafka_config, source_topic, sink_topic, wait_for)
+            assert sorted(r["n"] for r in seen) == [0, 2, 4]
+            assert {r["region"] for r in seen} == {"eu"}
+
+            deployment = Deployment.objects.get(version__topology=topology)
+            assert (deployment.instances, deployment.guarantee, deployment.error_policy) == (
+                1,
+                "at_least_once",
+                "skip",
+            )
+
+            # A second version: the dialog now offers an upgrade and says what it means for state.
+            changed = filter_document(source_topic, sink_topic)
+            changed["nodes"][1]["config"]["where"] = "region = 'us'"
+            actions.save_version(topology, changed, "us only", user)
+            verdict = actions.diff_versions(topology.versions.get(number=1), topology.versions.get(number=2))
+            page.reload()
+            page.wait_for_selector("#editor[data-ready=true]")
+            page.locator("#btn-deploy").click()
+            expect(page.locator("#deploy-mode")).to_contain_text(
+                f"Deployment #{deployment.pk} runs version 1"
+            )
+            expect(page.locator("#deploy-verdict .verdict")).to_have_attribute(
+                "data-verdict", verdict["compatibility"]["verdict"]
+            )
+            page.locator("#deploy-cancel").click()
         except Exception:
             screenshot_on_failure(request, page)
             raise
         finally:
             context.close()
             browser.close()
+            for running in Deployment.objects.filter(version__topology=topology):
+                deployment_actions.stop(running, actor=user)
 
+
+def records_through_the_topology(kafka_config, source_topic, sink_topic, wait_for) -> list[dict]:
     marker = uuid.uuid4().hex
     producer = Producer(kafka_config)
     for index, region in enumerate(["eu", "us", "eu", "apac", "eu"]):
@@ -118,11 +148,4 @@ def test_deploying_from_the_editor_runs_the_topology_and_records_reach_the_sink(
         wait_for(eu_records_arrived, DELIVERY_TIMEOUT_S, "the three eu records in the sink topic")
     finally:
         consumer.close()
-    assert sorted(r["n"] for r in seen) == [0, 2, 4]
-    assert {r["region"] for r in seen} == {"eu"}
-
-    deployment = Deployment.objects.get(version__topology=topology)
-    assert deployment.instances == 1
-    assert deployment.guarantee == "at_least_once"
-    assert deployment.error_policy == "skip"
-    deployment_actions.stop(deployment, actor=user)
+    return seen
