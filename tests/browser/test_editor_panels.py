@@ -141,3 +141,19 @@ def test_the_describe_panel_shows_the_plan_and_the_source_partitions(page, live_
 
     expect(page.locator("#describe-partitions")).to_contain_text(f"{topic}=3")
     expect(page.locator("#describe-text")).to_contain_text(topic)
+
+
+def test_creating_a_topology_from_the_list_opens_it_in_the_editor(page, live_daphne, user):
+    name = unique("from-list")
+    page.goto(f"{live_daphne}/topologies/")
+    page.locator("#new-topology-name").fill(name)
+    page.locator("#new-topology button[type=submit]").click()
+
+    page.wait_for_selector("#editor[data-ready=true]")
+    topology = Topology.objects.get(name=name)
+    assert page.url.endswith(f"/topologies/{topology.pk}/edit/")
+    assert topology.owner == user
+    page.goto(f"{live_daphne}/topologies/")
+    expect(page.locator(".topologies a", has_text=name)).to_have_attribute(
+        "href", f"/topologies/{topology.pk}/edit/"
+    )
