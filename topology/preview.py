@@ -107,7 +107,7 @@ def _output_record(record: Any) -> dict[str, Any]:
 
 
 def _drive(
-    plan: Any, topic: str, node_ids: list[tuple[str, str | None]], rows: list[tuple[Any, Any, int]]
+    plan: Any, topic: str, node_ids: list[tuple[str, str | None, bool]], rows: list[tuple[Any, Any, int]]
 ) -> tuple[dict[str, list], list[dict]]:
     from processing.runtime.testing import TopologyTestDriver
 
@@ -129,11 +129,14 @@ def _drive(
             }
         )
     outputs = {}
-    for node_id, sink_topic in node_ids:
+    for node_id, sink_topic, is_view in node_ids:
         produced = driver.node_outputs(node_id)
         if not produced and sink_topic:
             # A sink emits nothing downstream; show what it would write to its topic.
             produced = driver.read_output(sink_topic)
+        if not produced and is_view:
+            # A view is a table: show its rows as the dashboard would (latest value per key).
+            produced = [(key, value, None) for key, value in driver.table(node_id).items()]
         outputs[node_id] = [_output_record(r) for r in produced[:MAX_OUTPUT_PER_NODE]]
     driver.close()
     return outputs, errors
@@ -166,7 +169,11 @@ def run_preview(
             raise PreviewError(f"at most {MAX_PREVIEW_RECORDS} records per preview", "records")
         rows = _pasted_records(records)
     node_ids = [
-        (n["id"], (n.get("config") or {}).get("topic") if n.get("type") == "sink" else None)
+        (
+            n["id"],
+            (n.get("config") or {}).get("topic") if n.get("type") == "sink" else None,
+            n.get("type") == "view",
+        )
         for n in document.get("nodes", [])
         if isinstance(n, dict) and "id" in n
     ]

@@ -138,3 +138,9 @@ def test_describe_reads_the_source_partition_counts_from_kafka(api, page_views, 
     assert body["ok"] is True
     assert body["partitions"] == {topic: 3}
     assert topic in body["describe"]
+
+
+def test_preview_shows_a_views_table_as_the_dashboard_would(api, page_views):
+    body = post(api, "/api/preview", {"document": unwindowed(page_views), "records": EU_RECORDS}).json()
+
+    assert [(r["key"], r["value"]["views"]) for r in body["outputs"]["live"]] == [("/a", 2)]
