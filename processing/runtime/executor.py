@@ -133,29 +133,41 @@ class StreamTask:
         ctx = self.ctx
         receivers = self._receivers
         timers = self._timers
+        if not timers:
+            # Stateless and non-windowed plans: nothing waits on stream time.
+            for record in records:
+                ctx.offset = record[2]
+                try:
+                    receivers[record[0]](record[4], record[5], record[3])
+                except Exception as exc:
+                    self._record_failed(record, exc)
+            return
         for record in records:
-            topic = record[0]
-            ctx.topic = topic
             ctx.offset = record[2]
             before = ctx.stream_time
             try:
-                receivers[topic](record[4], record[5], record[3])
-                if timers and ctx.stream_time > before:
+                receivers[record[0]](record[4], record[5], record[3])
+                if ctx.stream_time > before:
                     now = ctx.stream_time
                     for timer in timers:
                         timer.on_time(now)
-            except NodeError as error:
-                self._on_error(record, error)
             except Exception as exc:
-                if topic not in receivers:
-                    raise ValueError(f"task {self.id} does not read topic {topic!r}") from None
-                # Operators turn bad data into NodeError; anything else is a bug, but one record
-                # must still not crash the task: it goes through the error policy, and the
-                # traceback is logged so the bug is seen.
-                log.exception(
-                    "unexpected error in task %s at %s[%s]@%s", self.id, topic, record[1], record[2]
-                )
-                self._on_error(record, NodeError("", exc))
+                self._record_failed(record, exc)
+
+    def _record_failed(self, record: InputRecord, exc: Exception) -> None:
+        if isinstance(exc, NodeError):
+            self._on_error(record, exc)
+            return
+        topic = record[0]
+        if topic not in self._receivers:
+            raise ValueError(f"task {self.id} does not read topic {topic!r}") from None
+        # Operators turn bad data into NodeError; anything else is a bug, but one record must
+        # still not crash the task: it goes through the error policy, and the traceback is
+        # logged so the bug is seen.
+        log.error(
+            "unexpected error in task %s at %s[%s]@%s", self.id, topic, record[1], record[2], exc_info=exc
+        )
+        self._on_error(record, NodeError("", exc))
 
     def _on_error(self, record: InputRecord, error: NodeError) -> None:
         topic, partition, offset = record[0], record[1], record[2]

@@ -32,12 +32,11 @@ class NodeError(Exception):
 class TaskContext:
     """Mutable per-task state shared by the operators of one task."""
 
-    __slots__ = ("app_id", "partition", "topic", "offset", "stream_time", "output", "emit_output")
+    __slots__ = ("app_id", "partition", "offset", "stream_time", "output", "emit_output")
 
     def __init__(self, app_id: str, partition: int) -> None:
         self.app_id = app_id
         self.partition = partition
-        self.topic = ""
         self.offset = -1
         # Kafka Streams' stream time: the largest event time this task has seen. -1 before any
         # record, so nothing is late at the start.
