@@ -705,7 +705,10 @@ class _CompilerCore:
         insensitive = isinstance(node, exp.ILike)
         negate = bool(node.args.get("negate"))
         if pattern in self._constants:
-            matcher = rt.like_matcher(self._constants[pattern], insensitive)
+            constant = self._constants[pattern]
+            if constant is None:
+                return self._constant(None), "null"
+            matcher = rt.like_matcher(_to_string(constant), insensitive)
 
             def like_constant(v, k, t, p, o):
                 a = subject(v, k, t, p, o)

@@ -6,9 +6,16 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from topology.compiler.expression_runtime import MAX_STRING_RESULT
-from topology.compiler.expressions import ExpressionError, ExpressionRuntimeError, compile_expression
+from topology.compiler.expressions import (
+    ExpressionError,
+    ExpressionRuntimeError,
+    compile_expression,
+    parse_aggregation,
+)
 
 REFUSED_AT_COMPILE_TIME = [
     # reaching Python objects
@@ -141,3 +148,30 @@ def test_evaluation_never_touches_attributes_of_record_values():
 
     compiled = compile_expression("a.b = 1")
     assert compiled.fn({"a": Trap(b=1)}, None, 0, 0, 0) is True
+
+
+SQL_TOKENS = [
+    "a", "b.c", "ROWKEY", "ROWTIME", "1", "0", "-1", "2.5", "'x'", "'%a_'", "NULL", "TRUE", "(", ")", ",",
+    "+", "-", "*", "/", "%", "||", "=", "<>", "<", ">=", "AND", "OR", "NOT", "IN", "BETWEEN", "LIKE",
+    "IS", "CASE", "WHEN", "THEN", "ELSE", "END", "CAST", "AS", "INT", "VARCHAR", "COALESCE", "LOWER",
+    "SUBSTRING", "CONCAT", "TRIM", "REPLACE", "ROUND", "POWER", "MOD", "TIMESTAMP_TO_STRING", "IF",
+    "NULLIF", "COUNT", "SUM", "DISTINCT", "[", "]", ".", "::", "LEADING", "FROM", "ESCAPE", "SELECT", "?",
+]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(SQL_TOKENS), min_size=1, max_size=9))
+def test_random_token_soup_compiles_or_fails_with_a_located_error_only(tokens):
+    sql = " ".join(tokens)
+    for parse_one in (compile_expression, parse_aggregation):
+        try:
+            compiled = parse_one(sql)
+        except ExpressionError as error:
+            assert 0 <= error.position <= len(sql)
+            continue
+        if parse_one is compile_expression:
+            for value in ({}, {"a": 1, "b": {"c": "x"}}, {"a": "s"}, 5, None):
+                try:
+                    compiled.fn(value, "k", 1000, 0, 1)
+                except ExpressionRuntimeError:
+                    pass

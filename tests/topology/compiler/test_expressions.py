@@ -137,6 +137,7 @@ def test_scalar_values_have_no_fields():
         ("SUBSTRING(a, 1, 2)", {}),
         ("NOT a", {}),
         ("a LIKE 'x%'", {}),
+        ("a LIKE NULL", {"a": "x"}),
         ("ROUND(a, 1)", {}),
     ],
 )
