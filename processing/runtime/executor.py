@@ -256,10 +256,13 @@ class StreamTask:
 
     def metrics(self) -> dict[str, dict[str, int]]:
         out: dict[str, dict[str, int]] = {}
+        by_id = {node.id: node for node in self.nodes}
         for node in self.nodes:
             m = out.setdefault(node.node_id, {"in": 0, "out": 0, "errors": 0, "late": 0})
             if node.id in self._entry_nodes:
-                m["in"] = max(m["in"], node.n_in)
+                inputs = node.op.inputs
+                received = sum(by_id[i].n_out for i in inputs) if inputs else node.n_in
+                m["in"] = max(m["in"], received)
             if node.id in self._exit_nodes:
                 m["out"] += node.n_out
             m["late"] += node.n_late

@@ -214,7 +214,6 @@ class AggregateNode(Node):
             self.push = self._push_count  # type: ignore[method-assign]
 
     def _push_count(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if key is None or value is None:
             return
         hkey = key if key.__class__ is str else hashable_key(key)
@@ -231,7 +230,6 @@ class AggregateNode(Node):
         self.emit(key, {self.count_name: accs[1]}, timestamp)
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if key is None or value is None:
             return  # Kafka Streams' aggregations skip null keys and null values
         hkey = key if key.__class__ is str else hashable_key(key)

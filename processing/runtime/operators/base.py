@@ -50,7 +50,11 @@ def _drop(key: Any, value: Any, timestamp: int) -> None:
 
 
 class Node:
-    """Base operator. ``emit`` is the bound push of the downstream operator(s)."""
+    """Base operator. ``emit`` is the bound push of the downstream operator(s).
+
+    Operators count what they emit (``n_out``); what an operator received is the sum of its
+    inputs' ``n_out`` (sources count ``n_in`` themselves), which saves a counter per record.
+    """
 
     is_table = False
     timed = False  # True when the operator acts on stream-time advances (see on_time)

@@ -62,7 +62,6 @@ class StreamTableJoinNode(_JoinBase):
         return self.push_stream if index == self.stream_index else self.push_table
 
     def push_table(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if key is None:
             return
         if value is None:
@@ -71,7 +70,6 @@ class StreamTableJoinNode(_JoinBase):
             self.table.put(hashable_key(key), value, timestamp)
 
     def push_stream(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if key is None or value is None:
             return  # as KStream-KTable joins: no key or no value, no lookup
         other = self.table.data.get(hashable_key(key))
@@ -110,7 +108,6 @@ class TableTableJoinNode(_JoinBase):
         self.push_left(key, value, timestamp)
 
     def _change(self, store: MemoryStore, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if key is None:
             return
         hkey = hashable_key(key)
@@ -178,7 +175,6 @@ class StreamStreamJoinNode(_JoinBase):
         self._arrive(1, self.right, self.left, key, value, timestamp)
 
     def _arrive(self, side: int, own: MemoryStore, other: MemoryStore, key: Any, value: Any, ts: int) -> None:
-        self.n_in += 1
         if key is None or value is None:
             return
         if ts + self.size + self.grace < self.ctx.stream_time:

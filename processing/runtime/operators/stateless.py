@@ -99,7 +99,6 @@ class FilterNode(Node):
         self.predicate = compile_sql(op.predicate, op.node_id)
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if value is None and self.is_table:
             self.n_out += 1
             self.emit(key, None, timestamp)
@@ -126,7 +125,6 @@ class ProjectNode(Node):
         self.setters = tuple((f.name, compile_sql(f.expression, op.node_id)) for f in op.set)
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if value is None and self.is_table:
             self.n_out += 1
             self.emit(key, None, timestamp)
@@ -154,7 +152,6 @@ class FlatMapNode(Node):
         self.as_name = op.as_name or self.path[-1]
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         items: Any = value
         for part in self.path:
             items = items.get(part) if items.__class__ is dict else None
@@ -178,7 +175,6 @@ class SelectKeyNode(Node):
         self.key_fn = None if op.key == "ROWKEY" else compile_sql(op.key, op.node_id)
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if self.key_fn is not None:
             ctx = self.ctx
             try:
@@ -200,7 +196,6 @@ class RepartitionNode(Node):
         self.topic = naming.repartition_topic(ctx.app_id, op.name)
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if key is None:
             # Like Kafka Streams' groupBy: a record without a key has no group and no partition.
             return
@@ -224,7 +219,6 @@ class SinkNode(Node):
         self.append = ctx.emit_output
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         raw_key: bytes | None
         raw_value: bytes | None
         try:
@@ -260,7 +254,6 @@ class ViewNode(Node):
         self.deltas: dict[Any, Any] = {}
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if key is None:
             return
         self.deltas[hashable_key(key)] = value
@@ -280,7 +273,6 @@ class ToTableNode(Node):
         self.stores = [store]
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if key is None:
             return  # a table row needs a key (Kafka Streams drops it too)
         hkey = hashable_key(key)
@@ -297,7 +289,6 @@ class ToTableNode(Node):
 
 class ToStreamNode(Node):
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         self.n_out += 1
         self.emit(key, value, timestamp)
 

@@ -79,7 +79,6 @@ class TimeWindowAggregateNode(Node):
         heapq.heapify(self.starts)
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if key is None or value is None or timestamp < 0:
             return
         hkey = key if key.__class__ is str else hashable_key(key)
@@ -170,7 +169,6 @@ class SessionAggregateNode(Node):
         heapq.heapify(self.ends)
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if key is None or value is None or timestamp < 0:
             return
         hkey = hashable_key(key)
@@ -280,7 +278,6 @@ class SlidingAggregateNode(Node):
         return accs
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
-        self.n_in += 1
         if key is None or value is None or timestamp < 0:
             return
         size, ctx = self.size, self.ctx
