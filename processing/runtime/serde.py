@@ -251,9 +251,12 @@ def hashable_from_bytes(raw: bytes) -> Any:
 
 def display_key(hkey: Any) -> Any:
     """How a key appears in view deltas and test tables: scalars as they are, composite keys
-    (windowed keys included) as their canonical JSON text, so they can be dict keys."""
+    (windowed keys included) as their canonical JSON text, so they can be dict keys and JSON
+    object keys; bytes keys as the JSON text of ``{"$bytes": base64}``."""
     if hkey.__class__ is tuple:
-        return hkey[1] if hkey[0] == "j" else hkey[1]
+        if hkey[0] == "j":
+            return hkey[1]
+        return canonical_json(key_to_json(hkey[1])).decode()
     return hkey
 
 

@@ -68,3 +68,12 @@ def test_hashable_keys_round_trip_through_changelog_bytes():
 
 def test_a_string_that_looks_like_json_never_collides_with_a_dict_key():
     assert serde.hashable_key('{"a":1}') != serde.hashable_key({"a": 1})
+
+
+def test_display_keys_are_json_friendly():
+    assert serde.display_key(serde.hashable_key("k")) == "k"
+    assert (
+        serde.display_key(serde.hashable_key({"window_start": 0, "key": "k"}))
+        == '{"key":"k","window_start":0}'
+    )
+    assert serde.display_key(serde.hashable_key(b"\x00")) == '{"$bytes":"AA=="}'
