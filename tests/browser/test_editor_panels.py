@@ -157,3 +157,16 @@ def test_creating_a_topology_from_the_list_opens_it_in_the_editor(page, live_dap
     expect(page.locator(".topologies a", has_text=name)).to_have_attribute(
         "href", f"/topologies/{topology.pk}/edit/"
     )
+
+
+def test_exporting_downloads_the_current_draft_as_json(page, live_daphne, user):
+    document = pipeline_document("in-t", "out-t")
+    topology = Topology.objects.create(name=unique("export"), owner=user, draft_document=document)
+    open_editor(page, live_daphne, topology.pk)
+
+    with page.expect_download() as download_info:
+        page.locator("#btn-export").click()
+
+    exported = json.loads(download_info.value.path().read_text())
+    assert exported["nodes"] == document["nodes"]
+    assert exported["edges"] == document["edges"]
