@@ -40,7 +40,6 @@ class Built:
 
 
 def _make_node(op: Any, ctx: TaskContext, stores: dict[str, MemoryStore], is_table: dict[str, bool]) -> Node:
-
     kind = op.kind
     if kind == "source":
         return SourceNode(op, ctx)
