@@ -196,7 +196,8 @@ class _Aggregations:
 
 
 class AggregateNode(Node):
-    """Non-windowed: a table keyed by the group key. ``emit="final"`` has no window to wait
+    """Non-windowed: a table keyed by the group key. Like Kafka Streams, a result's timestamp
+    is the largest timestamp of the records in it (windowed aggregates too). ``emit="final"`` has no window to wait
     for, so it behaves like ``changes`` (as in Kafka Streams, where suppress needs windows)."""
 
     is_table = True
@@ -227,7 +228,7 @@ class AggregateNode(Node):
                 accs[0] = timestamp
         self.dirty[hkey] = timestamp
         self.n_out += 1
-        self.emit(key, {self.count_name: accs[1]}, timestamp)
+        self.emit(key, {self.count_name: accs[1]}, accs[0])
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
         if key is None or value is None:
@@ -244,7 +245,7 @@ class AggregateNode(Node):
             raise NodeError(self.node_id, exc) from None
         self.dirty[hkey] = timestamp
         self.n_out += 1
-        self.emit(key, aggs.result(accs), timestamp)
+        self.emit(key, aggs.result(accs), accs[0])
 
 
 def make_aggregate(op: Aggregate, ctx: TaskContext, stores: dict[str, MemoryStore]) -> Node:

@@ -108,9 +108,7 @@ class TimeWindowAggregateNode(Node):
             self.dirty[skey] = timestamp
             if not self.final:
                 self.n_out += 1
-                self.emit(
-                    {"key": key, "window_start": start, "window_end": end}, aggs.result(accs), timestamp
-                )
+                self.emit({"key": key, "window_start": start, "window_end": end}, aggs.result(accs), accs[0])
             start += advance
 
     def on_time(self, stream_time: int) -> None:
@@ -199,7 +197,7 @@ class SessionAggregateNode(Node):
                     self.n_out += 1
                     self.emit({"key": key, "window_start": s[0], "window_end": s[1]}, None, timestamp)
             self.n_out += 1
-            self.emit({"key": key, "window_start": start, "window_end": end}, aggs.result(accs), timestamp)
+            self.emit({"key": key, "window_start": start, "window_end": end}, aggs.result(accs), accs[0])
 
     def on_time(self, stream_time: int) -> None:
         ends = self.ends
@@ -319,11 +317,12 @@ class SlidingAggregateNode(Node):
                 heapq.heappush(self.window_ends, (start + size, hkey, start))
             if not self.final:
                 try:
-                    result = self.aggs.result(self._result(records, start))
+                    accs = self._result(records, start)
+                    result = self.aggs.result(accs)
                 except Exception as exc:
                     raise NodeError(self.node_id, exc) from None
                 self.n_out += 1
-                self.emit({"key": key, "window_start": start, "window_end": start + size}, result, timestamp)
+                self.emit({"key": key, "window_start": start, "window_end": start + size}, result, accs[0])
         starts.sort()
         self.dirty[hkey] = timestamp
 

@@ -272,3 +272,10 @@ def test_metrics_add_up_across_partitions():
     assert len({p for (_, p) in driver.tasks}) > 1
     assert driver.metrics()["agg"]["in"] == 40
     assert sum(v["count"] for v in {k: v for k, v, _ in driver.read_output("out")}.values()) == 40
+
+
+def test_an_aggregate_result_carries_the_largest_timestamp_of_its_records():
+    driver = TopologyTestDriver(counting_plan())
+    for ts in (50, 20, 70):
+        driver.pipe_input("in", "k", {}, timestamp=ts)
+    assert [ts for _, _, ts in driver.read_output("out")] == [50, 50, 70]
