@@ -276,7 +276,8 @@ class Runner:
         assert status in self.statuses(), self.describe()
 
     def describe(self) -> str:
-        return f"exit={self.process.poll()} statuses={self.statuses()} stderr={self.stderr_lines[-20:]}"
+        failed = [e for e in self.of_type("status") if e["status"] == "failed"]
+        return f"exit={self.process.poll()} statuses={self.statuses()} failed={failed} stderr={self.stderr_lines[-20:]}"
 
     def kill(self) -> None:
         if self.process.poll() is None:

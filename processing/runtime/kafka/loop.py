@@ -54,6 +54,10 @@ RESTORE_BATCH = 10_000
 TaskId = tuple[int, int]
 
 
+class RestoreInterrupted(Exception):
+    """should_stop() became true while restoring: drop the half-restored tasks, stop cleanly."""
+
+
 class InstanceFailed(Exception):
     """Stops the instance in the ``failed`` state; the message is the user-facing reason."""
 
@@ -140,6 +144,7 @@ class Instance:
         self.needs_reset = False
         self.assignment_strategy = "cooperative-sticky"
         self.closing = False
+        self.failed = False
 
         self.closed_metrics: dict[str, dict[str, int]] = {}
         self.pending_views: dict[str, dict[Any, Any]] = defaultdict(dict)
@@ -277,6 +282,9 @@ class Instance:
         self.producer.close()
 
     def _fail(self, message: str, **details: Any) -> None:
+        # close() below runs the revoke callback; it must not checkpoint a half-processed batch.
+        self.failed = True
+        self.closing = True
         self._abort_quietly()
         for client in (self.consumer, self.restore_consumer):
             if client is not None:
@@ -487,7 +495,8 @@ class Instance:
         if not self.closing:
             self._set_status("rebalancing")
         try:
-            self._commit()
+            if not self.failed:
+                self._commit()
         except ProducerFailure as failure:
             # The partitions are leaving anyway; their next owner replays from the last commit.
             log.warning("checkpoint on revoke failed (%s)", failure)
@@ -522,7 +531,13 @@ class Instance:
             created.append(task)
         if any(task.changelog_topics for task in created):
             self._set_status("restoring")
-            self._restore(created)
+            try:
+                self._restore(created)
+            except RestoreInterrupted:
+                # Nothing of these partitions was consumed, so nothing of them gets committed.
+                for task in created:
+                    self.tasks.pop(task.id, None)
+                    task.close()
 
     def _close_tasks(self, task_ids: list[TaskId]) -> None:
         for task_id in task_ids:
@@ -559,7 +574,7 @@ class Instance:
         try:
             while remaining:
                 if self.should_stop():
-                    raise InstanceFailed("stopped while restoring state")
+                    raise RestoreInterrupted()
                 messages = self.restore_consumer.consume(num_messages=RESTORE_BATCH, timeout=POLL_TIMEOUT_S)
                 chunks: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = defaultdict(list)
                 ended = []
