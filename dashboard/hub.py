@@ -5,8 +5,10 @@ message per browser. Here each process (each event loop) owns one hub channel th
 group once, however many sockets watch it; the frame arrives once, already serialised by the
 reporter, and is written to each local socket as the same string.
 
-If the layer's Redis connection breaks (Redis restarted, memberships and queued frames lost),
-the hub reconnects with backoff, joins its groups again and asks every local socket to resync.
+If Redis restarts empty, group memberships and queued frames are gone, and redis-py's own
+retries may hide the restart from ``receive``. So a watchdog keeps a marker key with a TTL
+in Redis and checks it every second: when the marker has vanished (or receive failed for good),
+the hub joins its groups again and asks every local socket to resync.
 """
 
 from __future__ import annotations
@@ -18,10 +20,16 @@ import weakref
 from typing import Protocol
 
 from channels.layers import get_channel_layer
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 log = logging.getLogger(__name__)
 
 RECONNECT_BACKOFF_S = (0.2, 0.5, 1.0, 2.0, 5.0)
+# How often the watchdog looks for its marker; a restart is noticed within about this long.
+WATCHDOG_INTERVAL_S = 1.0
+# The marker outlives many missed checks (a busy machine), yet goes with its process.
+MARKER_TTL_S = 60
+REJOIN_TIMEOUT_S = 3.0
 
 
 class Subscriber(Protocol):
@@ -36,13 +44,16 @@ class LiveHub:
         self.channel: str | None = None
         self.subscribers: dict[str, set[Subscriber]] = {}
         self._task: asyncio.Task | None = None
+        self._watchdog: asyncio.Task | None = None
         self._lock = asyncio.Lock()
 
     async def subscribe(self, group: str, subscriber: Subscriber) -> None:
         async with self._lock:
             if self.channel is None:
                 self.channel = await self.layer.new_channel(prefix="weirhub")
-                self._task = asyncio.get_running_loop().create_task(self._receive_forever())
+                loop = asyncio.get_running_loop()
+                self._task = loop.create_task(self._receive_forever())
+                self._watchdog = loop.create_task(self._watch_for_redis_restarts())
             members = self.subscribers.setdefault(group, set())
             if not members:
                 await self.layer.group_add(group, self.channel)
@@ -68,6 +79,11 @@ class LiveHub:
                 message = await self.layer.receive(self.channel)
             except asyncio.CancelledError:
                 raise
+            except RedisTimeoutError:
+                # A slow read, not a lost connection: memberships are intact. A frame popped but
+                # not read is a seq gap that the browsers heal with a resync.
+                log.info("live hub: slow read from the channel layer; receiving again")
+                continue
             except Exception as exc:
                 delay = RECONNECT_BACKOFF_S[min(failures, len(RECONNECT_BACKOFF_S) - 1)]
                 failures += 1
@@ -86,20 +102,49 @@ class LiveHub:
                 except Exception:  # one broken socket must not starve the others
                     log.debug("deliver to a subscriber failed", exc_info=True)
 
-    async def _rejoin(self) -> None:
+    async def _watch_for_redis_restarts(self) -> None:
+        from dashboard import groups
+        from dashboard.serving import async_client
+
+        marker = f"{groups.prefix()}:hub:{self.channel}"
+        placed = False
+        joined = True  # subscribe() has just joined; only a lost marker means joining again
+        while True:
+            try:
+                client = async_client()
+                if placed and not await client.exists(marker):
+                    log.warning("live hub: Redis lost its data (restart?); joining groups again")
+                    joined = placed = False
+                if not joined and not await self._rejoin():
+                    await asyncio.sleep(WATCHDOG_INTERVAL_S)
+                    continue
+                joined = True
+                await client.set(marker, "1", ex=MARKER_TTL_S)
+                placed = True
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Redis down: keep looking; the marker tells us what came back
+                log.info("live hub watchdog: %r", exc)
+            await asyncio.sleep(WATCHDOG_INTERVAL_S)
+
+    async def _rejoin(self) -> bool:
         """Join every group again and tell every socket that frames may have been lost."""
         try:
             for group in list(self.subscribers):
-                await self.layer.group_add(group, self.channel)
-        except Exception:
-            return  # still down; the next failed receive comes back here
+                # Pooled connections that died with Redis are retried with backoff by redis-py;
+                # bound the wait so the watchdog tries again instead of hanging.
+                await asyncio.wait_for(self.layer.group_add(group, self.channel), REJOIN_TIMEOUT_S)
+        except Exception as exc:
+            log.info("live hub: joining groups failed (%r); will retry", exc)
+            return False
         since = time.monotonic()
         everyone = {s for members in self.subscribers.values() for s in members}
         # Concurrently, so the sockets share snapshot reads (dashboard/serving.py).
         results = await asyncio.gather(*(s.feed_lost(since) for s in everyone), return_exceptions=True)
         for result in results:
             if isinstance(result, Exception):
-                log.debug("resync of a subscriber failed: %s", result)
+                log.warning("resync of a subscriber failed: %r", result)
+        return True
 
 
 _hubs: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, LiveHub] = weakref.WeakKeyDictionary()

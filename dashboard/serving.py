@@ -52,10 +52,18 @@ def _snapshot_frame(deployment_id: int, view_id: str, rows: dict, meta: dict) ->
 
 
 async def _read_snapshot(deployment_id: int, view_id: str) -> str:
-    async with async_client().pipeline(transaction=True) as pipe:
-        pipe.hgetall(groups.serving_rows_key(deployment_id, view_id))
-        pipe.hgetall(groups.serving_meta_key(deployment_id, view_id))
-        rows, meta = await pipe.execute()
+    for attempt in (1, 2):
+        try:
+            async with async_client().pipeline(transaction=True) as pipe:
+                pipe.hgetall(groups.serving_rows_key(deployment_id, view_id))
+                pipe.hgetall(groups.serving_meta_key(deployment_id, view_id))
+                rows, meta = await pipe.execute()
+            break
+        except redis.ConnectionError:
+            # After a Redis restart the pool hands out a dead connection once; redis-py does
+            # not retry MULTI/EXEC by itself.
+            if attempt == 2:
+                raise
     return _snapshot_frame(deployment_id, view_id, rows, meta)
 
 
