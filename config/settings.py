@@ -179,6 +179,6 @@ MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddlewar
 WHITENOISE_USE_FINDERS = True
 
 # Live dashboards (dashboard/hub.py): redis-py 8 reads with a 5 s socket timeout by default,
-# exactly channels_redis's BZPOPMIN block time, so an idle receive on a busy machine times out
-# and can drop the message it popped. Reads get headroom; a closed connection still fails fast.
+# exactly channels_redis's BZPOPMIN block time, so an idle receive on a busy machine fails with
+# a timeout every few seconds. Reads get headroom; a closed connection still fails fast.
 CHANNEL_LAYERS["default"]["CONFIG"]["hosts"] = [{"address": REDIS_URL, "socket_timeout": 30}]
