@@ -105,3 +105,32 @@ def test_an_invalid_document_prints_its_issues_and_exits_1(tmp_path):
     assert runner.wait_exit(60) == 1
     assert any("nowhere" in line for line in runner.stderr_lines), runner.stderr_lines
     assert runner.statuses() == []
+
+
+@pytest.mark.timeout(120)
+def test_view_deltas_are_numbered_per_view_and_end_at_the_latest_counts(tmp_path):
+    source, out, app_id = unique("events"), unique("counts"), unique("view")
+    create_topics({source: 2, out: 2})
+    try:
+        keys = [f"user-{i % 25}" for i in range(3000)]
+        produce(source, json_events(keys))
+        document = count_document([source], out)
+        document["nodes"].append(
+            {"id": "live", "type": "view", "config": {"title": "Counts"}, "position": {"x": 0, "y": 0}}
+        )
+        document["edges"].append({"source": "counts", "target": "live"})
+        runner = Runner(write_document(tmp_path, document), app_id, plan=False)
+        wait_until(lambda: lag(app_id, [source]) == 0, 60, "the runner to drain")
+        assert runner.stop() == 0, runner.describe()
+
+        deltas = [e for e in runner.of_type("table_delta") if e["view"] == "live"]
+        assert [d["seq"] for d in deltas] == list(range(1, len(deltas) + 1))
+        for delta in deltas:  # coalesced: one row per key per delta
+            assert len({row["key"] for row in delta["rows"]}) == len(delta["rows"])
+        latest = {}
+        for delta in deltas:
+            latest.update({row["key"]: row["value"]["count"] for row in delta["rows"]})
+        assert latest == dict(Counter(keys))
+        assert sum(len(d["rows"]) for d in deltas) < len(keys)
+    finally:
+        delete_app_topics(app_id, [source, out])
