@@ -73,6 +73,42 @@ def test_three_runners_started_and_stopped_in_turn_keep_counts_exact(tmp_path):
         delete_app_topics(app_id, [source, out])
 
 
+@pytest.mark.timeout(150)
+def test_co_partitioned_topics_stay_on_one_runner_per_partition_while_runners_come_and_go(tmp_path):
+    """A and B feed one count: partition p of both must live in one task on one runner."""
+    topic_a, topic_b, out, app_id = unique("A"), unique("B"), unique("counts"), unique("copart")
+    create_topics({topic_a: 2, topic_b: 2, out: 2})
+    plan_file = write_plan(tmp_path, count_plan([topic_a, topic_b], out))
+    rng = random.Random(6)
+    keys_a = [f"key-{rng.randrange(100):03d}" for _ in range(20_000)]
+    keys_b = [f"key-{rng.randrange(100):03d}" for _ in range(20_000)]
+
+    def feed() -> None:
+        for start in range(0, 20_000, 1_000):
+            produce(topic_a, json_events(keys_a[start : start + 1_000]))
+            produce(topic_b, json_events(keys_b[start : start + 1_000]))
+            time.sleep(0.25)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    try:
+        feeder.start()
+        first = Runner(plan_file, app_id, guarantee="exactly_once", slot=0)
+        wait_until(lambda: first.processed() > 0, 60, "the first runner to process")
+        second = Runner(plan_file, app_id, guarantee="exactly_once", slot=1)
+        wait_until(lambda: _owned_partitions(second) > 0, 60, "the second runner to own partitions")
+        owned = second.of_type("metrics")[-1]["partitions"]
+        assert sorted(p for t, p in owned if t == topic_a) == sorted(p for t, p in owned if t == topic_b)
+        assert first.stop() == 0, first.describe()
+        feeder.join(timeout=120)
+        wait_until(lambda: lag(app_id, [topic_a, topic_b]) == 0, 90, "the second runner to drain")
+        assert second.stop() == 0, second.describe()
+
+        series = counts_by_key(read_all(out))
+        assert {k: v[-1] for k, v in series.items()} == dict(Counter(keys_a + keys_b))
+    finally:
+        delete_app_topics(app_id, [topic_a, topic_b, out])
+
+
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("guarantee", ["at_least_once", "exactly_once"])
 def test_a_fresh_process_restores_counts_from_the_changelog(tmp_path, guarantee):

@@ -138,11 +138,11 @@ def delete_topics(
 def cluster_health(kafka_config: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
     """Delegates to ``health.cluster_health`` (owned with the deployment checks) when present."""
     try:
-        from processing.runtime.kafka.health import cluster_health as _health
+        from processing.runtime.kafka.health import cluster_health as health_check
     except ImportError:
-        _health = None
-    if _health is not None:
-        return _health(kafka_config, timeout)
+        pass
+    else:
+        return health_check(kafka_config, timeout)
     try:
         metadata = admin_client(kafka_config).list_topics(timeout=timeout)
     except KafkaException as exc:

@@ -47,6 +47,9 @@ BATCH_SIZE = 2000
 # reports metrics and notices should_stop() promptly.
 POLL_TIMEOUT_S = 0.2
 METRICS_INTERVAL_S = 1.0
+# Rewinds in a row without one successful checkpoint before the instance gives up: a sink
+# topic deleted under us or lost permissions would otherwise replay the same interval forever.
+MAX_CONSECUTIVE_RECOVERIES = 5
 # librdkafka metadata/offset look-ups; generous because they share 2 cores with everything else.
 LOOKUP_TIMEOUT_S = 10.0
 RESTORE_BATCH = 10_000
@@ -135,8 +138,9 @@ class Instance:
         self.runtime: Any = None
         self.consumer: Any = None
         self.restore_consumer: Any = None
-        self.producer: OutputProducer | None = None
-        self.checkpoint: Checkpoint | None = None
+        # Created in _start(), inside run(): librdkafka handles must not cross a fork.
+        self.producer: OutputProducer = None  # type: ignore[assignment]
+        self.checkpoint: Checkpoint = None  # type: ignore[assignment]
         self.tasks: dict[TaskId, Any] = {}
         self.assigned: set[tuple[str, int]] = set()
         self.status = ""
@@ -145,6 +149,7 @@ class Instance:
         self.assignment_strategy = "cooperative-sticky"
         self.closing = False
         self.failed = False
+        self.recoveries = 0
 
         self.closed_metrics: dict[str, dict[str, int]] = {}
         self.pending_views: dict[str, dict[Any, Any]] = defaultdict(dict)
@@ -324,11 +329,14 @@ class Instance:
                 continue
             topic, partition, offset = msg.topic(), msg.partition(), msg.offset()
             tp = (topic, partition)
-            batch = routes.get(tp, False)
-            if batch is False:
-                batch = None
-                if tp in self.assigned:
-                    batch = batches.setdefault((subtopology_of(topic), partition), [])
+            if tp in routes:
+                batch = routes[tp]
+            else:
+                batch = (
+                    batches.setdefault((subtopology_of(topic), partition), [])
+                    if tp in self.assigned
+                    else None
+                )
                 routes[tp] = batch
             if batch is None:
                 continue
@@ -392,13 +400,17 @@ class Instance:
         log.warning("consumer error (retried by librdkafka): %s", error.str())
 
     def _commit(self) -> None:
-        self.checkpoint.commit(self.tasks.values())
+        if self.checkpoint.commit(self.tasks.values()):
+            self.recoveries = 0
         self._flush_views()
 
     # --- recovery --------------------------------------------------------------------------
 
     def _recover(self, failure: ProducerFailure) -> None:
         """Abortable: abort + rewind + rebuild. Fatal/fenced: new producer, then the same."""
+        self.recoveries += 1
+        if self.recoveries > MAX_CONSECUTIVE_RECOVERIES:
+            raise InstanceFailed(f"checkpoint failed {self.recoveries} times in a row; last error: {failure}")
         log.warning("checkpoint failed (%s); rewinding to the committed offsets", failure)
         if failure.fatal:
             self.producer.close()
