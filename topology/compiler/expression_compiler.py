@@ -64,9 +64,25 @@ class ExpressionError(ValueError):
 
 
 def _pos(node: exp.Expr | None) -> int:
-    """The character offset of a node: its own token, else the first token inside it."""
+    """The character offset of a node: its own token, else the first token inside it.
+
+    Follows the leftmost child first (cheap, and what a node's text starts with); only a node
+    with no located token down that path gets the full walk.
+    """
     if node is None:
         return 0
+    current: exp.Expr | None = node
+    for _ in range(64):
+        if current is None:
+            break
+        meta = current._meta
+        start = meta.get("start") if meta else None
+        if isinstance(start, int):
+            return start
+        if isinstance(current, exp.Column | exp.Dot):
+            node = current  # its parts are stored last-first: take the smallest offset below
+            break
+        current = next(current.iter_expressions(), None)
     best = None
     stack = [node]
     seen = 0

@@ -23,9 +23,12 @@ import threading
 from collections import OrderedDict
 from typing import Any
 
-import sqlglot
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import ParseError, SqlglotError, TokenError
+from sqlglot.generator import Generator
+from sqlglot.parser import Parser
+from sqlglot.tokens import Tokenizer
 
 from topology.compiler.expression_compiler import (
     AGGREGATE_FUNCTIONS,
@@ -122,7 +125,7 @@ def _compile_uncached(
     fn, type_ = compiler.compile(tree)
     if expected_type == "boolean" and type_ not in ("boolean", "any", "null"):
         raise ExpressionError(f"expected a boolean condition, got a {type_} expression", 0, "expression.type")
-    return CompiledExpression(fn, tree.sql(copy=False), tuple(sorted(compiler.fields)), type_)
+    return CompiledExpression(fn, canonical(tree), tuple(sorted(compiler.fields)), type_)
 
 
 def parse_aggregation(sql: str, *, fields: dict[str, str] | None = None) -> tuple[str, str | None]:
@@ -140,7 +143,7 @@ def parse_aggregation(sql: str, *, fields: dict[str, str] | None = None) -> tupl
         raise ExpressionError(
             f"{function} needs a numeric argument, got {type_}", _pos(argument), "expression.type"
         )
-    return function, argument.sql(copy=False)
+    return function, canonical(argument)
 
 
 def _aggregation_parts(tree: exp.Expr) -> tuple[str, exp.Expr | None]:
@@ -176,6 +179,24 @@ def _aggregation_parts(tree: exp.Expr) -> tuple[str, exp.Expr | None]:
     )
 
 
+_local = threading.local()
+
+
+def _sqlglot() -> tuple[Tokenizer, Parser, Generator]:
+    """One tokenizer, parser and generator per thread: building them costs about a quarter of
+    parsing a short expression, and each resets its state on every call."""
+    tools = getattr(_local, "tools", None)
+    if tools is None:
+        dialect = Dialect.get_or_raise(None)
+        tools = _local.tools = (dialect.tokenizer(), dialect.parser(), dialect.generator())
+    return tools
+
+
+def canonical(tree: exp.Expr) -> str:
+    """sqlglot's rendering of a parsed expression: the form stored in plans."""
+    return _sqlglot()[2].generate(tree, copy=False)
+
+
 def parse(sql: str) -> exp.Expr:
     """Parse and bound-check the text; returns the sqlglot AST (not yet whitelisted)."""
     if not isinstance(sql, str):
@@ -189,8 +210,9 @@ def parse(sql: str) -> exp.Expr:
     if not sql.strip():
         raise ExpressionError("expression is empty", 0, "expression.syntax")
     _check_nesting(sql)
+    tokenizer, parser, _ = _sqlglot()
     try:
-        trees = sqlglot.parse(sql)
+        trees = parser.parse(tokenizer.tokenize(sql), sql)
     except TokenError as error:
         raise ExpressionError(
             f"cannot read the expression: {error}", _unclosed_quote(sql), "expression.syntax"

@@ -306,3 +306,10 @@ def test_aggregation_calls_parse_to_function_and_argument(sql, expected):
 def test_anything_but_one_aggregation_call_is_refused(sql):
     with pytest.raises(ExpressionError):
         parse_aggregation(sql)
+
+
+def test_an_unknown_nested_field_is_located_at_the_start_of_its_path():
+    with pytest.raises(ExpressionError) as raised:
+        compile_expression("a + user.adress.city * 2", fields={"a": "integer", "user": "string"})
+    assert raised.value.code == "expression.unknown_field"
+    assert raised.value.position == 4
