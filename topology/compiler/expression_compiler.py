@@ -302,7 +302,8 @@ class _CompilerCore:
 
     def _path(self, node: exp.Expr) -> list[exp.Identifier]:
         if isinstance(node, exp.Column):
-            parts = node.parts
+            args = node.args  # catalog.db.table.this, outermost first (Column.parts is slow)
+            parts = [args[key] for key in ("catalog", "db", "table", "this") if args.get(key) is not None]
             if not parts or not all(isinstance(p, exp.Identifier) for p in parts):
                 raise _fail("unsupported column reference", node, "expression.unsupported")
             return [p for p in parts if isinstance(p, exp.Identifier)]
