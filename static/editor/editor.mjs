@@ -3,10 +3,11 @@
 // model commands. Side panels that talk to other APIs live in panels.mjs.
 
 import * as M from "./model.mjs";
-import { renderSchemaForm, paintFieldIssues } from "./form.mjs";
 import { layoutPositions, NODE_SIZE } from "./layout.mjs";
 import { request, errorText } from "./api.mjs";
 import { setupPanels } from "./panels.mjs";
+import { buildPalette, portKindLabel, renderOutline, renderProblems } from "./lists.mjs";
+import { closeForm, openForm, paintForm, showFormMessage } from "./config_panel.mjs";
 
 const X6 = window.X6;
 const PORT_COLORS = { stream: "#2563eb", table: "#d97706", same: "#6b7280" };
@@ -26,10 +27,6 @@ function h(tag, attrs = {}, ...children) {
   }
   for (const c of children) if (c != null) node.append(c);
   return node;
-}
-
-function portKindLabel(port) {
-  return port.kinds.includes("same") ? "same as input" : port.kinds.join(" or ");
 }
 
 function portColor(port) {
@@ -463,65 +460,22 @@ export class Editor {
     else if (ids.length > 1) this.showFormMessage(`${ids.length} nodes selected. Ctrl-C copies them, Delete removes them.`);
   }
 
-  // --- config form -------------------------------------------------------------------------
+  // --- config form (config_panel.mjs) -----------------------------------------------------
 
   showFormMessage(text) {
-    this.formNodeId = null;
-    $("#config-panel", this.root).replaceChildren(h("p", { class: "muted", text }));
+    showFormMessage(this, text);
   }
 
   closeForm() {
-    this.showFormMessage("Select a node to edit its configuration.");
+    closeForm(this);
   }
 
   openForm(nodeId, focus) {
-    const node = M.findNode(this.doc, nodeId);
-    const panel = $("#config-panel", this.root);
-    if (!node) return this.closeForm();
-    this.formNodeId = nodeId;
-    const spec = this.catalog.types[node.type] ?? { schema: { type: "object" }, defs: {}, title: node.type, description: "" };
-    const idInput = h("input", { type: "text", id: "node-id-input", value: node.id, "aria-describedby": "node-id-error" });
-    const idError = h("div", { id: "node-id-error", class: "field-errors", role: "alert" });
-    idInput.addEventListener("change", () => {
-      const result = M.renameNode(this.doc, node.id, idInput.value.trim());
-      if (!result.ok) {
-        idError.textContent = result.reason;
-        return;
-      }
-      idError.textContent = "";
-      this.formNodeId = node.id;
-      this.graph.getCellById(idInput.defaultValue)?.remove();
-      for (const e of this.graph.getEdges()) e.remove();
-      this.changed();
-      this.selectNodes([node.id]);
-    });
-    const form = renderSchemaForm(spec.schema, spec.defs, node.config ?? {}, (value, { final }) => {
-      node.config = value;
-      // Branch names become ports, so the node may need new ports.
-      this.changed({ record: final, rerender: true });
-    });
-    const header = h(
-      "div",
-      { class: "form-header" },
-      h("h3", { text: `${spec.title} (${node.type})` }),
-      spec.description ? h("p", { class: "muted", text: spec.description }) : null,
-      h("div", { class: "field", "data-field": "__id" }, h("label", { for: "node-id-input", text: "Node id" }), idInput, idError),
-    );
-    const ports = h("p", { class: "muted ports-summary" });
-    ports.textContent = `Inputs: ${M.inputPorts(this.catalog, node).map((p) => `${p.name} (${portKindLabel(p)})`).join(", ") || "none"} · Outputs: ${M.outputPorts(this.catalog, node).map((p) => `${p.name} (${portKindLabel(p)})`).join(", ") || "none"}`;
-    const problems = h("div", { class: "node-problems", role: "alert" });
-    panel.replaceChildren(h("form", { class: "node-form", "data-node-id": node.id, onsubmit: (e) => e.preventDefault() }, header, ports, form, problems));
-    this.paintForm();
-    if (focus) idInput.focus();
+    openForm(this, nodeId, focus);
   }
 
   paintForm() {
-    const form = $(".node-form", this.root);
-    if (!form || !this.formNodeId) return;
-    const issues = (this.issues ?? []).filter((i) => i.node_id === this.formNodeId);
-    const unclaimed = paintFieldIssues(form, issues.filter((i) => i.field));
-    const rest = [...unclaimed, ...issues.filter((i) => !i.field)];
-    $(".node-problems", form).replaceChildren(...rest.map((i) => h("div", { class: "field-error", text: `${i.code}: ${i.message}` })));
+    paintForm(this);
   }
 
   // --- validation and problems -------------------------------------------------------------
@@ -552,93 +506,15 @@ export class Editor {
   }
 
   renderProblems() {
-    const list = $("#problems-list", this.root);
-    const items = this.issues.map((issue, index) => {
-      const where = [issue.node_id, issue.field, issue.edge_id != null ? `edge ${issue.edge_id}` : null].filter((x) => x != null && x !== "").join(" · ");
-      const button = h("button", { type: "button", class: "problem", "data-node-id": issue.node_id ?? "", "data-index": String(index) },
-        h("span", { class: `severity ${issue.severity ?? "error"}`, text: issue.severity ?? "error" }),
-        h("span", { class: "where", text: where || "document" }),
-        h("span", { class: "message", text: issue.message }));
-      button.addEventListener("click", () => {
-        if (issue.node_id && M.findNode(this.doc, issue.node_id)) {
-          this.selectNodes([issue.node_id], { reveal: true });
-          this.showTab("config");
-          const field = issue.field && $(`.node-form .field[data-field="${CSS.escape(String(issue.field).replace(/^config\./, ""))}"] :is(input,textarea,select)`, this.root);
-          field?.focus();
-        }
-      });
-      return h("li", {}, button);
-    });
-    list.replaceChildren(...items);
-    $("#problems-count", this.root).textContent = String(this.issues.length);
+    renderProblems(this);
   }
-
-  // --- outline (keyboard-operable view of the whole graph) ---------------------------------
 
   renderOutline() {
-    const nodes = $("#outline-nodes", this.root);
-    const edges = $("#outline-edges", this.root);
-    if (!nodes) return;
-    nodes.replaceChildren(
-      ...this.doc.nodes.map((node) => {
-        const count = (this.mappedIssues.byNode[node.id] ?? []).length;
-        const select = h("button", { type: "button", class: "outline-select", "data-outline-node": node.id, "aria-selected": "false", text: `${node.id} (${node.type})${count ? ` — ${count} problem(s)` : ""}` });
-        select.addEventListener("click", () => {
-          this.selectNodes([node.id], { reveal: true });
-          this.showTab("config");
-        });
-        const del = h("button", { type: "button", class: "small", "aria-label": `Delete node ${node.id}`, text: "Delete" });
-        del.addEventListener("click", () => this.deleteItems([node.id]));
-        return h("li", {}, select, " ", del);
-      }),
-    );
-    edges.replaceChildren(
-      ...this.doc.edges.map((edge) => {
-        const key = M.edgeKey(edge);
-        const label = `${edge.source}${edge.source_port ? `.${edge.source_port}` : ""} → ${edge.target}${edge.target_port ? `.${edge.target_port}` : ""}`;
-        const del = h("button", { type: "button", class: "small", "aria-label": `Delete edge ${label}`, text: "Delete" });
-        del.addEventListener("click", () => this.deleteItems([], [key]));
-        return h("li", { "data-outline-edge": key }, h("span", { text: label }), " ", del);
-      }),
-    );
-    const options = (ports) =>
-      this.doc.nodes.flatMap((node) => ports(node).map((p, _, all) => ({ value: JSON.stringify([node.id, p.name]), text: all.length > 1 ? `${node.id}.${p.name}` : node.id })));
-    const fill = (select, opts) => {
-      const keep = select.value;
-      select.replaceChildren(...opts.map((o) => h("option", { value: o.value, text: o.text })));
-      if (opts.some((o) => o.value === keep)) select.value = keep;
-    };
-    fill($("#outline-connect-source", this.root), options((n) => M.outputPorts(this.catalog, n)));
-    fill($("#outline-connect-target", this.root), options((n) => M.inputPorts(this.catalog, n)));
+    renderOutline(this);
   }
 
-  // --- palette -----------------------------------------------------------------------------
-
   buildPalette() {
-    const search = $("#palette-search", this.root);
-    const list = $("#palette-groups", this.root);
-    const draw = () => {
-      list.replaceChildren(
-        ...M.paletteGroups(this.catalog, search.value).map((group) =>
-          h("section", { class: "palette-group", "data-group": group.id },
-            h("h3", { text: group.title }),
-            h("ul", {}, ...group.types.map((t) => {
-              const item = h("button", { type: "button", class: "palette-item", draggable: "true", "data-type": t.type, title: t.description || t.title, "aria-label": `Add ${t.title} node` },
-                h("span", { class: "palette-title", text: t.title }),
-                h("span", { class: "palette-ports", text: `${t.inputs.map(portKindLabel).join("+") || "—"} → ${t.outputs.map(portKindLabel).join("+") || "—"}` }));
-              item.addEventListener("dragstart", (e) => {
-                e.dataTransfer.setData("application/x-weir-node-type", t.type);
-                e.dataTransfer.effectAllowed = "copy";
-              });
-              item.addEventListener("click", () => this.addNode(t.type));
-              return h("li", {}, item);
-            })),
-          ),
-        ),
-      );
-    };
-    search.addEventListener("input", draw);
-    draw();
+    buildPalette(this);
   }
 
   // --- toolbar, keyboard, status -----------------------------------------------------------

@@ -319,3 +319,17 @@ def test_branch_outputs_are_named_ports_wired_to_their_own_targets(page, live_da
     expect(page.locator("#outline-edges li")).to_have_count(3)
     assert outline_edges(page)[1:] == ["split.big → big_out", "split.default → rest_out"]
     wait_valid(page)
+
+
+def test_renaming_a_node_in_its_form_keeps_its_edges(page, live_daphne, editor_user):
+    topology = make_topology(editor_user, pipeline_document("in-t", "out-t"))
+    open_editor(page, live_daphne, topology.pk)
+    select_node(page, "eu_only")
+
+    page.locator("#node-id-input").fill("europe")
+    page.locator("#node-id-input").blur()
+
+    expect(page.locator('[data-outline-node="europe"]')).to_have_count(1)
+    assert outline_edges(page) == ["views → europe", "europe → by_page", "by_page → out"]
+    expect(page.locator("#canvas .x6-edge")).to_have_count(3)
+    wait_valid(page)
