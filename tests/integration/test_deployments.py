@@ -21,7 +21,14 @@ from django.db import connection
 from django.test import Client
 
 from processing.models import Deployment, DeploymentEvent, DeploymentInstance
-from tests.integration.runtime_harness import counts_by_key, delete_app_topics, json_events, produce, read_all
+from tests.integration.runtime_harness import (
+    counts_by_key,
+    delete_app_topics,
+    json_events,
+    lag,
+    produce,
+    read_all,
+)
 from tests.processing.plans import count_by_key, store_version
 
 pytestmark = [pytest.mark.integration]
@@ -147,7 +154,7 @@ class SlotWatch(threading.Thread):
             connection.close()
 
 
-def wait(condition, timeout: float, what: str, interval: float = 0.25):
+def wait(condition, timeout: float, what: str, interval: float = 0.25, explain=None):
     deadline = time.monotonic() + timeout
     last = None
     while time.monotonic() < deadline:
@@ -158,7 +165,25 @@ def wait(condition, timeout: float, what: str, interval: float = 0.25):
         if last and not isinstance(last, Exception):
             return last
         time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r})")
+    details = f"\n{explain()}" if explain else ""
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what} (last: {last!r}){details}")
+
+
+def describe(*pks: int) -> str:
+    """Status, instances and event log, for failure messages."""
+    lines = []
+    for pk in pks:
+        d = deployment(pk)
+        lines.append(f"deployment {pk} {d.app_id}: {d.status} (desired {d.desired_state}) {d.last_error!r}")
+        lines += [
+            f"  slot {i.slot} epoch {i.epoch} {i.status} claimed={i.claimed} pid={i.pid} {i.error!r}"
+            for i in DeploymentInstance.objects.filter(deployment_id=pk)
+        ]
+        lines += [
+            f"  {e.created_at:%H:%M:%S.%f} {e.kind}: {e.message}"
+            for e in DeploymentEvent.objects.filter(deployment_id=pk).order_by("id")
+        ]
+    return "\n".join(lines)
 
 
 def status_history(pk: int) -> list[str]:
@@ -287,14 +312,16 @@ def test_scaling_one_to_three_to_one_while_events_flow_keeps_counts_exact(
     feeder.start()
     try:
         assert api_post(client, f"/api/deployments/{pk}/scale", {"instances": 3}).status_code == 200
+        # Partitions are reported with the metrics, a moment after each rebalance settles.
         three = wait(
-            lambda: (lambda live: len(live) == 3 and all(i.partitions for i in live) and live)(
-                live_instances(pk)
-            ),
+            lambda: (
+                lambda live: len(live) == 3 and sorted(len(i.partitions) for i in live) == [2, 2, 2] and live
+            )(live_instances(pk)),
             60,
-            "three instances sharing the partitions",
+            "three instances with two partitions each",
         )
-        assert sorted(len(i.partitions) for i in three) == [2, 2, 2]
+        owned = [{(t, p) for t, p in i.partitions} for i in three]
+        assert len(owned[0] | owned[1] | owned[2]) == 6
         wait(lambda: deployment(pk).status == "running", 60, "running with three")
         assert api_post(client, f"/api/deployments/{pk}/scale", {"instances": 1}).status_code == 200
         wait(
@@ -398,7 +425,14 @@ def test_deployments_that_cannot_run_end_failed_with_their_reason_after_bounded_
         ids.append(response.json()["id"])
     deployments_to_stop.extend(ids)
 
-    wait(lambda: all(deployment(pk).status == "failed" for pk in ids), 90, "both deployments to fail")
+    wait(
+        lambda: all(deployment(pk).status == "failed" for pk in ids),
+        90,
+        "both deployments to fail",
+        explain=lambda: (
+            describe(*ids) + f"\nuncommitted records of {source}: {lag(deployment(ids[1]).app_id, [source])}"
+        ),
+    )
     lost_dep, pill_dep = deployment(ids[0]), deployment(ids[1])
     assert missing in lost_dep.last_error and "gave up after 3 restarts" in lost_dep.last_error
     assert "gave up after 3 restarts" in pill_dep.last_error and f"{source}[0]@1" in pill_dep.last_error
