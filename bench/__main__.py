@@ -13,6 +13,7 @@ import time
 
 BENCHMARKS: list[str] = []
 BENCHMARKS += ["compile_bench"]  # compiler: 1,000-node document compile time
+BENCHMARKS += ["bench_dashboard"]  # live views: produce -> browser-rendered latency, 100/1,000 sockets
 
 
 def main(argv: list[str]) -> int:

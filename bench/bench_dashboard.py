@@ -64,7 +64,7 @@ def _masked_text(payload: bytes) -> bytes:
     return head + mask + masked
 
 
-async def _client(host, port, cookie, deployment, measure, latencies, counts, ready, stop):
+async def _open(host, port, cookie):
     reader, writer = await asyncio.open_connection(host, port)
     key = base64.b64encode(os.urandom(16)).decode()
     writer.write(
@@ -76,7 +76,22 @@ async def _client(host, port, cookie, deployment, measure, latencies, counts, re
     )
     head = await reader.readuntil(b"\r\n\r\n")
     if b" 101 " not in head.split(b"\r\n", 1)[0]:
-        raise RuntimeError(f"handshake refused: {head[:80]!r}")
+        writer.close()
+        raise ConnectionError(f"handshake refused: {head[:80]!r}")
+    return reader, writer
+
+
+async def _client(host, port, cookie, deployment, measure, latencies, counts, ready, stop):
+    # Like the browser: a refused or timed-out handshake (Daphne gives the app 5 s to accept,
+    # which a thousand simultaneous logins can exceed) is retried with backoff.
+    for attempt in range(12):
+        try:
+            reader, writer = await _open(host, port, cookie)
+            break
+        except (ConnectionError, OSError, asyncio.IncompleteReadError):
+            await asyncio.sleep(min(4.0, 0.25 * 2**attempt) * (0.5 + random.random()))
+    else:
+        raise RuntimeError("could not open a websocket after 12 attempts")
     writer.write(
         _masked_text(
             json.dumps(
@@ -151,10 +166,17 @@ def clients_worker(args) -> None:
                     )
                 )
             )
-            if i % 50 == 49:
-                await asyncio.sleep(0.05)  # do not stampede the accept queue
+            if i % 25 == 24:
+                await asyncio.sleep(0.1)  # do not stampede the accept queue
         for _ in range(args.n):
-            await ready.acquire()
+            acquired = asyncio.ensure_future(ready.acquire())
+            await asyncio.wait([acquired, *tasks], return_when=asyncio.FIRST_COMPLETED)
+            failed = [t for t in tasks if t.done() and t.exception()]
+            if failed:
+                acquired.cancel()
+                Path(args.ready_file).write_text(f"failed: {failed[0].exception()!r}")
+                return
+            await acquired
         Path(args.ready_file).write_text("ready")
         await stop.wait()
         for t in tasks:
@@ -278,8 +300,12 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
     deadline = time.monotonic() + 300
     while not ready.exists():
         if worker.poll() is not None or time.monotonic() > deadline:
+            worker.kill()
             raise RuntimeError(f"socket clients did not connect ({others})")
         time.sleep(0.2)
+    if ready.read_text() != "ready":
+        worker.kill()
+        raise RuntimeError(f"socket clients did not connect ({others}): {ready.read_text()}")
     page.evaluate(
         "() => { window.weirLatencies.length = 0; window.weirMeasure = true; window.weirFrames = 0; }"
     )
@@ -354,7 +380,15 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
     return result
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    """Entry for ``python -m bench bench_dashboard``: runs in its own process, since it sets up
+    Django with a throwaway database of its own."""
+    if argv is None:
+        return subprocess.call([sys.executable, __file__], cwd=ROOT)
+    return run(argv)
+
+
+def run(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
@@ -372,10 +406,10 @@ def main() -> None:
     parser.add_argument("--deployment", type=int)
     parser.add_argument("--out")
     parser.add_argument("--ready-file")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.clients_worker:
         clients_worker(args)
-        return
+        return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="weir-bench-dashboard-"))
     setup_django(workdir)
@@ -445,7 +479,8 @@ def main() -> None:
     (ROOT / "bench" / "results_dashboard.json").write_text(
         json.dumps({"tick_ms": args.tick_ms, "keys": args.keys, "cases": results}, indent=2)
     )
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(run(sys.argv[1:]))
