@@ -9,6 +9,7 @@ lines; the harness reads them together with the group's committed offsets.
 
 from __future__ import annotations
 
+import os
 import signal
 import sys
 import time
@@ -125,7 +126,14 @@ def main() -> int:
     signal.signal(signal.SIGINT, _stop)
     stats = StatsFile(spec["stats"])
     stats.mark("boot")
-    if spec["system"] == "weir":
+    if spec["system"] == "weir" and os.environ.get("BENCH_PROFILE"):
+        # cProfile of the whole run (for the runtime owners: where W2's time goes).
+        import cProfile
+
+        cProfile.runctx(
+            "run_weir(spec, stats)", globals(), {"spec": spec, "stats": stats}, os.environ["BENCH_PROFILE"]
+        )
+    elif spec["system"] == "weir":
         run_weir(spec, stats)
     else:
         run_limit(spec, stats)

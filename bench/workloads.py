@@ -19,6 +19,7 @@ from typing import Any
 
 import orjson
 
+# Set by the harness to a recent time (see bench_streams.main); the default is for tests.
 BASE_TS = 1_700_000_000_000
 WINDOW_MS = 10_000
 PARTITIONS = 4
