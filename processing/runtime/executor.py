@@ -229,10 +229,10 @@ class StreamTask:
         out: list[OutputRecord] = []
         for name, store in self.stores.items():
             topic = self.changelog_topics[name]
-            out.extend(
+            out += [
                 _new_output(OutputRecord, (topic, key, value, ts, partition, None))
                 for key, value, ts in store.take_changelog()
-            )
+            ]
             if log_time and name in self._timed_stores:
                 out.append(
                     OutputRecord(

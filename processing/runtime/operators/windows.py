@@ -25,13 +25,26 @@ from processing.runtime.serde import (
 from processing.runtime.state.memory import MemoryStore
 from topology.compiler.plan import Aggregate
 
+KEY_CACHE_LIMIT = 200_000
+
 
 def window_codec(size: int) -> tuple[Callable[[Any], bytes], Callable[[bytes], Any]]:
+    # The changelog key is the canonical JSON of {"key", "window_start", "window_end"}; sorted
+    # keys put the group key first, so its canonical JSON is computed once per group key and
+    # the window bounds (plain integers, written as orjson writes them) are spliced around it.
+    # Every window of a key is written and tombstoned, so this is the bulk of a windowed
+    # changelog's cost. The cache holds the keys of the open windows at most, and is dropped
+    # when it grows past KEY_CACHE_LIMIT entries (keys seen once and never again).
+    key_json: dict[Any, bytes] = {}
+
     def encode(store_key: tuple) -> bytes:
         hkey, start = store_key
-        return canonical_json(
-            {"key": key_to_json(key_from_hashable(hkey)), "window_start": start, "window_end": start + size}
-        )
+        prefix = key_json.get(hkey)
+        if prefix is None:
+            if len(key_json) >= KEY_CACHE_LIMIT:
+                key_json.clear()
+            prefix = key_json[hkey] = b'{"key":' + canonical_json(key_to_json(key_from_hashable(hkey)))
+        return b'%s,"window_end":%d,"window_start":%d}' % (prefix, start + size, start)
 
     def decode(raw: bytes) -> tuple:
         data = orjson.loads(raw)

@@ -33,6 +33,10 @@ class MemoryStore:
         self.dirty: dict[Any, int] = {}
         self._encode_key = encode_key
         self._decode_key = decode_key
+        # Changelog bytes of each live key: a hot key is written at every commit, and its
+        # bytes never change. Only for the default codec; a windowed store's keys include the
+        # window start, so they are new at every window (its codec caches the key part).
+        self._key_bytes: dict[Any, bytes] | None = {} if encode_key is hashable_to_bytes else None
 
     def get(self, key: Any, default: Any = None) -> Any:
         return self.data.get(key, default)
@@ -63,10 +67,24 @@ class MemoryStore:
         data = self.data
         encode = self._encode_key
         dumps = serde_dumps
+        key_bytes = self._key_bytes
         out: list[ChangelogRecord] = []
-        for key, ts in self.dirty.items():
-            value = data.get(key, _MISSING)
-            out.append((encode(key), None if value is _MISSING else dumps(value), ts))
+        append = out.append
+        if key_bytes is None:
+            for key, ts in self.dirty.items():
+                value = data.get(key, _MISSING)
+                append((encode(key), None if value is _MISSING else dumps(value), ts))
+        else:
+            for key, ts in self.dirty.items():
+                value = data.get(key, _MISSING)
+                if value is _MISSING:
+                    raw_key = key_bytes.pop(key, None) or encode(key)
+                    append((raw_key, None, ts))
+                    continue
+                raw_key = key_bytes.get(key)
+                if raw_key is None:
+                    raw_key = key_bytes[key] = encode(key)
+                append((raw_key, dumps(value), ts))
         # Cleared in place: operators hold a reference to this dict on their hot path.
         self.dirty.clear()
         return out
@@ -88,3 +106,5 @@ class MemoryStore:
     def clear(self) -> None:
         self.data.clear()
         self.dirty.clear()
+        if self._key_bytes is not None:
+            self._key_bytes.clear()
