@@ -53,6 +53,7 @@ from stack_processes import (
     log_dir,
     log_tail,
     port_is_free,
+    port_listening,
     recorded_pids,
     resolve_profile,
     say,
@@ -120,13 +121,21 @@ def kafka_admin(bootstrap: str):
     return AdminClient({"bootstrap.servers": bootstrap, "socket.timeout.ms": 2000, "log_level": 0})
 
 
+def new_cluster_id() -> str:
+    """A Kafka Uuid (url-safe base64, no padding) that cannot be mistaken for a CLI option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if cluster_id[0].isalnum():
+            return cluster_id
+
+
 def start_kafka(profile: Profile, env: dict[str, str]) -> subprocess.Popen:
     kafka_dir = profile.data_dir / "kafka"
     kafka_dir.mkdir(parents=True, exist_ok=True)
     properties = kafka_dir / "server.properties"
     properties.write_text(kafka_properties(profile))
     if not (kafka_dir / "data" / "meta.properties").exists():
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cluster_id = new_cluster_id()
         result = subprocess.run(
             java_command("kafka.tools.StorageTool", "format", "-t", cluster_id, "-c", str(properties)),
             capture_output=True,
@@ -141,6 +150,15 @@ def start_kafka(profile: Profile, env: dict[str, str]) -> subprocess.Popen:
 def wait_kafka(profile: Profile, proc: subprocess.Popen) -> None:
     bootstrap = f"127.0.0.1:{profile.broker_port}"
     started = time.monotonic()
+    # The AdminClient starts connecting as soon as it exists, so it is created only once the
+    # broker listens (see port_listening).
+    wait_until(
+        lambda: port_listening(profile.broker_port),
+        KAFKA_READY_TIMEOUT_S,
+        "Kafka's listener",
+        proc,
+        log_dir(profile) / "kafka.log",
+    )
     admin = kafka_admin(bootstrap)
     wait_until(
         lambda: bool(admin.list_topics(timeout=2).brokers),
@@ -183,7 +201,7 @@ def start_redis(profile: Profile, env: dict[str, str]) -> subprocess.Popen:
     say(f"starting Redis on 127.0.0.1:{profile.redis_port}")
     proc = spawn(profile, "redis", argv, env)
     wait_until(
-        lambda: redis_ping(profile.redis_port),
+        lambda: port_listening(profile.redis_port) and redis_ping(profile.redis_port),
         REDIS_READY_TIMEOUT_S,
         "Redis",
         proc,
@@ -311,7 +329,7 @@ def command_run() -> int:
             processes[name] = spawn(profile, name, argv, env)
         url = f"http://127.0.0.1:{profile.http_port}/"
         wait_until(
-            lambda: http_answers(url + "api/health"),
+            lambda: port_listening(profile.http_port) and http_answers(url + "api/health"),
             HTTP_READY_TIMEOUT_S,
             "Daphne",
             processes["daphne"],

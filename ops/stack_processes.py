@@ -73,6 +73,27 @@ class StackError(RuntimeError):
 # --------------------------------------------------------------------------------- profiles
 
 
+def port_listening(port: int) -> bool:
+    """Whether something listens on the TCP port, read from /proc without connecting.
+
+    Probing a port that nobody listens on yet by connecting to it can make the kernel pick
+    that very port as the probe's source port (a TCP self-connect, when the port is in the
+    ephemeral range as free ports are), and then the server cannot bind it. So readiness
+    probes connect only once the server is listening.
+    """
+    wanted = f":{port:04X}"
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[1].endswith(wanted) and fields[3] == "0A":  # 0A = LISTEN
+                return True
+    return False
+
+
 def port_is_free(port: int) -> bool:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -84,6 +105,23 @@ def port_is_free(port: int) -> bool:
 
 
 def free_port() -> int:
+    """A free port below the kernel's ephemeral range, so no outgoing connection (a probe of
+    a server that is not listening yet) can take it as its source port."""
+    import random
+
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, max(low, 20001))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -202,6 +240,20 @@ def recorded_pids(profile: Profile) -> dict[str, int]:
     return alive
 
 
+# Supervising commands (run, test, bench) set this: if the supervisor itself is killed
+# (SIGKILL, a CI timeout), the kernel sends SIGTERM to the processes it started, so nothing is
+# orphaned. `up` leaves it off: its processes outlive the command on purpose.
+DIE_WITH_SUPERVISOR = {"enabled": False}
+PR_SET_PDEATHSIG = 1
+
+
+def terminate_when_parent_dies() -> None:
+    """Runs in the child between fork and exec."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def spawn(
     profile: Profile, name: str, argv: list[str], env: dict[str, str], cwd: Path = ROOT
 ) -> subprocess.Popen:
@@ -217,6 +269,7 @@ def spawn(
         # Own session: the process and its children form one group that we stop together,
         # and a Ctrl-C in the terminal reaches only the supervisor, which stops them in order.
         start_new_session=True,
+        preexec_fn=terminate_when_parent_dies if DIE_WITH_SUPERVISOR["enabled"] else None,
     )
     log.close()
     record_pid(profile, name, proc.pid)
@@ -315,6 +368,7 @@ def raise_interrupted(signum, frame):
 
 
 def install_signal_handlers() -> None:
+    DIE_WITH_SUPERVISOR["enabled"] = True
     signal.signal(signal.SIGINT, raise_interrupted)
     signal.signal(signal.SIGTERM, raise_interrupted)
     signal.signal(signal.SIGHUP, raise_interrupted)

@@ -35,7 +35,8 @@ Real processes (session-scoped; started once, AFTER pytest-django created the te
 Helpers
     ``wait_for(condition, timeout, message)`` polls until ``condition()`` is truthy and returns
     its value, or fails the test with ``message``.
-    ``free_port()`` returns a free TCP port on 127.0.0.1.
+    ``free_port()`` returns a free TCP port on 127.0.0.1, below the ephemeral port range (so
+                       no client probing a server that is not up yet can self-connect on it).
 """
 
 from __future__ import annotations
@@ -101,6 +102,23 @@ def wait_for(condition, timeout: float = 30.0, message: str = "condition", inter
 
 
 def free_port() -> int:
+    """A free port below the kernel's ephemeral range, so no outgoing connection (a probe of
+    a server that is not listening yet) can take it as its source port."""
+    import random
+
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    rng = random.SystemRandom()
+    for _ in range(200):
+        port = rng.randrange(20000, max(low, 20001))
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
@@ -218,6 +236,13 @@ def stack_process_env(django_db_setup, process_log_dir) -> dict[str, str]:
     return env
 
 
+def _terminate_when_parent_dies() -> None:
+    """Runs in the child between fork and exec: SIGTERM when the pytest process dies."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
+
+
 class StackProcesses:
     """Processes started for this session; each is its own process group, stopped together."""
 
@@ -235,6 +260,8 @@ class StackProcesses:
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
+            # A pytest killed without its teardown (a `timeout`, SIGKILL) takes them along.
+            preexec_fn=_terminate_when_parent_dies,
         )
         log.close()
         self.procs[name] = proc
