@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer, TopicPartition
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -161,7 +161,12 @@ def peak_rss_mb(pid: int) -> float:
 
 def committed_total(watcher: Consumer, tps: list[TopicPartition]) -> int:
     total = 0
-    for tp in watcher.committed(tps, timeout=10):
+    try:
+        committed = watcher.committed(tps, timeout=10)
+    except KafkaException:
+        # A fresh broker's group coordinator may not be ready yet (NOT_COORDINATOR): ask again.
+        return -1
+    for tp in committed:
         if tp.offset >= 0:
             total += tp.offset
     return total
