@@ -82,7 +82,12 @@ def restore_consumer_config(
 
 
 def producer_config(
-    kafka_config: dict[str, Any], app_id: str, *, guarantee: str, instance_slot: int = 0
+    kafka_config: dict[str, Any],
+    app_id: str,
+    *,
+    guarantee: str,
+    instance_slot: int = 0,
+    commit_interval_ms: int = 1000,
 ) -> dict[str, Any]:
     common, _, overrides = _split(kafka_config)
     config: dict[str, Any] = {
@@ -99,6 +104,7 @@ def producer_config(
     }
     if guarantee == "exactly_once":
         config["transactional.id"] = naming.transactional_id(app_id, instance_slot)
-        config["transaction.timeout.ms"] = TRANSACTION_TIMEOUT_MS
+        # A transaction spans one commit interval; it must not time out under a long one.
+        config["transaction.timeout.ms"] = max(TRANSACTION_TIMEOUT_MS, 3 * commit_interval_ms + 5_000)
     config.update(overrides)
     return config

@@ -214,7 +214,11 @@ class Instance:
 
     def _new_producer(self) -> OutputProducer:
         config = clients.producer_config(
-            self.kafka_config, self.app_id, guarantee=self.guarantee, instance_slot=self.slot
+            self.kafka_config,
+            self.app_id,
+            guarantee=self.guarantee,
+            instance_slot=self.slot,
+            commit_interval_ms=self.commit_interval_ms,
         )
         try:
             return OutputProducer(config, transactional=self.exactly_once)
