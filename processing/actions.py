@@ -196,6 +196,7 @@ def start(deployment: Deployment, *, actor=None) -> Deployment:
             "the deployment is already running", field="desired_state", code="already_running", status=409
         )
     deployment.refresh_from_db()
+    _forgive_crashed_slots(deployment)
     if deployment.status in (Status.FAILED, Status.STOPPED):
         supervisor.set_status(deployment.pk, deployment.status, Status.STARTING, error="")
     _event(deployment, "start", "start requested", actor)
@@ -218,6 +219,13 @@ def stop(deployment: Deployment, *, actor=None) -> Deployment:
     return deployment
 
 
+def _forgive_crashed_slots(deployment: Deployment) -> None:
+    """A user's start/restart relaunches crashed slots at once, without counting a restart."""
+    DeploymentInstance.objects.filter(
+        deployment=deployment, claimed=False, status__in=[InstanceStatus.FAILED, InstanceStatus.CRASHED]
+    ).update(status=InstanceStatus.STOPPED)
+
+
 def _stop_live_instances(deployment: Deployment) -> int:
     """Ask each live instance to stop; the reconciler relaunches the slots when they have
     exited, so a slot never has two instances."""
@@ -235,6 +243,7 @@ def restart(deployment: Deployment, *, actor=None) -> Deployment:
         desired_state=DesiredState.RUNNING, restart_count=0, last_restart_at=None, updated_at=timezone.now()
     )
     deployment.refresh_from_db()
+    _forgive_crashed_slots(deployment)
     if deployment.status in (Status.FAILED, Status.STOPPED):
         supervisor.set_status(deployment.pk, deployment.status, Status.STARTING, error="")
     stopping = _stop_live_instances(deployment)

@@ -97,3 +97,14 @@ def test_all_running_instances_make_the_deployment_running(version):
         "restoring",
         "running",
     ]
+
+
+def test_starting_a_failed_deployment_relaunches_its_slots_without_counting_a_restart(version):
+    deployment = actions.deploy(version, instances=1)
+    reconcile_deployment(fresh(deployment), LIMITS)
+    DeploymentInstance.objects.filter(deployment=deployment).update(status="failed", error="boom")
+    Deployment.objects.filter(pk=deployment.pk).update(status="failed", restart_count=2, last_error="gave up")
+    actions.start(fresh(deployment))
+    reconcile_deployment(fresh(deployment), LIMITS)
+    assert rows(deployment) == [(0, 2, "pending", False)]
+    assert fresh(deployment).restart_count == 0
