@@ -12,8 +12,9 @@ import time
 from typing import Any
 
 import orjson
-from channels.db import database_sync_to_async
+from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.db import close_old_connections
 
 from dashboard import groups, selectors, serving
 from dashboard.hub import get_hub
@@ -26,6 +27,21 @@ CLOSE_FORBIDDEN = 4403
 CLOSE_BAD_REQUEST = 4400
 # A page watches a handful of views; a socket asking for hundreds is a bug or abuse.
 MAX_SUBSCRIPTIONS = 64
+
+
+def _in_own_thread(function, *args):
+    close_old_connections()
+    try:
+        return function(*args)
+    finally:
+        close_old_connections()
+
+
+async def _read_db(function, *args):
+    """A read-only permission check off the one thread Channels serialises ORM calls on: a
+    thousand browsers subscribing at once would otherwise queue behind each other for longer
+    than Daphne waits for a handshake."""
+    return await sync_to_async(_in_own_thread, thread_sensitive=False)(function, *args)
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -81,9 +97,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def _subscribe_view(self, request: dict[str, Any]) -> None:
         deployment, view = request.get("deployment"), request.get("view")
-        reason = await database_sync_to_async(selectors.check_view_access)(
-            self.scope["user"], deployment, view
-        )
+        reason = await _read_db(selectors.check_view_access, self.scope["user"], deployment, view)
         if reason is not None:
             await self._refuse(CLOSE_FORBIDDEN, reason, request)
             return
@@ -115,9 +129,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
 
     async def _subscribe_monitor(self, request: dict[str, Any]) -> None:
         deployment = request.get("deployment")
-        reason = await database_sync_to_async(selectors.check_deployment_access)(
-            self.scope["user"], deployment
-        )
+        reason = await _read_db(selectors.check_deployment_access, self.scope["user"], deployment)
         if reason is not None:
             await self._refuse(CLOSE_FORBIDDEN, reason, request)
             return
