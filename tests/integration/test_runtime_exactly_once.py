@@ -13,6 +13,9 @@ from collections import Counter
 
 import pytest
 
+from processing.runtime.events import ListEventSink
+from processing.runtime.kafka.checkpoint import ProducerFailure
+from processing.runtime.kafka.loop import run
 from tests.integration.runtime_harness import (
     Runner,
     count_plan,
@@ -20,6 +23,7 @@ from tests.integration.runtime_harness import (
     create_topics,
     delete_app_topics,
     json_events,
+    kafka_config,
     lag,
     produce,
     read_all,
@@ -120,5 +124,57 @@ def test_at_least_once_killed_between_produce_and_commit_over_counts(tmp_path):
         over_counted = [k for k in expected if series.get(k) and series[k][-1] > expected[k]]
         assert over_counted, "replaying an uncommitted interval must count some records twice"
         assert defects["not_increasing"] or defects["wrong_latest"]
+    finally:
+        delete_app_topics(app_id, [source, out])
+
+
+@pytest.mark.timeout(120)
+def test_an_aborted_transaction_rewinds_and_rebuilds_state_so_counts_stay_exact():
+    """Abortable then fatal checkpoint errors (raised at the commit point of a real
+    transaction) make the loop abort, rewind to the committed offsets, rebuild the stores
+    from the changelog — and for the fatal one, replace the producer."""
+    source, out, app_id = unique("events"), unique("counts"), unique("abort")
+    create_topics({source: PARTITIONS, out: PARTITIONS})
+    keys = _keys(seed=13, count=30_000)
+    sink = ListEventSink()
+    injected: list[str] = []
+    checkpoints = 0
+
+    def fault_hook(point: str) -> None:
+        nonlocal checkpoints
+        if point != "after_produce_before_commit":
+            return
+        checkpoints += 1
+        if checkpoints == 2:
+            injected.append("abortable")
+            raise ProducerFailure("injected abortable error", abortable=True)
+        if checkpoints == 4:
+            injected.append("fatal")
+            raise ProducerFailure("injected fatal error", fatal=True)
+
+    try:
+        feeder = _produce_slowly(source, keys, chunks=15, pause=0.3)
+        deadline = time.monotonic() + 90
+
+        def should_stop() -> bool:
+            return (not feeder.is_alive() and lag(app_id, [source]) == 0) or time.monotonic() > deadline
+
+        run(
+            count_plan([source], out),
+            app_id=app_id,
+            kafka_config=kafka_config(),
+            guarantee="exactly_once",
+            error_policy="fail",
+            events=sink,
+            should_stop=should_stop,
+            commit_interval_ms=300,
+            fault_hook=fault_hook,
+        )
+        assert injected == ["abortable", "fatal"]
+        assert [e["status"] for e in sink.of_type("status")][-1] == "stopped"
+        assert len([e for e in sink.of_type("restore") if e["done"]]) >= 3 * PARTITIONS
+
+        series = counts_by_key(read_all(out))
+        assert _defects(series, Counter(keys)) == {"wrong_latest": [], "not_increasing": []}
     finally:
         delete_app_topics(app_id, [source, out])
