@@ -145,3 +145,29 @@ def test_windowed_changelog_keys_are_the_canonical_json_of_the_windowed_key_and_
                 )
                 assert raw == expected
                 assert decode(raw) == (hkey, start)
+
+
+def test_a_window_opened_and_closed_between_two_changelog_takes_writes_no_tombstone():
+    driver = TopologyTestDriver(counting_plan(Window("tumbling", size_ms=10)))
+    driver.pipe_input("in", "a", {}, timestamp=1)
+    driver.pipe_input("in", "a", {}, timestamp=25)  # closes [0, 10) before any take
+    log = [r for r in driver.changelog() if r.key != STREAM_TIME_KEY]
+    assert [(orjson.loads(r.key), orjson.loads(r.value)) for r in log] == [(wkey("a", 20, 30), [25, 1])]
+    driver.pipe_input("in", "a", {}, timestamp=45)  # closes [20, 30), which is in the changelog
+    log = [r for r in driver.changelog() if r.key != STREAM_TIME_KEY]
+    assert [(orjson.loads(r.key), r.value) for r in log if r.value is None] == [(wkey("a", 20, 30), None)]
+
+
+def test_a_restored_window_is_tombstoned_when_it_closes():
+    from processing.runtime.executor import TopologyRuntime
+    from processing.runtime.records import InputRecord
+
+    runtime = TopologyRuntime(counting_plan(Window("tumbling", size_ms=10)), "app")
+    first = runtime.create_task(0, 0)
+    first.process([InputRecord("in", 0, 0, 1, b"a", b"{}", None)])
+    store = next(iter(first.stores))
+    restored = runtime.create_task(0, 0)
+    restored.restore(store, [(r.key, r.value) for r in first.take_changelog()])
+    restored.process([InputRecord("in", 0, 1, 25, b"a", b"{}", None)])
+    tombstones = [orjson.loads(r.key) for r in restored.take_changelog() if r.value is None]
+    assert tombstones == [wkey("a", 0, 10)]
