@@ -110,3 +110,17 @@ def test_upgrade_to_a_missing_version_is_a_404(owner_client, topology, version):
     deployment_id = create(owner_client, topology).json()["id"]
     response = post(owner_client, f"/api/deployments/{deployment_id}/upgrade", {"version": 7})
     assert response.status_code == 404 and response.json()["field"] == "version"
+
+
+def test_openapi_documents_every_deployment_endpoint(owner_client):
+    paths = owner_client.get("/api/openapi.json").json()["paths"]
+    for suffix in (
+        "",
+        "/{deployment_id}",
+        "/{deployment_id}/start",
+        "/{deployment_id}/stop",
+        "/{deployment_id}/restart",
+        "/{deployment_id}/scale",
+        "/{deployment_id}/upgrade",
+    ):
+        assert f"/api/deployments{suffix}" in paths
