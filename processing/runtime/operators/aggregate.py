@@ -170,8 +170,14 @@ class _Aggregations:
         self.first_name = self.names[0] if self.names else ""
         self.steps = tuple(zip(self.arguments, self.updaters, strict=True))
         self.plain = all(f in ("COUNT", "SUM", "MIN", "MAX") for f in self.functions)
+        self.mutable_initial = any(v.__class__ is list for v in self.initial)
+        if len(self.steps) == 1:
+            # One aggregation (the common case): no loop over the steps per record.
+            self.update = self._single_update(*self.steps[0])  # type: ignore[method-assign]
 
     def new(self, ts: int) -> list:
+        if not self.mutable_initial:
+            return [ts, *self.initial]
         # Deep enough copy: AVG and COUNT_DISTINCT accumulators are lists mutated in place.
         return [ts, *[list(v) if v.__class__ is list else v for v in self.initial]]
 
@@ -180,6 +186,24 @@ class _Aggregations:
             update(accs, None if argument is None else argument(value, key, ts, partition, offset), ts)
         if ts > accs[0]:
             accs[0] = ts
+
+    @staticmethod
+    def _single_update(argument: Any, update: Updater) -> Callable[..., None]:
+        if argument is None:
+
+            def update_rows(accs: list, value: Any, key: Any, ts: int, partition: int, offset: int) -> None:
+                update(accs, None, ts)
+                if ts > accs[0]:
+                    accs[0] = ts
+
+            return update_rows
+
+        def update_one(accs: list, value: Any, key: Any, ts: int, partition: int, offset: int) -> None:
+            update(accs, argument(value, key, ts, partition, offset), ts)
+            if ts > accs[0]:
+                accs[0] = ts
+
+        return update_one
 
     def result(self, accs: list) -> dict:
         if self.plain:
