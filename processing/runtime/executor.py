@@ -150,7 +150,8 @@ class StreamTask:
                 if ctx.stream_time > before:
                     now = ctx.stream_time
                     for timer in timers:
-                        timer.on_time(now)
+                        if now >= timer.due:
+                            timer.on_time(now)
             except Exception as exc:
                 self._record_failed(record, exc)
 

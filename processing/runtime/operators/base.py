@@ -15,6 +15,9 @@ from processing.runtime.records import OutputRecord
 
 Push = Callable[[Any, Any, int], None]
 
+ALWAYS_DUE = -(1 << 62)
+NEVER_DUE = 1 << 62
+
 
 class NodeError(Exception):
     """A per-record failure inside one operator; the task applies the error policy."""
@@ -58,6 +61,9 @@ class Node:
 
     is_table = False
     timed = False  # True when the operator acts on stream-time advances (see on_time)
+    # The stream time from which on_time has work to do; the task skips the call below it.
+    # Timed operators that do not keep it up to date are called at every advance.
+    due = ALWAYS_DUE
 
     def __init__(self, op: Any, ctx: TaskContext) -> None:
         self.op = op

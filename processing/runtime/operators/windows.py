@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 
 from processing.runtime.operators.aggregate import _Aggregations
-from processing.runtime.operators.base import Node, NodeError, TaskContext
+from processing.runtime.operators.base import NEVER_DUE, Node, NodeError, TaskContext
 from processing.runtime.serde import (
     canonical_json,
     hashable_key,
@@ -83,6 +83,7 @@ class TimeWindowAggregateNode(Node):
         self.dirty = store.dirty
         self.by_start: dict[int, set] = {}
         self.starts: list[int] = []  # heap of the starts in by_start
+        self.due = NEVER_DUE
 
     def after_restore(self) -> None:
         self.by_start = {}
@@ -90,6 +91,11 @@ class TimeWindowAggregateNode(Node):
             self.by_start.setdefault(start, set()).add(hkey)
         self.starts = list(self.by_start)
         heapq.heapify(self.starts)
+        self._set_due()
+
+    def _set_due(self) -> None:
+        # The earliest window closes when stream time reaches its end plus grace.
+        self.due = self.starts[0] + self.size + self.grace if self.starts else NEVER_DUE
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
         if key is None or value is None or timestamp < 0:
@@ -113,6 +119,8 @@ class TimeWindowAggregateNode(Node):
                 if keys is None:
                     keys = self.by_start[start] = set()
                     heapq.heappush(self.starts, start)
+                    if end + self.grace < self.due:
+                        self.due = end + self.grace
                 keys.add(hkey)
             try:
                 aggs.update(accs, value, key, timestamp, ctx.partition, ctx.offset)
@@ -144,6 +152,7 @@ class TimeWindowAggregateNode(Node):
                         self.aggs.result(accs),
                         accs[0],
                     )
+        self._set_due()
 
 
 class SessionAggregateNode(Node):
