@@ -25,16 +25,27 @@ from __future__ import annotations
 
 import logging
 import time
-from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, OFFSET_END, OFFSET_INVALID, Consumer, KafkaError, KafkaException
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    OFFSET_END,
+    OFFSET_INVALID,
+    Consumer,
+    KafkaError,
+)
 from confluent_kafka import TopicPartition as TP
 
 from processing.runtime.events import EventSink
 from processing.runtime.kafka import admin, clients
-from processing.runtime.kafka.checkpoint import Checkpoint, OutputProducer, ProducerFailure
+from processing.runtime.kafka.checkpoint import (
+    Checkpoint,
+    OutputProducer,
+    ProducerFailure,
+)
+from processing.runtime.kafka.reporting import Reporter
+from processing.runtime.kafka.restore import RestoreInterrupted, restore_tasks
 from topology.compiler import naming
 from topology.compiler.plan import Plan, Source
 
@@ -46,19 +57,13 @@ BATCH_SIZE = 2000
 # How long consume() waits for a first record. Short, so an idle instance still commits,
 # reports metrics and notices should_stop() promptly.
 POLL_TIMEOUT_S = 0.2
-METRICS_INTERVAL_S = 1.0
 # Rewinds in a row without one successful checkpoint before the instance gives up: a sink
 # topic deleted under us or lost permissions would otherwise replay the same interval forever.
 MAX_CONSECUTIVE_RECOVERIES = 5
 # librdkafka metadata/offset look-ups; generous because they share 2 cores with everything else.
 LOOKUP_TIMEOUT_S = 10.0
-RESTORE_BATCH = 10_000
 
 TaskId = tuple[int, int]
-
-
-class RestoreInterrupted(Exception):
-    """should_stop() became true while restoring: drop the half-restored tasks, stop cleanly."""
 
 
 class InstanceFailed(Exception):
@@ -133,7 +138,6 @@ class Instance:
         self.slot = instance_slot
         self.commit_interval_ms = commit_interval_ms
         self.fault_hook = fault_hook
-        self.view_interval_s = view_interval_ms / 1000
 
         self.runtime: Any = None
         self.consumer: Any = None
@@ -151,13 +155,7 @@ class Instance:
         self.failed = False
         self.recoveries = 0
 
-        self.closed_metrics: dict[str, dict[str, int]] = {}
-        self.pending_views: dict[str, dict[Any, Any]] = defaultdict(dict)
-        self.view_seq: dict[str, int] = defaultdict(int)
-        self.latency_total = 0.0
-        self.latency_batches = 0
-        self.last_metrics = time.monotonic()
-        self.last_views = time.monotonic()
+        self.reporter = Reporter(plan, events, view_interval_ms / 1000)
         self.latest_topics = {
             t
             for op in plan.operators()
@@ -176,7 +174,7 @@ class Instance:
             self._set_status("stopped")
         except InstanceFailed as failure:
             self._fail(str(failure), **failure.details)
-        except Exception as exc:  # noqa: BLE001 - reported as a failed status, never a crash loop
+        except Exception as exc:
             log.exception("instance %s-%s crashed", self.app_id, self.slot)
             self._fail(f"{type(exc).__name__}: {exc}")
 
@@ -274,15 +272,18 @@ class Instance:
             except ProducerFailure as failure:
                 self._recover(failure)
                 continue
-            self._report()
+            self.reporter.tick(list(self.tasks.values()), self.assigned, self.consumer, self.checkpoint)
 
     def _shutdown(self) -> None:
         try:
             self._commit()
         except ProducerFailure as failure:
-            log.warning("final checkpoint failed (%s); the next owner replays the interval", failure)
+            log.warning(
+                "final checkpoint failed (%s); the next owner replays the interval",
+                failure,
+            )
             self._abort_quietly()
-        self._flush_views()
+        self.reporter.flush_views()
         self.closing = True
         # close() leaves the group; its revoke callback closes the remaining tasks.
         self.consumer.close()
@@ -381,13 +382,11 @@ class Instance:
                     error_class=failure.error_class,
                 ) from failure
             self.producer.produce(task.take_output())
-            for view, rows in task.take_view_deltas().items():
-                self.pending_views[view].update(rows)
+            self.reporter.add_view_deltas(task.take_view_deltas())
         for (topic, partition), offset in last_offsets.items():
             if (subtopology_of(topic), partition) in self.tasks:
                 self.checkpoint.note(topic, partition, offset)
-        self.latency_total += time.monotonic() - started
-        self.latency_batches += 1
+        self.reporter.batch_processed(time.monotonic() - started)
 
     def _on_consume_error(self, msg: Any, error: KafkaError) -> None:
         code = error.code()
@@ -406,7 +405,7 @@ class Instance:
     def _commit(self) -> None:
         if self.checkpoint.commit(self.tasks.values()):
             self.recoveries = 0
-        self._flush_views()
+        self.reporter.flush_views()
 
     # --- recovery --------------------------------------------------------------------------
 
@@ -447,7 +446,7 @@ class Instance:
         self.checkpoint.discard()
         task_ids = list(self.tasks)
         self._close_tasks(task_ids)
-        self.pending_views.clear()
+        self.reporter.drop_view_deltas()
         if not self.assigned:
             return
         tps = [TP(t, p) for t, p in sorted(self.assigned)]
@@ -548,7 +547,7 @@ class Instance:
         if any(task.changelog_topics for task in created):
             self._set_status("restoring")
             try:
-                self._restore(created)
+                restore_tasks(self.restore_consumer, created, self.events, self.should_stop)
             except RestoreInterrupted:
                 # Nothing of these partitions was consumed, so nothing of them gets committed.
                 for task in created:
@@ -560,81 +559,8 @@ class Instance:
             task = self.tasks.pop(task_id, None)
             if task is None:
                 continue
-            for node, counters in task.metrics().items():
-                into = self.closed_metrics.setdefault(node, {})
-                for name, value in counters.items():
-                    into[name] = into.get(name, 0) + value
+            self.reporter.task_closed(task)
             task.close()
-
-    def _restore(self, tasks: list[Any]) -> None:
-        """Replay each store's changelog partition from the beginning to its end (read_committed)."""
-        targets: dict[tuple[str, int], tuple[Any, str]] = {}
-        totals: dict[tuple[str, int], tuple[int, int]] = {}
-        for task in tasks:
-            partition = task.id[1]
-            for store, topic in task.changelog_topics.items():
-                low, high = self.restore_consumer.get_watermark_offsets(
-                    TP(topic, partition), timeout=LOOKUP_TIMEOUT_S
-                )
-                totals[(topic, partition)] = (low, high)
-                if high <= low:
-                    self._restore_event(store, partition, 0, 0, True)
-                    continue
-                targets[(topic, partition)] = (task, store)
-        if not targets:
-            return
-        self.restore_consumer.assign([TP(t, p, OFFSET_BEGINNING) for t, p in targets])
-        remaining = set(targets)
-        restored: dict[tuple[str, int], int] = defaultdict(int)
-        last_event = time.monotonic()
-        try:
-            while remaining:
-                if self.should_stop():
-                    raise RestoreInterrupted()
-                messages = self.restore_consumer.consume(num_messages=RESTORE_BATCH, timeout=POLL_TIMEOUT_S)
-                chunks: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = defaultdict(list)
-                ended = []
-                for msg in messages:
-                    error = msg.error()
-                    if error is not None:
-                        if error.code() == KafkaError._PARTITION_EOF:
-                            ended.append((msg.topic(), msg.partition()))
-                            continue
-                        if error.fatal() or not error.retriable():
-                            raise KafkaException(error)
-                        continue
-                    chunks[(msg.topic(), msg.partition())].append((msg.key(), msg.value()))
-                    restored[(msg.topic(), msg.partition())] = msg.offset() + 1
-                for tp, records in chunks.items():
-                    task, store = targets[tp]
-                    task.restore(store, records)
-                for tp in ended:
-                    if tp in remaining:
-                        remaining.discard(tp)
-                        task, store = targets[tp]
-                        low, high = totals[tp]
-                        self._restore_event(store, tp[1], high - low, high - low, True)
-                if time.monotonic() - last_event >= METRICS_INTERVAL_S:
-                    last_event = time.monotonic()
-                    for tp in remaining:
-                        low, high = totals[tp]
-                        self._restore_event(
-                            targets[tp][1], tp[1], max(0, restored[tp] - low), high - low, False
-                        )
-        finally:
-            self.restore_consumer.unassign()
-
-    def _restore_event(self, store: str, partition: int, done_count: int, total: int, done: bool) -> None:
-        self.events.emit(
-            {
-                "type": "restore",
-                "store": store,
-                "partition": partition,
-                "restored": done_count,
-                "total": total,
-                "done": done,
-            }
-        )
 
     # --- events ----------------------------------------------------------------------------
 
@@ -643,64 +569,3 @@ class Instance:
             return
         self.status = status
         self.events.emit({"type": "status", "status": status, "error": error, **details})
-
-    def _report(self) -> None:
-        now = time.monotonic()
-        if now - self.last_views >= self.view_interval_s:
-            self._flush_views()
-        if now - self.last_metrics < METRICS_INTERVAL_S:
-            return
-        self.last_metrics = now
-        nodes: dict[str, dict[str, int]] = {n: dict(c) for n, c in self.closed_metrics.items()}
-        for task in self.tasks.values():
-            for node, counters in task.metrics().items():
-                into = nodes.setdefault(node, {})
-                for name, value in counters.items():
-                    into[name] = into.get(name, 0) + value
-        latency = (self.latency_total / self.latency_batches * 1000) if self.latency_batches else 0.0
-        self.latency_total, self.latency_batches = 0.0, 0
-        self.events.emit(
-            {
-                "type": "metrics",
-                "nodes": nodes,
-                "latency_ms": round(latency, 3),
-                "partitions": [[t, p] for t, p in sorted(self.assigned)],
-            }
-        )
-        self.events.emit({"type": "lag", "partitions": self._lag()})
-
-    def _lag(self) -> list[dict[str, Any]]:
-        rows = []
-        for topic, partition in sorted(self.assigned):
-            try:
-                _low, high = self.consumer.get_watermark_offsets(TP(topic, partition), cached=True)
-            except KafkaException:
-                continue
-            if high is None or high < 0:
-                continue
-            committed = self.checkpoint.committed.get((topic, partition))
-            position = self.checkpoint.pending.get((topic, partition), committed)
-            lag = high - position if position is not None else None
-            rows.append(
-                {"topic": topic, "partition": partition, "committed": committed, "end": high, "lag": lag}
-            )
-        return rows
-
-    def _flush_views(self) -> None:
-        self.last_views = time.monotonic()
-        if not self.pending_views:
-            return
-        pending, self.pending_views = self.pending_views, defaultdict(dict)
-        for view, rows in pending.items():
-            if not rows:
-                continue
-            self.view_seq[view] += 1
-            self.events.emit(
-                {
-                    "type": "table_delta",
-                    "view": view,
-                    "seq": self.view_seq[view],
-                    "rows": [{"key": k, "value": v} for k, v in rows.items()],
-                    "windowed": any(isinstance(k, dict) for k in rows),
-                }
-            )

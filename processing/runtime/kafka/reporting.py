@@ -1,0 +1,142 @@
+"""What an instance tells the outside world: metrics, lag and view deltas.
+
+Counters are cumulative per node across every task this instance ran (closed tasks keep
+counting toward the totals). View deltas are coalesced per key between two flushes, and each
+flush of a view carries the next sequence number of that view, so a subscriber can detect a gap
+and resync from a snapshot.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+from confluent_kafka import KafkaException
+from confluent_kafka import TopicPartition as TP
+
+from processing.runtime.events import EventSink
+from topology.compiler.plan import Aggregate, Join, Plan, View
+
+METRICS_INTERVAL_S = 1.0
+
+
+def windowed_views(plan: Plan) -> set[str]:
+    """Node ids of views whose rows are keyed by window (their table comes from a window)."""
+    operators = {op.id: op for op in plan.operators()}
+    windowed: set[str] = set()
+    for view in plan.views():
+        frontier = list(view.inputs)
+        seen: set[str] = set()
+        while frontier:
+            op = operators.get(frontier.pop())
+            if op is None or op.id in seen:
+                continue
+            seen.add(op.id)
+            if isinstance(op, Aggregate | Join):
+                if isinstance(op, Aggregate) and op.window is not None:
+                    windowed.add(view.node_id)
+                continue
+            frontier.extend(op.inputs)
+    return windowed
+
+
+class Reporter:
+    def __init__(self, plan: Plan, events: EventSink, view_interval_s: float) -> None:
+        self.events = events
+        self.view_interval_s = view_interval_s
+        self.windowed = windowed_views(plan)
+        self.view_ids = {op.node_id for op in plan.operators() if isinstance(op, View)}
+        self.closed_metrics: dict[str, dict[str, int]] = {}
+        self.pending_views: dict[str, dict[Any, Any]] = defaultdict(dict)
+        self.view_seq: dict[str, int] = defaultdict(int)
+        self.latency_total = 0.0
+        self.latency_batches = 0
+        self.last_metrics = time.monotonic()
+        self.last_views = time.monotonic()
+
+    def batch_processed(self, seconds: float) -> None:
+        self.latency_total += seconds
+        self.latency_batches += 1
+
+    def task_closed(self, task: Any) -> None:
+        for node, counters in task.metrics().items():
+            into = self.closed_metrics.setdefault(node, {})
+            for name, value in counters.items():
+                into[name] = into.get(name, 0) + value
+
+    def add_view_deltas(self, deltas: dict[str, dict]) -> None:
+        for view, rows in deltas.items():
+            self.pending_views[view].update(rows)
+
+    def drop_view_deltas(self) -> None:
+        """After an abort: those changes were never committed and will be recomputed."""
+        self.pending_views.clear()
+
+    def tick(self, tasks: list[Any], assigned: set[tuple[str, int]], consumer: Any, checkpoint: Any) -> None:
+        now = time.monotonic()
+        if now - self.last_views >= self.view_interval_s:
+            self.flush_views()
+        if now - self.last_metrics < METRICS_INTERVAL_S:
+            return
+        self.last_metrics = now
+        nodes: dict[str, dict[str, int]] = {n: dict(c) for n, c in self.closed_metrics.items()}
+        for task in tasks:
+            for node, counters in task.metrics().items():
+                into = nodes.setdefault(node, {})
+                for name, value in counters.items():
+                    into[name] = into.get(name, 0) + value
+        latency = (self.latency_total / self.latency_batches * 1000) if self.latency_batches else 0.0
+        self.latency_total, self.latency_batches = 0.0, 0
+        self.events.emit(
+            {
+                "type": "metrics",
+                "nodes": nodes,
+                "latency_ms": round(latency, 3),
+                "partitions": [[t, p] for t, p in sorted(assigned)],
+            }
+        )
+        self.events.emit({"type": "lag", "partitions": lag_rows(assigned, consumer, checkpoint)})
+
+    def flush_views(self) -> None:
+        self.last_views = time.monotonic()
+        if not self.pending_views:
+            return
+        pending, self.pending_views = self.pending_views, defaultdict(dict)
+        for view, rows in pending.items():
+            if not rows:
+                continue
+            self.view_seq[view] += 1
+            self.events.emit(
+                {
+                    "type": "table_delta",
+                    "view": view,
+                    "seq": self.view_seq[view],
+                    "rows": [{"key": k, "value": v} for k, v in rows.items()],
+                    "windowed": view in self.windowed,
+                }
+            )
+
+
+def lag_rows(assigned: set[tuple[str, int]], consumer: Any, checkpoint: Any) -> list[dict[str, Any]]:
+    """Per owned partition: committed offset, end offset (cached from fetches: no round trip), lag."""
+    rows = []
+    for topic, partition in sorted(assigned):
+        try:
+            _low, high = consumer.get_watermark_offsets(TP(topic, partition), cached=True)
+        except KafkaException:
+            continue
+        if high is None or high < 0:
+            continue
+        committed = checkpoint.committed.get((topic, partition))
+        position = checkpoint.pending.get((topic, partition), committed)
+        rows.append(
+            {
+                "topic": topic,
+                "partition": partition,
+                "committed": committed,
+                "end": high,
+                "lag": high - position if position is not None else None,
+            }
+        )
+    return rows
