@@ -101,6 +101,9 @@ def produce_inputs(prefix: str, count: int, keys: int, restore_keys: int, small:
             "linger.ms": 50,
             "batch.size": 1_000_000,
             "compression.type": "none",
+            # Ordered retries: a batch retried while a fresh topic elects its leader must not land
+            # after later batches (those events would be late for stream-time windows).
+            "enable.idempotence": True,
             "queue.buffering.max.messages": 2_000_000,
             "queue.buffering.max.kbytes": 1_048_576,
         }
@@ -228,6 +231,10 @@ def run_process(
                 proc.wait()
     finally:
         watcher.close()
+        if proc.poll() is None:
+            # The harness itself failed or was interrupted: never leave a worker behind.
+            proc.kill()
+            proc.wait()
     outcome["samples"] = samples
     outcome["marks"] = read_marks(stats)
     return outcome
