@@ -31,8 +31,11 @@ Real processes (session-scoped; started once, AFTER pytest-django created the te
     ``KAFKA_BOOTSTRAP_SERVERS`` and ``WEIR_REDIS_PREFIX`` through their environment; their
     logs are in ``<data dir>/logs/pytest-<pid>/``. Tests that use them must use the
     ``transactional_db`` fixture (not ``db``): rows written inside a rolled-back test
-    transaction are invisible to other processes.
-Helpers
+    transaction are invisible to other processes. They are stopped at session end, and die
+    with the pytest process if it is killed without its teardown.
+    ``stack_process_env`` that environment as a dict, for tests that start processes of their
+                       own (e.g. ``manage.py run_topology``) against this session's test DB.
+Helpers (fixtures of the same names, or import them from tests.conftest)
     ``wait_for(condition, timeout, message)`` polls until ``condition()`` is truthy and returns
     its value, or fails the test with ``message``.
     ``free_port()`` returns a free TCP port on 127.0.0.1, below the ephemeral port range (so
