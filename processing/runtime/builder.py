@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from processing.runtime.operators.aggregate import make_aggregate
-from processing.runtime.operators.base import Node, TaskContext, set_downstream
+from processing.runtime.operators.base import Node, TaskContext, downstream
 from processing.runtime.operators.join import _JoinBase, make_join
 from processing.runtime.operators.stateless import (
     FilterNode,
@@ -102,6 +102,24 @@ def table_repartitions(subtopologies: tuple[SubTopology, ...]) -> set[str]:
     return tables
 
 
+def _topological_order(sub: SubTopology) -> list[str]:
+    """Operator ids, every operator after its inputs."""
+    order: list[str] = []
+    placed: set[str] = set()
+    known = {op.id for op in sub.operators}
+    pending = list(sub.operators)
+    while pending:
+        rest = [op for op in pending if not all(i in placed or i not in known for i in op.inputs)]
+        if len(rest) == len(pending):
+            raise ValueError(f"sub-topology {sub.id}: operators form a cycle")
+        for op in pending:
+            if op not in rest:
+                order.append(op.id)
+                placed.add(op.id)
+        pending = rest
+    return order
+
+
 def build_nodes(
     sub: SubTopology, ctx: TaskContext, *, capture: bool = False, table_repartitions: set[str] | None = None
 ) -> Built:
@@ -118,6 +136,33 @@ def build_nodes(
         if isinstance(op, Source) and op.repartition in table_repartitions:
             # A table carried through a repartition topic is still a table on the other side.
             node.is_table = is_table[op.id] = True
+
+    # Bind each operator to the pushes of its consumers (a join gets a side-specific push),
+    # consumers first: a stateless operator's push is a closure over its downstream push, so
+    # that must exist when it is built.
+    consumers_of: dict[str, list[tuple[str, int]]] = {op_id: [] for op_id in nodes}
+    for op in sub.operators:
+        for index, input_id in enumerate(op.inputs):
+            if input_id not in nodes:
+                raise ValueError(f"operator {op.id!r}: input {input_id!r} is not in sub-topology {sub.id}")
+            consumers_of[input_id].append((op.id, index))
+
+    def push_into(op_id: str, index: int) -> Any:
+        node = nodes[op_id]
+        return node.side_push(index) if isinstance(node, _JoinBase) else node.push
+
+    captured: dict[str, list[tuple[Any, Any, int]]] = {}
+    for op_id in reversed(_topological_order(sub)):
+        node = nodes[op_id]
+        emit = downstream([push_into(c, i) for c, i in consumers_of[op_id]])
+        if capture:
+            tap = TapNode(captured.setdefault(op_id, []))
+            tap.emit = emit
+            emit = tap.push
+        node.bind(emit)
+
+    for op in sub.operators:
+        node = nodes[op.id]
         if isinstance(node, SourceNode) and isinstance(op, Source):
             topics = (
                 [naming.repartition_topic(ctx.app_id, op.repartition)]
@@ -126,26 +171,6 @@ def build_nodes(
             )
             for topic in topics:
                 receivers.setdefault(topic, []).append(node.receive)
-
-    # Wire each operator to the push of its consumers (a join gets a side-specific push).
-    targets: dict[str, list[Any]] = {op_id: [] for op_id in nodes}
-    for op in sub.operators:
-        node = nodes[op.id]
-        for index, input_id in enumerate(op.inputs):
-            if input_id not in nodes:
-                raise ValueError(f"operator {op.id!r}: input {input_id!r} is not in sub-topology {sub.id}")
-            push = node.side_push(index) if isinstance(node, _JoinBase) else node.push
-            targets[input_id].append(push)
-
-    captured: dict[str, list[tuple[Any, Any, int]]] = {}
-    for op_id, pushes in targets.items():
-        node = nodes[op_id]
-        if capture:
-            tap = TapNode(captured.setdefault(op_id, []))
-            set_downstream(tap, pushes)  # type: ignore[arg-type]
-            node.emit = tap.push
-        else:
-            set_downstream(node, pushes)
 
     # Metrics per document node: "in" at the operators entered from another node, "out" at
     # the operators leaving it (lowered nodes span several operators).

@@ -80,6 +80,15 @@ class Node:
     def push(self, key: Any, value: Any, timestamp: int) -> None:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def bind(self, emit: Push) -> None:
+        """Connect the operator to its downstream, once, when the task is built.
+
+        Stateless operators build their ``push`` here as a closure over everything it needs
+        (the downstream push included), so a record crosses a chain of them with no attribute
+        look-ups: the fused per-record path of a sub-topology.
+        """
+        self.emit = emit
+
     def on_time(self, stream_time: int) -> None:
         """Called when the task's stream time advanced (timers: window close, join expiry)."""
 
@@ -87,19 +96,19 @@ class Node:
         return NodeError(self.node_id, error)
 
 
-def set_downstream(node: Node, targets: list[Push]) -> None:
+def downstream(targets: list[Push]) -> Push:
+    """One push that forwards to every target, in order."""
     if not targets:
-        node.emit = _drop
-    elif len(targets) == 1:
-        node.emit = targets[0]
-    else:
-        fan = tuple(targets)
+        return _drop
+    if len(targets) == 1:
+        return targets[0]
+    fan = tuple(targets)
 
-        def fan_out(key: Any, value: Any, timestamp: int) -> None:
-            for target in fan:
-                target(key, value, timestamp)
+    def fan_out(key: Any, value: Any, timestamp: int) -> None:
+        for target in fan:
+            target(key, value, timestamp)
 
-        node.emit = fan_out
+    return fan_out
 
 
 Expression = Callable[[Any, Any, int, int, int], Any]

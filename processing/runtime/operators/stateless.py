@@ -9,7 +9,7 @@ from typing import Any
 import orjson
 
 from processing.runtime import serde
-from processing.runtime.operators.base import Node, NodeError, TaskContext, compile_sql
+from processing.runtime.operators.base import Node, NodeError, Push, TaskContext, compile_sql
 from processing.runtime.records import OutputRecord
 from processing.runtime.serde import SerdeError, hashable_key, key_from_hashable
 from processing.runtime.state.memory import MemoryStore
@@ -55,42 +55,52 @@ class SourceNode(Node):
         self.json_values = value_format == "json"
         self.timestamp_fn = compile_sql(op.timestamp, op.node_id) if op.timestamp else None
 
-    def receive(self, raw_key: bytes | None, raw_value: bytes | None, timestamp: int) -> None:
-        """Decode one input record and push it downstream. Raises NodeError on bad data."""
-        self.n_in += 1
-        try:
-            if raw_value is None:
-                value = None
-            elif len(raw_value) > MAX_RECORD_BYTES:
-                raise SerdeError(f"value of {len(raw_value)} bytes exceeds the limit of {MAX_RECORD_BYTES}")
-            elif self.json_values:
-                value = _loads(raw_value)
-            else:
-                value = self.decode_value(raw_value)
-            if raw_key is None:
-                key = None
-            elif self.string_keys:
-                key = raw_key.decode()
-            else:
-                key = self.decode_key(raw_key)
-        except SerdeError as exc:
-            raise NodeError(self.node_id, exc, "DeserializationError") from None
-        except _JSONDecodeError as exc:
-            raise NodeError(self.node_id, f"invalid JSON: {exc}", "DeserializationError") from None
-        except UnicodeDecodeError as exc:
-            raise NodeError(
-                self.node_id, f"invalid UTF-8 at byte {exc.start}", "DeserializationError"
-            ) from None
-        ctx = self.ctx
-        if self.timestamp_fn is not None:
+    def bind(self, emit: Push) -> None:
+        self.emit = emit
+        node, ctx, node_id = self, self.ctx, self.node_id
+        decode_key, decode_value = self.decode_key, self.decode_value
+        string_keys, json_values, timestamp_fn = self.string_keys, self.json_values, self.timestamp_fn
+        partition = ctx.partition
+
+        def receive(raw_key: bytes | None, raw_value: bytes | None, timestamp: int) -> None:
+            """Decode one input record and push it downstream. Raises NodeError on bad data."""
+            node.n_in += 1
             try:
-                timestamp = _event_time(self.timestamp_fn(value, key, timestamp, ctx.partition, ctx.offset))
-            except Exception as exc:
-                raise NodeError(self.node_id, exc) from None
-        if timestamp > ctx.stream_time:
-            ctx.stream_time = timestamp
-        self.n_out += 1
-        self.emit(key, value, timestamp)
+                if raw_value is None:
+                    value = None
+                elif len(raw_value) > MAX_RECORD_BYTES:
+                    raise SerdeError(
+                        f"value of {len(raw_value)} bytes exceeds the limit of {MAX_RECORD_BYTES}"
+                    )
+                elif json_values:
+                    value = _loads(raw_value)
+                else:
+                    value = decode_value(raw_value)
+                if raw_key is None:
+                    key = None
+                elif string_keys:
+                    key = raw_key.decode()
+                else:
+                    key = decode_key(raw_key)
+            except SerdeError as exc:
+                raise NodeError(node_id, exc, "DeserializationError") from None
+            except _JSONDecodeError as exc:
+                raise NodeError(node_id, f"invalid JSON: {exc}", "DeserializationError") from None
+            except UnicodeDecodeError as exc:
+                raise NodeError(
+                    node_id, f"invalid UTF-8 at byte {exc.start}", "DeserializationError"
+                ) from None
+            if timestamp_fn is not None:
+                try:
+                    timestamp = _event_time(timestamp_fn(value, key, timestamp, partition, ctx.offset))
+                except Exception as exc:
+                    raise NodeError(node_id, exc) from None
+            if timestamp > ctx.stream_time:
+                ctx.stream_time = timestamp
+            node.n_out += 1
+            emit(key, value, timestamp)
+
+        self.receive = receive
 
 
 class FilterNode(Node):
@@ -98,23 +108,29 @@ class FilterNode(Node):
         super().__init__(op, ctx)
         self.predicate = compile_sql(op.predicate, op.node_id)
 
-    def push(self, key: Any, value: Any, timestamp: int) -> None:
-        if value is None and self.is_table:
-            self.n_out += 1
-            self.emit(key, None, timestamp)
-            return
-        ctx = self.ctx
-        try:
-            keep = self.predicate(value, key, timestamp, ctx.partition, ctx.offset)
-        except Exception as exc:
-            raise NodeError(self.node_id, exc) from None
-        if keep:
-            self.n_out += 1
-            self.emit(key, value, timestamp)
-        elif self.is_table:
-            # A table row that stops matching leaves the filtered table (KTable.filter).
-            self.n_out += 1
-            self.emit(key, None, timestamp)
+    def bind(self, emit: Push) -> None:
+        self.emit = emit
+        node, ctx, node_id, predicate, is_table = self, self.ctx, self.node_id, self.predicate, self.is_table
+        partition = ctx.partition
+
+        def push(key: Any, value: Any, timestamp: int) -> None:
+            if value is None and is_table:
+                node.n_out += 1
+                emit(key, None, timestamp)
+                return
+            try:
+                keep = predicate(value, key, timestamp, partition, ctx.offset)
+            except Exception as exc:
+                raise NodeError(node_id, exc) from None
+            if keep:
+                node.n_out += 1
+                emit(key, value, timestamp)
+            elif is_table:
+                # A table row that stops matching leaves the filtered table (KTable.filter).
+                node.n_out += 1
+                emit(key, None, timestamp)
+
+        self.push = push  # type: ignore[method-assign]
 
 
 class ProjectNode(Node):
@@ -124,25 +140,33 @@ class ProjectNode(Node):
         self.drop = tuple(op.drop)
         self.setters = tuple((f.name, compile_sql(f.expression, op.node_id)) for f in op.set)
 
-    def push(self, key: Any, value: Any, timestamp: int) -> None:
-        if value is None and self.is_table:
-            self.n_out += 1
-            self.emit(key, None, timestamp)
-            return
-        if self.keep_all and value.__class__ is dict:
-            out = dict(value)
-            for name in self.drop:
-                out.pop(name, None)
-        else:
-            out = {}
-        ctx = self.ctx
-        try:
-            for name, fn in self.setters:
-                out[name] = fn(value, key, timestamp, ctx.partition, ctx.offset)
-        except Exception as exc:
-            raise NodeError(self.node_id, exc) from None
-        self.n_out += 1
-        self.emit(key, out, timestamp)
+    def bind(self, emit: Push) -> None:
+        self.emit = emit
+        node, ctx, node_id, is_table = self, self.ctx, self.node_id, self.is_table
+        keep_all, drop, setters = self.keep_all, self.drop, self.setters
+        partition = ctx.partition
+
+        def push(key: Any, value: Any, timestamp: int) -> None:
+            if value is None and is_table:
+                node.n_out += 1
+                emit(key, None, timestamp)
+                return
+            if keep_all and value.__class__ is dict:
+                out = dict(value)
+                for name in drop:
+                    out.pop(name, None)
+            else:
+                out = {}
+            offset = ctx.offset
+            try:
+                for name, fn in setters:
+                    out[name] = fn(value, key, timestamp, partition, offset)
+            except Exception as exc:
+                raise NodeError(node_id, exc) from None
+            node.n_out += 1
+            emit(key, out, timestamp)
+
+        self.push = push  # type: ignore[method-assign]
 
 
 class FlatMapNode(Node):
@@ -174,15 +198,21 @@ class SelectKeyNode(Node):
         super().__init__(op, ctx)
         self.key_fn = None if op.key == "ROWKEY" else compile_sql(op.key, op.node_id)
 
-    def push(self, key: Any, value: Any, timestamp: int) -> None:
-        if self.key_fn is not None:
-            ctx = self.ctx
-            try:
-                key = self.key_fn(value, key, timestamp, ctx.partition, ctx.offset)
-            except Exception as exc:
-                raise NodeError(self.node_id, exc) from None
-        self.n_out += 1
-        self.emit(key, value, timestamp)
+    def bind(self, emit: Push) -> None:
+        self.emit = emit
+        node, ctx, node_id, key_fn = self, self.ctx, self.node_id, self.key_fn
+        partition = ctx.partition
+
+        def push(key: Any, value: Any, timestamp: int) -> None:
+            if key_fn is not None:
+                try:
+                    key = key_fn(value, key, timestamp, partition, ctx.offset)
+                except Exception as exc:
+                    raise NodeError(node_id, exc) from None
+            node.n_out += 1
+            emit(key, value, timestamp)
+
+        self.push = push  # type: ignore[method-assign]
 
 
 class RepartitionNode(Node):
@@ -218,32 +248,39 @@ class SinkNode(Node):
         self.json_values = op.value_format == "json"
         self.append = ctx.emit_output
 
-    def push(self, key: Any, value: Any, timestamp: int) -> None:
-        raw_key: bytes | None
-        raw_value: bytes | None
-        try:
-            if self.string_keys and key.__class__ is str:
-                raw_key = key.encode()
-            else:
-                raw_key = self.encode_key(key)
-            if value is None:
-                raw_value = None
-            elif self.json_values:
-                raw_value = _orjson_dumps(value).decode().encode()  # why: see serde.dumps
-            else:
-                raw_value = self.encode_value(value)
-        except (SerdeError, TypeError) as exc:
-            raise NodeError(self.node_id, exc, "SerializationError") from None
-        if raw_value is not None and len(raw_value) > MAX_RECORD_BYTES:
-            raise NodeError(
-                self.node_id,
-                f"output value of {len(raw_value)} bytes exceeds {MAX_RECORD_BYTES}",
-                "RecordTooLarge",
-            )
-        self.n_out += 1
-        self.ctx.emit_output(
-            _new_output(OutputRecord, (self.topic, raw_key, raw_value, timestamp, None, None))
-        )
+    def bind(self, emit: Push) -> None:
+        # A sink has no downstream operator: it appends to the task's output.
+        self.emit = emit
+        node, node_id, topic, append = self, self.node_id, self.topic, self.ctx.emit_output
+        encode_key, encode_value = self.encode_key, self.encode_value
+        string_keys, json_values = self.string_keys, self.json_values
+
+        def push(key: Any, value: Any, timestamp: int) -> None:
+            raw_key: bytes | None
+            raw_value: bytes | None
+            try:
+                if string_keys and key.__class__ is str:
+                    raw_key = key.encode()
+                else:
+                    raw_key = encode_key(key)
+                if value is None:
+                    raw_value = None
+                elif json_values:
+                    raw_value = _orjson_dumps(value).decode().encode()  # why: see serde.dumps
+                else:
+                    raw_value = encode_value(value)
+            except (SerdeError, TypeError) as exc:
+                raise NodeError(node_id, exc, "SerializationError") from None
+            if raw_value is not None and len(raw_value) > MAX_RECORD_BYTES:
+                raise NodeError(
+                    node_id,
+                    f"output value of {len(raw_value)} bytes exceeds {MAX_RECORD_BYTES}",
+                    "RecordTooLarge",
+                )
+            node.n_out += 1
+            append(_new_output(OutputRecord, (topic, raw_key, raw_value, timestamp, None, None)))
+
+        self.push = push  # type: ignore[method-assign]
 
 
 class ViewNode(Node):
