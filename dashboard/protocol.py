@@ -4,7 +4,8 @@ Server -> browser::
 
     {"v": 1, "type": "view.snapshot", "deployment", "view", "seq", "generation", "windowed", "rows": [{"key", "value"}]}
     {"v": 1, "type": "view.delta",    "deployment", "view", "seq", "generation", "windowed", "at", "rows": [...]}
-        value null = the key was deleted (a tombstone)
+        value null = the key was deleted (a tombstone); a delta merged by a busy hub carries
+        "first_seq" and covers first_seq..seq with the latest row per key
     {"v": 1, "type": "monitor.snapshot", "deployment", "slots": {slot: state}, "topology": {...}}
     {"v": 1, "type": "monitor.event",    "deployment", "slot", "at", "event", "state"}
     {"v": 1, "type": "live.subscribed",  "request"}
@@ -18,8 +19,8 @@ Browser -> server::
     {"v": 1, "type": "view.unsubscribe", "deployment", "view"}
     {"v": 1, "type": "monitor.subscribe", "deployment"}
 
-The client subscribes first, then applies the snapshot and every delta whose seq is exactly
-one more than the last applied; deltas at or below the snapshot's seq are dropped; a delta
+The client subscribes first, then applies the snapshot and every delta whose seq (first_seq
+when present) is exactly one more than the last applied; deltas at or below the snapshot's seq are dropped; a delta
 further ahead, or one of another generation (Redis lost the table and the reporters wrote it
 again), is a gap and triggers a snapshot request.
 """

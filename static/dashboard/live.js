@@ -68,21 +68,31 @@
           return { resync: "generation changed" };
         }
       }
+      // A delta covers first_seq..seq (the server merges deltas when sockets are slow); its
+      // rows are the latest per key, so one that overlaps what we applied is safe to apply.
+      const first = frame.first_seq || frame.seq;
       if (frame.seq <= this.seq) return { dropped: true };
-      if (frame.seq > this.seq + 1) {
+      if (first > this.seq + 1) {
         this.pending.set(frame.seq, frame);
         if (this.gapSince === null) this.gapSince = now;
-        if (now - this.gapSince >= GAP_GRACE_MS) return { resync: "gap before seq " + frame.seq };
+        if (now - this.gapSince >= GAP_GRACE_MS) return { resync: "gap before seq " + first };
         return { buffered: true };
       }
       const changes = this._apply(frame);
       this.lastFrameAt = now;
-      let next;
-      while ((next = this.pending.get(this.seq + 1))) {
-        this.pending.delete(next.seq);
-        changes.push(...this._apply(next));
+      let progressed = true;
+      while (progressed) {
+        progressed = false;
+        for (const [s, next] of this.pending) {
+          if (s <= this.seq) {
+            this.pending.delete(s);
+          } else if ((next.first_seq || next.seq) <= this.seq + 1) {
+            this.pending.delete(s);
+            changes.push(...this._apply(next));
+            progressed = true;
+          }
+        }
       }
-      for (const s of [...this.pending.keys()]) if (s <= this.seq) this.pending.delete(s);
       this.gapSince = this.pending.size ? this.gapSince || now : null;
       return { changes };
     }

@@ -49,7 +49,7 @@ class ReferenceClient:
             self.pending[frame["seq"]] = frame
         elif frame["seq"] <= self.seq:
             return
-        elif frame["seq"] > self.seq + 1 or frame["generation"] != self.generation:
+        elif frame.get("first_seq", frame["seq"]) > self.seq + 1 or frame["generation"] != self.generation:
             self.resyncs += 1
             self.seq = None
             await self.send(

@@ -62,3 +62,15 @@ test("windowed keys are told apart by their window", () => {
   assert.equal(s.rows.size, 2);
   assert.equal(canonicalKey({ b: 1, a: 2 }), canonicalKey({ a: 2, b: 1 }));
 });
+
+test("a merged delta covering several seqs applies when it starts at or before the next one", () => {
+  const s = new ViewState(1, "counts");
+  s.applySnapshot(snapshot(3, [{ key: "a", value: 1 }]), 0);
+  const merged = { ...delta(6, [{ key: "a", value: 6 }, { key: "b", value: 5 }]), first_seq: 2 };
+  assert.equal(s.applyDelta(merged, 1).changes.length, 2);
+  assert.equal(s.seq, 6);
+  assert.deepEqual(s.applyDelta({ ...delta(9, []), first_seq: 8 }, 2), { buffered: true });
+  s.applyDelta(delta(7, [{ key: "c", value: 7 }]), 3);
+  assert.equal(s.seq, 9);
+  assert.deepEqual(table(s), { '"a"': 6, '"b"': 5, '"c"': 7 });
+});
