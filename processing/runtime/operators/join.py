@@ -72,12 +72,22 @@ class StreamTableJoinNode(_JoinBase):
     def push_stream(self, key: Any, value: Any, timestamp: int) -> None:
         if key is None or value is None:
             return  # as KStream-KTable joins: no key or no value, no lookup
-        other = self.table.data.get(hashable_key(key))
+        other = self.table.data.get(key if key.__class__ is str else hashable_key(key))
         if other is None and self.how == "inner":
             return
-        left, right = (value, other) if self.stream_index == 0 else (other, value)
+        if self.stream_index == 0:
+            left, right = value, other
+        else:
+            left, right = other, value
+        if self.select or left.__class__ is not dict:
+            joined = self.joined(key, left, right, timestamp)
+        elif right.__class__ is dict:
+            # The common enrichment: no select, both sides objects. Same merge as joined().
+            joined = {**right, **left}
+        else:
+            joined = dict(left)
         self.n_out += 1
-        self.emit(key, self.joined(key, left, right, timestamp), timestamp)
+        self.emit(key, joined, timestamp)
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
         self.push_stream(key, value, timestamp)
