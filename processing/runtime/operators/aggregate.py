@@ -207,6 +207,8 @@ class _Aggregations:
 
     def result(self, accs: list) -> dict:
         if self.plain:
+            if len(accs) == 2:
+                return {self.first_name: accs[1]}
             return dict(zip(self.names, accs[1:], strict=False))
         return {
             name: finish(acc) for name, finish, acc in zip(self.names, self.finishers, accs[1:], strict=False)
