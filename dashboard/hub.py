@@ -33,6 +33,8 @@ WATCHDOG_INTERVAL_S = 1.0
 # The marker outlives many missed checks (a busy machine), yet goes with its process.
 MARKER_TTL_S = 60
 REJOIN_TIMEOUT_S = 3.0
+# Sockets written between two chances for the receiver to run.
+DELIVER_BATCH = 25
 
 
 class Subscriber(Protocol):
@@ -118,11 +120,14 @@ class LiveHub:
             while self._backlog.get(group):
                 frames, self._backlog[group] = self._backlog[group], []
                 for frame in coalesce(frames):
-                    for subscriber in list(self.subscribers.get(group, ())):
+                    for count, subscriber in enumerate(list(self.subscribers.get(group, ()))):
                         try:
                             await subscriber.deliver(group, frame)
                         except Exception:  # one broken socket must not starve the others
                             log.debug("deliver to a subscriber failed", exc_info=True)
+                        if count % DELIVER_BATCH == DELIVER_BATCH - 1:
+                            # A socket write never suspends: yield so receiving keeps up.
+                            await asyncio.sleep(0)
         finally:
             self._delivering.discard(group)
             self._backlog.pop(group, None)
