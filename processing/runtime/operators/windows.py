@@ -57,8 +57,8 @@ class TimeWindowAggregateNode(Node):
     """Tumbling and hopping windows ``[start, start + size)`` aligned to the epoch.
 
     A record is late for a window when ``window end + grace <= stream time``; late records
-    are counted (``late``) and dropped. Windows are purged (and tombstoned in the changelog)
-    when they close; under ``emit="final"`` each is emitted exactly once, at that moment.
+    are counted (``late``) and dropped. Windows are purged (and tombstoned in the changelog,
+    if they reached it) when they close; under ``emit="final"`` each is emitted exactly once, at that moment.
     """
 
     is_table = True
