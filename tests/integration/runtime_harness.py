@@ -73,9 +73,13 @@ def producer() -> Producer:
 
 
 def produce(
-    topic: str, records: Iterable[tuple[bytes | None, bytes | None] | tuple[bytes | None, bytes | None, int]]
+    topic: str,
+    records: Iterable[tuple[bytes | None, bytes | None] | tuple[bytes | None, bytes | None, int]],
+    *,
+    partition: int | None = None,
 ) -> int:
-    """Produce (key, value[, timestamp_ms]) records; returns the count. Raises on delivery errors."""
+    """Produce (key, value[, timestamp_ms]) records, to ``partition`` if given (else by key);
+    returns the count. Raises on delivery errors."""
     errors: list[KafkaError] = []
 
     def on_delivery(err: KafkaError | None, _msg: Any) -> None:
@@ -88,6 +92,8 @@ def produce(
         kwargs: dict[str, Any] = {"key": record[0], "value": record[1], "on_delivery": on_delivery}
         if len(record) > 2:
             kwargs["timestamp"] = record[2]
+        if partition is not None:
+            kwargs["partition"] = partition
         while True:
             try:
                 p.produce(topic, **kwargs)

@@ -201,6 +201,12 @@ class Checkpoint:
         # (topic, partition) -> next offset to consume (last processed + 1)
         self.pending: dict[tuple[str, int], int] = {}
         self.committed: dict[tuple[str, int], int] = {}
+        # False from the moment consume() may hand out records until the loop has processed
+        # them. librdkafka runs rebalance callbacks (and so revoke checkpoints) *inside*
+        # consume(), after it may already have collected records of this batch and moved the
+        # positions past them: such a checkpoint must commit processed offsets only, or a
+        # record never processed (a bad one under policy ``fail`` included) is skipped.
+        self.settled = True
         self.started = time.monotonic()
         self.commits = 0
 
@@ -223,11 +229,16 @@ class Checkpoint:
     def _advanced_offsets(self) -> dict[tuple[str, int], int]:
         """Next offset per partition that moved since the last commit.
 
-        The consumer's position, not last offset + 1: under read_committed the position also
-        steps over transaction markers, so a drained partition commits its end offset and
-        shows no phantom lag of one. Safe because every record the consumer handed out has
-        been processed before the checkpoint runs.
+        When settled, the consumer's position, not last offset + 1: under read_committed the
+        position also steps over transaction markers, so a drained partition commits its end
+        offset and shows no phantom lag of one. That is safe only when every record the
+        consumer handed out has been processed; otherwise (a revoke inside consume()) only
+        the offsets noted after processing count.
         """
+        if not self.settled:
+            return {
+                key: offset for key, offset in self.pending.items() if offset > self.committed.get(key, -1)
+            }
         partitions = set(self.pending) | set(self.owned())
         if not partitions:
             return {}

@@ -259,6 +259,9 @@ class Instance:
 
     def _loop(self) -> None:
         while not self.should_stop():
+            # Until this batch is processed, positions may be ahead of the processed records
+            # (see Checkpoint.settled): a revoke checkpoint inside consume() must not use them.
+            self.checkpoint.settled = False
             messages = self.consumer.consume(num_messages=BATCH_SIZE, timeout=POLL_TIMEOUT_S)
             self._raise_callback_error()
             if self.needs_reset:
@@ -267,6 +270,7 @@ class Instance:
             try:
                 if messages:
                     self._process(messages)
+                self.checkpoint.settled = True
                 if self.checkpoint.is_due(self.commit_interval_ms):
                     self._commit()
             except ProducerFailure as failure:
@@ -288,6 +292,7 @@ class Instance:
         # close() leaves the group; its revoke callback closes the remaining tasks.
         self.consumer.close()
         self._close_tasks(list(self.tasks))
+        self.reporter.emit_metrics([], set())
         self.restore_consumer.close()
         self.producer.close()
 

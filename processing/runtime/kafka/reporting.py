@@ -80,6 +80,15 @@ class Reporter:
         if now - self.last_metrics < METRICS_INTERVAL_S:
             return
         self.last_metrics = now
+        self.emit_metrics(tasks, assigned)
+        self.events.emit({"type": "lag", "partitions": lag_rows(assigned, consumer, checkpoint)})
+
+    def emit_metrics(self, tasks: list[Any], assigned: set[tuple[str, int]]) -> None:
+        """Cumulative counters of this instance: the closed tasks' plus the open ones'.
+
+        Also called once on a clean stop, so the last metrics event holds the final counts
+        even when the whole run fitted between two periodic reports.
+        """
         nodes: dict[str, dict[str, int]] = {n: dict(c) for n, c in self.closed_metrics.items()}
         for task in tasks:
             for node, counters in task.metrics().items():
@@ -96,7 +105,6 @@ class Reporter:
                 "partitions": [[t, p] for t, p in sorted(assigned)],
             }
         )
-        self.events.emit({"type": "lag", "partitions": lag_rows(assigned, consumer, checkpoint)})
 
     def flush_views(self) -> None:
         self.last_views = time.monotonic()

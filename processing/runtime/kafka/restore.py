@@ -8,6 +8,7 @@ transaction that is still open (a crashed instance's) are not state yet and are 
 
 from __future__ import annotations
 
+import logging
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -18,12 +19,36 @@ from confluent_kafka import TopicPartition as TP
 
 from processing.runtime.events import EventSink
 
+log = logging.getLogger(__name__)
+
 # Records per consume() call while restoring: large, because restore is a tight bulk load.
 RESTORE_BATCH = 10_000
 POLL_TIMEOUT_S = 0.2
 PROGRESS_INTERVAL_S = 1.0
 # Watermark look-up per changelog partition; generous on a loaded 2-core machine.
 LOOKUP_TIMEOUT_S = 10.0
+
+
+_UNRECOVERABLE = (
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_TOPIC,
+    KafkaError._UNKNOWN_PARTITION,
+    KafkaError.TOPIC_AUTHORIZATION_FAILED,
+)
+LOOKUP_ATTEMPTS = 3
+
+
+def _watermarks(restore_consumer: Any, tp: Any) -> tuple[int, int]:
+    for attempt in range(LOOKUP_ATTEMPTS):
+        try:
+            return restore_consumer.get_watermark_offsets(tp, timeout=LOOKUP_TIMEOUT_S)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            timed_out = isinstance(error, KafkaError) and error.code() == KafkaError._TIMED_OUT
+            if not timed_out or attempt == LOOKUP_ATTEMPTS - 1:
+                raise
+            log.warning("watermark look-up of %s[%s] timed out; retrying", tp.topic, tp.partition)
+    raise AssertionError("unreachable")
 
 
 class RestoreInterrupted(Exception):
@@ -42,7 +67,7 @@ def restore_tasks(
     for task in tasks:
         partition = task.id[1]
         for store, topic in task.changelog_topics.items():
-            low, high = restore_consumer.get_watermark_offsets(TP(topic, partition), timeout=LOOKUP_TIMEOUT_S)
+            low, high = _watermarks(restore_consumer, TP(topic, partition))
             totals[(topic, partition)] = (low, high)
             if high <= low:
                 _progress(events, store, partition, 0, 0, True)
@@ -67,8 +92,12 @@ def restore_tasks(
                     if error.code() == KafkaError._PARTITION_EOF:
                         ended.append((msg.topic(), msg.partition()))
                         continue
-                    if error.fatal() or not error.retriable():
+                    if error.fatal() or error.code() in _UNRECOVERABLE:
                         raise KafkaException(error)
+                    # Transport hiccups and timeouts on a loaded machine are reported here as
+                    # non-retriable client errors although librdkafka retries them itself;
+                    # failing the instance for them would turn a slow broker into an outage.
+                    log.warning("restore consumer error (retried by librdkafka): %s", error.str())
                     continue
                 chunks[(msg.topic(), msg.partition())].append((msg.key(), msg.value()))
                 restored[(msg.topic(), msg.partition())] = msg.offset() + 1
