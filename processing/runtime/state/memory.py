@@ -16,6 +16,9 @@ from processing.runtime.serde import hashable_from_bytes, hashable_to_bytes
 from processing.runtime.state.base import ChangelogRecord
 
 _MISSING = object()
+# Hot keys are the ones worth caching; past this many the cache starts over rather than
+# holding the bytes of every key of a large store.
+KEY_BYTES_CACHE_LIMIT = 100_000
 
 
 class MemoryStore:
@@ -95,6 +98,8 @@ class MemoryStore:
                     continue
                 raw_key = key_bytes.get(key)
                 if raw_key is None:
+                    if len(key_bytes) >= KEY_BYTES_CACHE_LIMIT:
+                        key_bytes.clear()  # bounded memory for stores of many keys
                     raw_key = key_bytes[key] = encode(key)
                 append((raw_key, dumps(value), ts))
         # Cleared in place: operators hold a reference to this dict on their hot path.
