@@ -11,4 +11,5 @@ urlpatterns = [
     path("api/", api.urls),
     path("", include("dashboard.urls")),
     path("", include("topology.urls")),
+    path("", include("processing.urls")),
 ]
