@@ -1,26 +1,10 @@
 // The config panel: the selected node's id, ports and schema-generated form, with the
 // compiler's issues shown under the fields they name.
 
+import { $, h } from "./dom.mjs";
 import * as M from "./model.mjs";
 import { renderSchemaForm, paintFieldIssues } from "./form.mjs";
 import { portKindLabel } from "./lists.mjs";
-
-function $(selector, root = document) {
-  return root.querySelector(selector);
-}
-
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c != null) node.append(c);
-  return node;
-}
-
 
 export function showFormMessage(editor, text) {
   editor.formNodeId = null;

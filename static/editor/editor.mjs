@@ -2,6 +2,7 @@
 // document model (model.mjs) owns the truth; this file renders it and turns gestures into
 // model commands. Side panels that talk to other APIs live in panels.mjs.
 
+import { $, h } from "./dom.mjs";
 import * as M from "./model.mjs";
 import { layoutPositions, NODE_SIZE } from "./layout.mjs";
 import { request, errorText } from "./api.mjs";
@@ -12,22 +13,6 @@ import { closeForm, openForm, paintForm, showFormMessage } from "./config_panel.
 const X6 = window.X6;
 const PORT_COLORS = { stream: "#2563eb", table: "#d97706", same: "#6b7280" };
 const VALIDATE_DELAY_MS = 400;
-
-function $(selector, root = document) {
-  return root.querySelector(selector);
-}
-
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c != null) node.append(c);
-  return node;
-}
 
 function portColor(port) {
   return PORT_COLORS[port.kinds.length === 1 ? port.kinds[0] : "same"] ?? PORT_COLORS.same;

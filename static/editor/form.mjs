@@ -3,6 +3,8 @@
 // so no form is written by hand per node type. Each field carries data-field="dotted.path"
 // so compiler issues (which name a field) can be shown inline.
 
+import { h as el } from "./dom.mjs";
+
 function resolve(schema, defs) {
   let current = schema ?? {};
   for (let depth = 0; current.$ref && depth < 20; depth++) {
@@ -45,18 +47,6 @@ function isExpression(schema, key) {
       schema.contentMediaType === "application/sql" ||
       ["where", "expression", "predicate", "condition", "on"].includes(key),
   );
-}
-
-function el(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const child of children) if (child) node.append(child);
-  return node;
 }
 
 let fieldCounter = 0;

@@ -1,23 +1,8 @@
 // The lists beside the canvas: the palette, the problems panel and the outline. Together
 // with the toolbar they make every editing action reachable from the keyboard.
 
+import { $, h } from "./dom.mjs";
 import * as M from "./model.mjs";
-
-function $(selector, root = document) {
-  return root.querySelector(selector);
-}
-
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c != null) node.append(c);
-  return node;
-}
 
 export function portKindLabel(port) {
   return port.kinds.includes("same") ? "same as input" : port.kinds.join(" or ");

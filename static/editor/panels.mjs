@@ -2,26 +2,11 @@
 // describe and deploy. Each reads the editor's current document and never edits it except
 // through the editor's own commands (import and "open version" replace it as one undo step).
 
+import { $, h } from "./dom.mjs";
 import * as M from "./model.mjs";
 import { request, errorText } from "./api.mjs";
 
 const DEPLOY_POLL_MS = 1500;
-
-function $(selector, root = document) {
-  return root.querySelector(selector);
-}
-
-function h(tag, attrs = {}, ...children) {
-  const node = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v == null || v === false) continue;
-    if (k === "text") node.textContent = v;
-    else if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
-    else node.setAttribute(k, v === true ? "" : v);
-  }
-  for (const c of children) if (c != null) node.append(c);
-  return node;
-}
 
 function show(value) {
   if (value === null || value === undefined) return "null";
