@@ -532,6 +532,21 @@ def versions() -> dict[str, str]:
     return found
 
 
+def source_commit() -> str:
+    """The commit whose code was measured (a snapshot made with git archive carries COMMIT)."""
+    marker = ROOT / "COMMIT"
+    if marker.exists():
+        return marker.read_text().strip()
+    out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    dirty = subprocess.run(
+        ["git", "status", "--porcelain", "--", "processing", "topology"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    return out.stdout.strip() + (" + uncommitted runtime/compiler edits" if dirty.stdout.strip() else "")
+
+
 def machine() -> dict[str, Any]:
     model = ""
     with open("/proc/cpuinfo") as f:
@@ -558,6 +573,7 @@ def rewrite() -> int:
     summary = summarise(results, restore, data.get("unavailable", {}), data["events"], data["keys"])
     summary["results_json"]["faust_events"] = data.get("faust_events")
     summary["results_json"]["machine"] = data.get("machine")
+    summary["results_json"]["commit"] = data.get("commit")
     summary["results_json"]["generated_at"] = data.get("generated_at")
     write_outputs(
         summary,
@@ -675,6 +691,7 @@ def write_outputs(
     data["elapsed_s"] = round(elapsed, 1)
     data["generated_at"] = data.get("generated_at") or time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     data["machine"] = data.get("machine") or machine()
+    data["commit"] = data.get("commit") or source_commit()
     data["versions"] = versions()
     data["runs"] = [asdict(r) | {"extra": {}} for r in results]
     data["restore"] = restore
@@ -687,6 +704,7 @@ def write_outputs(
         "",
         "## Machine and versions",
         "",
+        f"- code measured: commit {data['commit']}",
         *(f"- {k}: {v}" for k, v in data["machine"].items()),
         *(f"- {k}: {v}" for k, v in data["versions"].items()),
         "",
