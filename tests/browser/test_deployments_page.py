@@ -1,0 +1,78 @@
+"""The deployment page in a real Chromium: its buttons go through the REST API, refusals are
+shown inline with the API's own message, and supervisor changes show up without a reload."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from django.contrib.auth import get_user_model
+from playwright.sync_api import expect
+
+from processing import actions
+from processing.models import Deployment
+from tests.browser.editor_support import logged_in_page, unique
+from tests.processing.plans import count_by_key, store_version
+from topology.models import Topology
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration]
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+# The page polls every 2 s; a busy shared machine may delay a poll a few times over.
+POLL_TIMEOUT_MS = 20_000
+
+
+@pytest.fixture
+def deployment(transactional_db, new_topic):
+    user = get_user_model().objects.create_user(unique("operator"), password=None)
+    source = new_topic(partitions=1, prefix="page-src")
+    topology = Topology.objects.create(name=unique("page"), owner=user)
+    version = store_version(topology, count_by_key(topology.name, (source,), "page-out"), user=user)
+    return actions.deploy(version, actor=user, instances=1)
+
+
+@pytest.mark.timeout(180)
+def test_clicking_stop_changes_the_desired_state_and_refusals_are_shown_inline(
+    request, chromium, live_daphne, deployment
+):
+    with logged_in_page(request, chromium, live_daphne, deployment.created_by) as page:
+        page.goto(f"{live_daphne}/deployments/")
+        page.locator(f'tr[data-deployment-id="{deployment.pk}"] a', has_text="details").click()
+        page.wait_for_selector("#deployment[data-ready=true]")
+        expect(page.locator("#desired-state")).to_have_text("running")
+
+        page.locator('button[data-action="stop"]').click()
+
+        expect(page.locator("#desired-state")).to_have_text("stopped")
+        expect(page.locator("#event-rows")).to_contain_text("stop requested")
+        assert Deployment.objects.get(pk=deployment.pk).desired_state == "stopped"
+
+        page.locator('button[data-action="stop"]').click()
+        message = page.locator("#action-message")
+        expect(message).to_have_attribute("data-kind", "error")
+        expect(message).to_contain_text("the deployment is already stopped")
+
+        page.locator("#scale-instances").fill("40")
+        page.locator('button[data-action="scale"]').click()
+        expect(message).to_contain_text("instances: ")
+        assert Deployment.objects.get(pk=deployment.pk).instances == 1
+
+
+@pytest.mark.timeout(180)
+def test_a_status_change_by_the_supervisor_appears_without_a_reload(
+    request, chromium, live_daphne, deployment
+):
+    with logged_in_page(request, chromium, live_daphne, deployment.created_by) as page:
+        page.goto(f"{live_daphne}/deployments/{deployment.pk}/")
+        page.wait_for_selector("#deployment[data-ready=true]")
+        expect(page.locator("#last-error")).to_be_hidden()
+
+        Deployment.objects.filter(pk=deployment.pk).update(
+            status="failed", last_error="gave up after 3 restarts: poison pill at offset 7"
+        )
+
+        expect(page.locator("#deployment-status .badge")).to_have_attribute(
+            "data-status", "failed", timeout=POLL_TIMEOUT_MS
+        )
+        expect(page.locator("#last-error")).to_have_text("gave up after 3 restarts: poison pill at offset 7")
