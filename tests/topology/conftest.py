@@ -1,57 +1,17 @@
 """Fixtures for the topology app's DB tests (tests/topology/compiler/ sees them too; keep it light): users, logged-in API clients, sample documents."""
 
-import copy
 import secrets
 
 import pytest
 from django.test import Client
 
-PAGE_VIEWS = {
-    "name": "page-views-by-region",
-    "nodes": [
-        {
-            "id": "views",
-            "type": "source",
-            "config": {"topics": ["pageviews"], "value_format": "json"},
-            "position": {"x": 80, "y": 120},
-        },
-        {
-            "id": "eu_only",
-            "type": "filter",
-            "config": {"where": "region = 'eu' AND duration_ms > 100"},
-            "position": {"x": 280, "y": 120},
-        },
-        {
-            "id": "by_page",
-            "type": "aggregate",
-            "config": {
-                "group_by": "page",
-                "aggregations": {"views": "COUNT(*)", "avg_ms": "AVG(duration_ms)"},
-                "window": {"type": "tumbling", "size": "1m", "grace": "10s"},
-            },
-            "position": {"x": 480, "y": 120},
-        },
-        {"id": "out", "type": "sink", "config": {"topic": "views-by-page"}, "position": {"x": 680, "y": 60}},
-        {
-            "id": "live",
-            "type": "view",
-            "config": {"title": "Views by page"},
-            "position": {"x": 680, "y": 180},
-        },
-    ],
-    "edges": [
-        {"source": "views", "target": "eu_only"},
-        {"source": "eu_only", "target": "by_page"},
-        {"source": "by_page", "target": "out"},
-        {"source": "by_page", "target": "live"},
-    ],
-}
+from tests.topology.compiler import documents
 
 
 @pytest.fixture
 def page_views():
     """A valid document (the example of issue 3); each test gets its own copy to change."""
-    return copy.deepcopy(PAGE_VIEWS)
+    return documents.page_views()
 
 
 def node(document, node_id):

@@ -8,7 +8,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.topology.conftest import PAGE_VIEWS
+from tests.topology.compiler.documents import PAGE_VIEWS
 
 pytestmark = pytest.mark.django_db
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 
 from processing.runtime.testing import TopologyTestDriver
+from tests.topology.compiler.documents import page_views
 from topology.compiler import compile_document
 
 
@@ -41,40 +42,7 @@ def test_the_talks_example_counts_two_topics_by_record_key():
 
 
 def test_page_views_grouped_by_page_in_tumbling_windows_reach_the_sink_and_the_view():
-    plan = compiled(
-        {
-            "name": "page-views",
-            "nodes": [
-                {
-                    "id": "views",
-                    "type": "source",
-                    "config": {"topics": ["pageviews"], "value_format": "json"},
-                },
-                {
-                    "id": "eu_only",
-                    "type": "filter",
-                    "config": {"where": "region = 'eu' AND duration_ms > 100"},
-                },
-                {
-                    "id": "by_page",
-                    "type": "aggregate",
-                    "config": {
-                        "group_by": "page",
-                        "aggregations": {"views": "COUNT(*)", "avg_ms": "AVG(duration_ms)"},
-                        "window": {"type": "tumbling", "size": "1m", "grace": "10s"},
-                    },
-                },
-                {"id": "out", "type": "sink", "config": {"topic": "views-by-page"}},
-                {"id": "live", "type": "view", "config": {"title": "Views by page"}},
-            ],
-            "edges": [
-                {"source": "views", "target": "eu_only"},
-                {"source": "eu_only", "target": "by_page"},
-                {"source": "by_page", "target": "out"},
-                {"source": "by_page", "target": "live"},
-            ],
-        }
-    )
+    plan = compiled(page_views())
     assert len(plan.subtopologies) == 2
     driver = TopologyTestDriver(plan, app_id="pv", partitions=2)
     rows = [
