@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.test import Client
@@ -83,3 +85,24 @@ def screenshot_on_failure(request, page) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     name = re.sub(r"[^A-Za-z0-9_.-]+", "_", request.node.nodeid)
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+
+
+@contextmanager
+def logged_in_page(request, browser, base_url: str, user) -> Iterator:
+    """A fresh context logged in as user; a screenshot is kept when the test fails."""
+    context = browser.new_context(viewport={"width": 1600, "height": 1000})
+    context.add_cookies([session_cookie(user, base_url)])
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    page = context.new_page()
+    failures_before = request.session.testsfailed
+    try:
+        yield page
+    except Exception:
+        screenshot_on_failure(request, page)
+        raise
+    else:
+        # A fixture's teardown sees the failure only in the session's count, not as an exception.
+        if request.session.testsfailed > failures_before:
+            screenshot_on_failure(request, page)
+    finally:
+        context.close()

@@ -7,18 +7,15 @@ import os
 
 import pytest
 from django.contrib.auth import get_user_model
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.browser.editor_support import (
-    CHROMIUM_ARGS,
-    UI_TIMEOUT_MS,
     drag_from_palette,
     drag_wire,
+    logged_in_page,
     open_editor,
     outline_edges,
     outline_nodes,
-    screenshot_on_failure,
-    session_cookie,
     unique,
     wait_valid,
 )
@@ -32,16 +29,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def editor_user(transactional_db):
     # No password: hashing one is slow on a busy machine, and the session cookie needs none.
@@ -50,15 +37,8 @@ def editor_user(transactional_db):
 
 @pytest.fixture
 def page(request, chromium, live_daphne, editor_user):
-    context = chromium.new_context(viewport={"width": 1600, "height": 1000})
-    context.add_cookies([session_cookie(editor_user, live_daphne)])
-    context.set_default_timeout(UI_TIMEOUT_MS)
-    page = context.new_page()
-    failures_before = request.session.testsfailed
-    yield page
-    if request.session.testsfailed > failures_before:
-        screenshot_on_failure(request, page)
-    context.close()
+    with logged_in_page(request, chromium, live_daphne, editor_user) as page:
+        yield page
 
 
 def make_topology(user, document: dict | None = None) -> Topology:

@@ -9,16 +9,13 @@ import uuid
 import pytest
 from confluent_kafka import Consumer, Producer
 from django.contrib.auth import get_user_model
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from processing import actions as deployment_actions
 from processing.models import Deployment
 from tests.browser.editor_support import (
-    CHROMIUM_ARGS,
-    UI_TIMEOUT_MS,
+    logged_in_page,
     open_editor,
-    screenshot_on_failure,
-    session_cookie,
     unique,
 )
 from topology import actions
@@ -57,7 +54,15 @@ def filter_document(source_topic: str, sink_topic: str) -> dict:
 
 @pytest.mark.timeout(300)
 def test_deploying_from_the_editor_runs_the_topology_and_records_reach_the_sink(
-    request, transactional_db, live_daphne, celery_workers, celery_beat, new_topic, kafka_config, wait_for
+    request,
+    chromium,
+    transactional_db,
+    live_daphne,
+    celery_workers,
+    celery_beat,
+    new_topic,
+    kafka_config,
+    wait_for,
 ):
     source_topic = new_topic(partitions=2, prefix="editor-src")
     sink_topic = new_topic(partitions=1, prefix="editor-sink")
@@ -69,15 +74,8 @@ def test_deploying_from_the_editor_runs_the_topology_and_records_reach_the_sink(
         message="v1",
     )
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-        )
-        context = browser.new_context(viewport={"width": 1600, "height": 1000})
-        context.add_cookies([session_cookie(user, live_daphne)])
-        context.set_default_timeout(UI_TIMEOUT_MS)
-        page = context.new_page()
-        try:
+    try:
+        with logged_in_page(request, chromium, live_daphne, user) as page:
             open_editor(page, live_daphne, topology.pk)
             page.locator("#btn-deploy").click()
             expect(page.locator("#deploy-mode")).to_contain_text("new deployment")
@@ -114,14 +112,9 @@ def test_deploying_from_the_editor_runs_the_topology_and_records_reach_the_sink(
                 "data-verdict", verdict["compatibility"]["verdict"]
             )
             page.locator("#deploy-cancel").click()
-        except Exception:
-            screenshot_on_failure(request, page)
-            raise
-        finally:
-            context.close()
-            browser.close()
-            for running in Deployment.objects.filter(version__topology=topology):
-                deployment_actions.stop(running, actor=user)
+    finally:
+        for running in Deployment.objects.filter(version__topology=topology):
+            deployment_actions.stop(running, actor=user)
 
 
 def records_through_the_topology(kafka_config, source_topic, sink_topic, wait_for) -> list[dict]:

@@ -7,16 +7,13 @@ import os
 
 import pytest
 from django.contrib.auth import get_user_model
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from tests.browser.editor_support import (
-    CHROMIUM_ARGS,
-    UI_TIMEOUT_MS,
+    logged_in_page,
     open_editor,
     outline_edges,
     outline_nodes,
-    screenshot_on_failure,
-    session_cookie,
     unique,
     wait_valid,
 )
@@ -29,16 +26,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
-@pytest.fixture(scope="module")
-def chromium():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-        )
-        yield browser
-        browser.close()
-
-
 @pytest.fixture
 def user(transactional_db):
     return get_user_model().objects.create_user(unique("panels"), password=None)
@@ -46,15 +33,8 @@ def user(transactional_db):
 
 @pytest.fixture
 def page(request, chromium, live_daphne, user):
-    context = chromium.new_context(viewport={"width": 1600, "height": 1000})
-    context.add_cookies([session_cookie(user, live_daphne)])
-    context.set_default_timeout(UI_TIMEOUT_MS)
-    page = context.new_page()
-    failures_before = request.session.testsfailed
-    yield page
-    if request.session.testsfailed > failures_before:
-        screenshot_on_failure(request, page)
-    context.close()
+    with logged_in_page(request, chromium, live_daphne, user) as page:
+        yield page
 
 
 def test_version_history_shows_a_readable_diff_and_the_compatibility_verdict(page, live_daphne, user):
