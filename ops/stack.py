@@ -33,6 +33,7 @@ import uuid
 from pathlib import Path
 
 from stack_processes import (
+    CONTROL_WORKER_ARGS,
     DEFAULT_PROFILES,
     HTTP_READY_TIMEOUT_S,
     KAFKA_HEAP,
@@ -41,6 +42,7 @@ from stack_processes import (
     LOG4J_CONFIG,
     REDIS_READY_TIMEOUT_S,
     ROOT,
+    STREAMS_WORKER_ARGS,
     VENV,
     VENV_PYTHON,
     Interrupted,
@@ -283,22 +285,6 @@ def application_processes(profile: Profile) -> dict[str, list[str]]:
             "config.asgi:application",
         ],
     }
-
-
-# Topology instances run for hours: one task per prefork child (a fresh process per instance,
-# no leaked state), and a child reserves no second task while it runs one.
-STREAMS_WORKER_ARGS = [
-    "worker",
-    "-Q",
-    "streams",
-    "-P",
-    "prefork",
-    "--concurrency=4",
-    "--prefetch-multiplier=1",
-    "--max-tasks-per-child=1",
-    "--loglevel=INFO",
-]
-CONTROL_WORKER_ARGS = ["worker", "-Q", "control", "--concurrency=2", "--loglevel=INFO"]
 
 
 def http_answers(url: str) -> bool:

@@ -35,6 +35,22 @@ HTTP_READY_TIMEOUT_S = 120
 STOP_TIMEOUT_S = {"kafka": 20.0, "redis": 5.0}
 DEFAULT_STOP_TIMEOUT_S = 10.0
 
+# Topology instances run for hours: one task per prefork child (a fresh process per instance,
+# no leaked state), and a child reserves no second task while it runs one. tests/conftest.py
+# starts its workers with these same options, so tests exercise what users run.
+STREAMS_WORKER_ARGS = [
+    "worker",
+    "-Q",
+    "streams",
+    "-P",
+    "prefork",
+    "--concurrency=4",
+    "--prefetch-multiplier=1",
+    "--max-tasks-per-child=1",
+    "--loglevel=INFO",
+]
+CONTROL_WORKER_ARGS = ["worker", "-Q", "control", "--concurrency=2", "--loglevel=INFO"]
+
 
 @dataclass(frozen=True)
 class Profile:

@@ -60,6 +60,15 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
+# Worker options, free ports and the parent-death signal are the same as in `make run`:
+# ops/stack_processes.py (standard library only) is the one place they are written.
+from ops.stack_processes import (
+    CONTROL_WORKER_ARGS,
+    STREAMS_WORKER_ARGS,
+    free_port,
+    terminate_when_parent_dies,
+)
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = Path(sys.executable).parent
 
@@ -71,19 +80,6 @@ os.environ["WEIR_REDIS_PREFIX"] = settings.REDIS_KEY_PREFIX
 # machine that takes a few seconds each, rarely more than a minute.
 PROCESS_READY_TIMEOUT_S = 90
 PROCESS_STOP_TIMEOUT_S = 10
-# Same worker options as `make run` (ops/stack.py), so tests exercise what users run.
-STREAMS_WORKER_ARGS = [
-    "worker",
-    "-Q",
-    "streams",
-    "-P",
-    "prefork",
-    "--concurrency=4",
-    "--prefetch-multiplier=1",
-    "--max-tasks-per-child=1",
-    "--loglevel=INFO",
-]
-CONTROL_WORKER_ARGS = ["worker", "-Q", "control", "--concurrency=2", "--loglevel=INFO"]
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -102,29 +98,6 @@ def wait_for(condition, timeout: float = 30.0, message: str = "condition", inter
             return value
         time.sleep(interval)
     pytest.fail(f"timed out after {timeout:.0f} s waiting for {message} (last error: {last_error})")
-
-
-def free_port() -> int:
-    """A free port below the kernel's ephemeral range, so no outgoing connection (a probe of
-    a server that is not listening yet) can take it as its source port."""
-    import random
-
-    try:
-        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        low = 32768
-    rng = random.SystemRandom()
-    for _ in range(200):
-        port = rng.randrange(20000, max(low, 20001))
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-            try:
-                sock.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture(name="wait_for")
@@ -239,13 +212,6 @@ def stack_process_env(django_db_setup, process_log_dir) -> dict[str, str]:
     return env
 
 
-def _terminate_when_parent_dies() -> None:
-    """Runs in the child between fork and exec: SIGTERM when the pytest process dies."""
-    import ctypes
-
-    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # 1 = PR_SET_PDEATHSIG
-
-
 class StackProcesses:
     """Processes started for this session; each is its own process group, stopped together."""
 
@@ -264,7 +230,7 @@ class StackProcesses:
             stderr=subprocess.STDOUT,
             start_new_session=True,
             # A pytest killed without its teardown (a `timeout`, SIGKILL) takes them along.
-            preexec_fn=_terminate_when_parent_dies,
+            preexec_fn=terminate_when_parent_dies,
         )
         log.close()
         self.procs[name] = proc
