@@ -1,8 +1,8 @@
 """Function, conditional and conversion handlers of the expression compiler.
 
-Split from ``expression_compiler`` (driver, fields and operators) to keep each module small;
-``_Compiler`` is the complete whitelist: a node type without a handler here or in the core is
-refused.
+Split from ``expression_compiler`` (driver, fields, literals) and ``expression_operators`` to
+keep each module small; ``_Compiler`` is the complete whitelist: a node type without a handler
+here, in the operators or in the core is refused.
 """
 
 from __future__ import annotations
@@ -18,23 +18,23 @@ from topology.compiler.expression_compiler import (
     _CAST_TARGET,
     _HANDLER_NAMES,
     AGGREGATE_FUNCTIONS,
-    KNOWN_FUNCTIONS,
     MAX_ROUND_DIGITS,
     NUMERIC,
     Fn,
     _common_type,
-    _CompilerCore,
     _fail,
     _pos,
     _to_string,
+    _unknown_function,
 )
+from topology.compiler.expression_operators import _OperatorHandlers
 from topology.compiler.expression_runtime import ExpressionRuntimeError
 
 _NUM = rt.NUMBER_TYPES
 _check_number = rt.check_number
 
 
-class _Compiler(_CompilerCore):
+class _Compiler(_OperatorHandlers):
     # --- conditionals -------------------------------------------------------------------------------
 
     def _case(self, node: exp.Case) -> tuple[Fn, str]:
@@ -56,10 +56,7 @@ class _Compiler(_CompilerCore):
             result, result_type = self._child(branch.args.get("true"), branch)
             branches.append((condition, result))
             types.append(result_type)
-        default = node.args.get("default")
-        otherwise, otherwise_type = (
-            self.compile(default) if default is not None else (self._constant(None), "null")
-        )
+        otherwise, otherwise_type = self._optional(node.args.get("default"))
         types.append(otherwise_type)
         arms = tuple(branches)
         if operand is None:
@@ -87,10 +84,7 @@ class _Compiler(_CompilerCore):
         condition, condition_type = self._child(node.this, node)
         self._expect(condition_type, frozenset(("boolean",)), node.this, "IF needs a condition")
         then, then_type = self._child(node.args.get("true"), node)
-        false = node.args.get("false")
-        otherwise, otherwise_type = (
-            self.compile(false) if false is not None else (self._constant(None), "null")
-        )
+        otherwise, otherwise_type = self._optional(node.args.get("false"))
 
         def if_then(v, k, t, p, o):
             if condition(v, k, t, p, o) is True:
@@ -456,11 +450,7 @@ class _Compiler(_CompilerCore):
                 return rt.timestamp_to_string(s * 1000, None, position)
 
             return from_unixtime, "string"
-        raise _fail(
-            f"unknown function {name}; known: {', '.join(KNOWN_FUNCTIONS)}",
-            node,
-            "expression.unknown_function",
-        )
+        raise _unknown_function(name, node)
 
 
 _Compiler._HANDLERS = {cls: getattr(_Compiler, name) for cls, name in _HANDLER_NAMES.items()}
