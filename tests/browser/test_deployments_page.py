@@ -4,14 +4,22 @@ shown inline with the API's own message, and supervisor changes show up without 
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from django.contrib.auth import get_user_model
-from playwright.sync_api import expect
+from playwright.sync_api import expect, sync_playwright
 
 from processing import actions
 from processing.models import Deployment
-from tests.browser.editor_support import logged_in_page, unique
+from tests.browser.editor_support import (
+    CHROMIUM_ARGS,
+    UI_TIMEOUT_MS,
+    screenshot_on_failure,
+    session_cookie,
+    unique,
+)
 from tests.processing.plans import count_by_key, store_version
 from topology.models import Topology
 
@@ -21,6 +29,32 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 # The page polls every 2 s; a busy shared machine may delay a poll a few times over.
 POLL_TIMEOUT_MS = 20_000
+
+
+@pytest.fixture(scope="module")
+def chromium_browser():
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+        )
+        yield browser
+        browser.close()
+
+
+@contextmanager
+def logged_in_page(request, browser, base_url: str, user) -> Iterator:
+    """A fresh context with the user's session; a screenshot is kept when the test fails."""
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_cookies([session_cookie(user, base_url)])
+    context.set_default_timeout(UI_TIMEOUT_MS)
+    page = context.new_page()
+    try:
+        yield page
+    except Exception:
+        screenshot_on_failure(request, page)
+        raise
+    finally:
+        context.close()
 
 
 @pytest.fixture
@@ -34,9 +68,9 @@ def deployment(transactional_db, new_topic):
 
 @pytest.mark.timeout(180)
 def test_clicking_stop_changes_the_desired_state_and_refusals_are_shown_inline(
-    request, chromium, live_daphne, deployment
+    request, chromium_browser, live_daphne, deployment
 ):
-    with logged_in_page(request, chromium, live_daphne, deployment.created_by) as page:
+    with logged_in_page(request, chromium_browser, live_daphne, deployment.created_by) as page:
         page.goto(f"{live_daphne}/deployments/")
         page.locator(f'tr[data-deployment-id="{deployment.pk}"] a', has_text="details").click()
         page.wait_for_selector("#deployment[data-ready=true]")
@@ -61,9 +95,9 @@ def test_clicking_stop_changes_the_desired_state_and_refusals_are_shown_inline(
 
 @pytest.mark.timeout(180)
 def test_a_status_change_by_the_supervisor_appears_without_a_reload(
-    request, chromium, live_daphne, deployment
+    request, chromium_browser, live_daphne, deployment
 ):
-    with logged_in_page(request, chromium, live_daphne, deployment.created_by) as page:
+    with logged_in_page(request, chromium_browser, live_daphne, deployment.created_by) as page:
         page.goto(f"{live_daphne}/deployments/{deployment.pk}/")
         page.wait_for_selector("#deployment[data-ready=true]")
         expect(page.locator("#last-error")).to_be_hidden()
