@@ -3,16 +3,11 @@
 from __future__ import annotations
 
 import pytest
-from playwright.sync_api import sync_playwright
 
-from tests.browser.editor_support import CHROMIUM_ARGS
+from tests.browser.editor_support import chromium_browser
 
 
 @pytest.fixture(scope="module")
 def chromium():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-        )
+    with chromium_browser() as browser:
         yield browser
-        browser.close()

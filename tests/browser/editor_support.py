@@ -9,6 +9,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from django.test import Client
+from playwright.sync_api import sync_playwright
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
@@ -20,6 +21,19 @@ CHROMIUM_ARGS = [
 ]
 # Generous for a shared 2-core machine; every wait is on a condition, never a sleep.
 UI_TIMEOUT_MS = 15_000
+
+
+@contextmanager
+def chromium_browser() -> Iterator:
+    """Debian's Chromium, headless, with the flags the team agreed on (never a downloaded one)."""
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
 
 
 def session_cookie(user, base_url: str) -> dict:

@@ -14,11 +14,11 @@ from pathlib import Path
 import pytest
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from dashboard.serving import read_table_sync
 from processing.reporter import DeploymentEventSink
-from tests.browser.editor_support import CHROMIUM_ARGS, session_cookie
+from tests.browser.editor_support import chromium_browser, session_cookie
 from tests.conftest import PROCESS_READY_TIMEOUT_S, _http_answers, free_port, wait_for
 from tests.dashboard.conftest import make_deployment
 from tests.dashboard.live_client import canonical
@@ -84,10 +84,7 @@ def test_table_cells_follow_deltas_and_resync_after_redis_restarts(
     sink.emit({"type": "status", "status": "running", "error": None})
     sink.emit(delta(1, [("alice", 1), ("bob", 2)]))
 
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-        )
+    with chromium_browser() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 900})
         context.add_cookies([cookie])
         page = context.new_page()

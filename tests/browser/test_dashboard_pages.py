@@ -7,11 +7,11 @@ import contextlib
 import time
 
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from dashboard.actions import create_dashboard
 from processing.reporter import DeploymentEventSink
-from tests.browser.editor_support import CHROMIUM_ARGS, session_cookie
+from tests.browser.editor_support import chromium_browser, session_cookie
 from tests.dashboard.conftest import make_deployment
 from tests.integration.runtime_harness import unique
 
@@ -29,19 +29,13 @@ def owner(transactional_db, django_user_model):
 def browser_page(live_daphne, cookie, path):
     """Chromium on ``path``. Playwright's sync API runs an event loop in this thread, so every
     ORM call of a test happens before this block (Django refuses ORM calls inside one)."""
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-        )
+    with chromium_browser() as browser:
         context = browser.new_context(viewport={"width": 1400, "height": 1000})
         context.add_cookies([cookie])
         page = context.new_page()
         page.set_default_timeout(UI_TIMEOUT_MS)
         page.goto(f"{live_daphne}{path}")
-        try:
-            yield page
-        finally:
-            browser.close()
+        yield page
 
 
 def windows(user, counts):

@@ -11,12 +11,12 @@ import threading
 
 import orjson
 import pytest
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 
 from processing.reporter import DeploymentEventSink
 from processing.runtime.events import ListEventSink
 from processing.runtime.kafka import loop
-from tests.browser.editor_support import CHROMIUM_ARGS, session_cookie
+from tests.browser.editor_support import chromium_browser, session_cookie
 from tests.dashboard.conftest import make_deployment
 from tests.integration.runtime_harness import create_topics, delete_app_topics, kafka_config, produce, unique
 from topology.compiler import naming
@@ -104,10 +104,7 @@ def test_events_produced_to_the_source_topic_change_the_dashboard_cell(
     )
     runtime.start()
     try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS, headless=True
-            )
+        with chromium_browser() as browser:
             context = browser.new_context(viewport={"width": 1400, "height": 900})
             context.add_cookies([cookie])
             page = context.new_page()
