@@ -12,6 +12,7 @@ import time
 from collections import defaultdict
 from typing import Any
 
+import orjson
 from confluent_kafka import KafkaException
 from confluent_kafka import TopicPartition as TP
 
@@ -115,13 +116,22 @@ class Reporter:
             if not rows:
                 continue
             self.view_seq[view] += 1
+            windowed = view in self.windowed
+            if windowed:
+                # The core hands composite keys over as canonical JSON text (a dict cannot be a
+                # dict key); the event contract promises {"key", "window_start", "window_end"}.
+                keyed = [
+                    {"key": orjson.loads(k) if isinstance(k, str) else k, "value": v} for k, v in rows.items()
+                ]
+            else:
+                keyed = [{"key": k, "value": v} for k, v in rows.items()]
             self.events.emit(
                 {
                     "type": "table_delta",
                     "view": view,
                     "seq": self.view_seq[view],
-                    "rows": [{"key": k, "value": v} for k, v in rows.items()],
-                    "windowed": view in self.windowed,
+                    "rows": keyed,
+                    "windowed": windowed,
                 }
             )
 

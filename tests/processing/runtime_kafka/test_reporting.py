@@ -1,0 +1,66 @@
+"""The instance reporter turns the core's view deltas into table_delta events (no broker)."""
+
+from __future__ import annotations
+
+import orjson
+
+from processing.runtime.events import ListEventSink
+from processing.runtime.executor import TopologyRuntime
+from processing.runtime.kafka.reporting import Reporter
+from processing.runtime.records import InputRecord
+from topology.compiler import compile_document
+
+
+def windowed_counts_plan():
+    result = compile_document(
+        {
+            "name": "clicks-per-minute",
+            "nodes": [
+                {"id": "clicks", "type": "source", "config": {"topics": ["clicks"]}},
+                {
+                    "id": "per_minute",
+                    "type": "aggregate",
+                    "config": {
+                        "group_by": None,
+                        "aggregations": {"clicks": "COUNT(*)"},
+                        "window": {"type": "tumbling", "size": "1m"},
+                    },
+                },
+                {"id": "live", "type": "view", "config": {"title": "Clicks per minute"}},
+            ],
+            "edges": [
+                {"source": "clicks", "target": "per_minute"},
+                {"source": "per_minute", "target": "live"},
+            ],
+        }
+    )
+    assert result.ok, [i.to_dict() for i in result.issues]
+    return result.plan
+
+
+def test_windowed_view_rows_carry_the_window_as_an_object_and_numbered_deltas():
+    plan = windowed_counts_plan()
+    events = ListEventSink()
+    reporter = Reporter(plan, events, view_interval_s=0.25)
+    task = TopologyRuntime(plan, "reporting-test").create_task(0, 0)
+    records = [
+        InputRecord("clicks", 0, offset, ts, key.encode(), orjson.dumps({"n": offset}), None)
+        for offset, (key, ts) in enumerate([("alice", 1_000), ("alice", 2_000), ("bob", 61_000)])
+    ]
+    task.process(records)
+    reporter.add_view_deltas(task.take_view_deltas())
+    reporter.flush_views()
+
+    (delta,) = events.of_type("table_delta")
+    assert delta["view"] == "live" and delta["seq"] == 1 and delta["windowed"] is True
+    rows = {
+        (r["key"]["key"], r["key"]["window_start"], r["key"]["window_end"]): r["value"] for r in delta["rows"]
+    }
+    assert rows == {("alice", 0, 60_000): {"clicks": 2}, ("bob", 60_000, 120_000): {"clicks": 1}}
+
+    task.process([InputRecord("clicks", 0, 3, 62_000, b"bob", b"{}", None)])
+    reporter.add_view_deltas(task.take_view_deltas())
+    reporter.flush_views()
+    second = events.of_type("table_delta")[1]
+    assert second["seq"] == 2
+    assert [(r["key"]["key"], r["value"]) for r in second["rows"]] == [("bob", {"clicks": 2})]
