@@ -104,28 +104,47 @@ class OutputProducer:
     def produce(self, records: Iterable[Any]) -> int:
         count = 0
         produce = self._producer.produce
-        for topic, key, value, timestamp, partition, headers in records:
+        for record in records:
+            topic, key, value, timestamp, partition, headers = record
             # timestamp 0 lets librdkafka stamp the current time.
-            timestamp = timestamp if timestamp is not None and timestamp >= 0 else 0
-            while True:
-                try:
-                    if partition is None:
-                        if headers:
-                            produce(topic, value, key, timestamp=timestamp, headers=headers)
-                        else:
-                            produce(topic, value, key, timestamp=timestamp)
-                    else:
-                        produce(topic, value, key, partition, timestamp=timestamp, headers=headers or None)
-                    break
-                except BufferError:
-                    # Local queue full: let librdkafka drain it, then retry the same record.
-                    self._producer.poll(0.05)
-                except KafkaException as exc:
-                    raise ProducerFailure.from_kafka(exc) from exc
+            if timestamp is None or timestamp < 0:
+                timestamp = 0
+            try:
+                if partition is None and not headers:
+                    # The common case (sink and changelog records), one C call and no retry loop.
+                    produce(topic, value, key, timestamp=timestamp)
+                else:
+                    self._produce_one(topic, key, value, timestamp, partition, headers)
+            except BufferError:
+                self._produce_when_queue_drains(topic, key, value, timestamp, partition, headers)
+            except KafkaException as exc:
+                raise ProducerFailure.from_kafka(exc) from exc
             count += 1
         self.produced += count
         self._producer.poll(0)
         return count
+
+    def _produce_one(
+        self, topic: str, key: Any, value: Any, timestamp: int, partition: Any, headers: Any
+    ) -> None:
+        if partition is None:
+            self._producer.produce(topic, value, key, timestamp=timestamp, headers=headers)
+        else:
+            self._producer.produce(topic, value, key, partition, timestamp=timestamp, headers=headers or None)
+
+    def _produce_when_queue_drains(
+        self, topic: str, key: Any, value: Any, timestamp: int, partition: Any, headers: Any
+    ) -> None:
+        while True:
+            # Local queue full: let librdkafka drain it, then retry the same record.
+            self._producer.poll(0.05)
+            try:
+                self._produce_one(topic, key, value, timestamp, partition, headers)
+                return
+            except BufferError:
+                continue
+            except KafkaException as exc:
+                raise ProducerFailure.from_kafka(exc) from exc
 
     def flush(self) -> None:
         remaining = self._producer.flush(FLUSH_TIMEOUT_S)

@@ -35,7 +35,17 @@ _UNRECOVERABLE = (
     KafkaError._UNKNOWN_PARTITION,
     KafkaError.TOPIC_AUTHORIZATION_FAILED,
 )
-LOOKUP_ATTEMPTS = 3
+# Just-created changelog topics answer NOT_LEADER / LEADER_NOT_AVAILABLE for a moment, and a
+# loaded broker times out: retry those briefly instead of failing the instance.
+LOOKUP_ATTEMPTS = 10
+LOOKUP_BACKOFF_S = 0.5
+_TRANSIENT_LOOKUP = (
+    KafkaError._TIMED_OUT,
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._TRANSPORT,
+)
 
 
 def _watermarks(restore_consumer: Any, tp: Any) -> tuple[int, int]:
@@ -44,10 +54,13 @@ def _watermarks(restore_consumer: Any, tp: Any) -> tuple[int, int]:
             return restore_consumer.get_watermark_offsets(tp, timeout=LOOKUP_TIMEOUT_S)
         except KafkaException as exc:
             error = exc.args[0] if exc.args else None
-            timed_out = isinstance(error, KafkaError) and error.code() == KafkaError._TIMED_OUT
-            if not timed_out or attempt == LOOKUP_ATTEMPTS - 1:
+            transient = isinstance(error, KafkaError) and (
+                error.retriable() or error.code() in _TRANSIENT_LOOKUP
+            )
+            if not transient or attempt == LOOKUP_ATTEMPTS - 1:
                 raise
-            log.warning("watermark look-up of %s[%s] timed out; retrying", tp.topic, tp.partition)
+            log.warning("watermark look-up of %s[%s] failed (%s); retrying", tp.topic, tp.partition, error)
+            time.sleep(LOOKUP_BACKOFF_S)
     raise AssertionError("unreachable")
 
 
