@@ -6,13 +6,11 @@ import json
 import os
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from tests.browser.editor_support import (
     drag_from_palette,
     drag_wire,
-    logged_in_page,
     open_editor,
     outline_edges,
     outline_nodes,
@@ -27,18 +25,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.integration]
 # Playwright's sync API keeps an asyncio loop running in this thread; the ORM calls made here
 # (fixtures, assertions on saved rows) are plain synchronous code, so tell Django that.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-
-@pytest.fixture
-def editor_user(transactional_db):
-    # No password: hashing one is slow on a busy machine, and the session cookie needs none.
-    return get_user_model().objects.create_user(unique("editor"), password=None)
-
-
-@pytest.fixture
-def page(request, chromium, live_daphne, editor_user):
-    with logged_in_page(request, chromium, live_daphne, editor_user) as page:
-        yield page
 
 
 def make_topology(user, document: dict | None = None) -> Topology:

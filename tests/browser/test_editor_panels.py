@@ -6,11 +6,9 @@ import json
 import os
 
 import pytest
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from tests.browser.editor_support import (
-    logged_in_page,
     open_editor,
     outline_edges,
     outline_nodes,
@@ -27,14 +25,9 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 
 @pytest.fixture
-def user(transactional_db):
-    return get_user_model().objects.create_user(unique("panels"), password=None)
-
-
-@pytest.fixture
-def page(request, chromium, live_daphne, user):
-    with logged_in_page(request, chromium, live_daphne, user) as page:
-        yield page
+def user(editor_user):
+    """The user the page (tests/browser/conftest.py) is logged in as."""
+    return editor_user
 
 
 def test_version_history_shows_a_readable_diff_and_the_compatibility_verdict(page, live_daphne, user):
