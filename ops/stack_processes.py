@@ -270,11 +270,16 @@ def terminate_when_parent_dies() -> None:
     ctypes.CDLL("libc.so.6", use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
 
 
-def spawn(
-    profile: Profile, name: str, argv: list[str], env: dict[str, str], cwd: Path = ROOT
+def start_logged_process(
+    argv: list[str], env: dict[str, str], log_path: Path, *, die_with_parent: bool, cwd: Path = ROOT
 ) -> subprocess.Popen:
-    log_dir(profile).mkdir(parents=True, exist_ok=True)
-    log = open(log_dir(profile) / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
+    """Start argv in its own session with stdout and stderr appended to log_path.
+
+    Own session: the process and its children form one group that is stopped together, and a
+    Ctrl-C in the terminal reaches only the supervisor, which stops them in order. The test
+    fixtures (tests/conftest.py) start their processes through this too.
+    """
+    log = open(log_path, "ab")  # noqa: SIM115 - handed to the child
     proc = subprocess.Popen(
         argv,
         cwd=cwd,
@@ -282,12 +287,24 @@ def spawn(
         stdin=subprocess.DEVNULL,
         stdout=log,
         stderr=subprocess.STDOUT,
-        # Own session: the process and its children form one group that we stop together,
-        # and a Ctrl-C in the terminal reaches only the supervisor, which stops them in order.
         start_new_session=True,
-        preexec_fn=terminate_when_parent_dies if DIE_WITH_SUPERVISOR["enabled"] else None,
+        preexec_fn=terminate_when_parent_dies if die_with_parent else None,
     )
     log.close()
+    return proc
+
+
+def spawn(
+    profile: Profile, name: str, argv: list[str], env: dict[str, str], cwd: Path = ROOT
+) -> subprocess.Popen:
+    log_dir(profile).mkdir(parents=True, exist_ok=True)
+    proc = start_logged_process(
+        argv,
+        env,
+        log_dir(profile) / f"{name}.log",
+        die_with_parent=DIE_WITH_SUPERVISOR["enabled"],
+        cwd=cwd,
+    )
     record_pid(profile, name, proc.pid)
     return proc
 

@@ -66,7 +66,7 @@ from ops.stack_processes import (
     CONTROL_WORKER_ARGS,
     STREAMS_WORKER_ARGS,
     free_port,
-    terminate_when_parent_dies,
+    start_logged_process,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -220,19 +220,8 @@ class StackProcesses:
         self.procs: dict[str, subprocess.Popen] = {}
 
     def start(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - handed to the child
-        proc = subprocess.Popen(
-            argv,
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            # A pytest killed without its teardown (a `timeout`, SIGKILL) takes them along.
-            preexec_fn=terminate_when_parent_dies,
-        )
-        log.close()
+        # A pytest killed without its teardown (a `timeout`, SIGKILL) takes them along.
+        proc = start_logged_process(argv, env, self.log_dir / f"{name}.log", die_with_parent=True, cwd=ROOT)
         self.procs[name] = proc
         return proc
 
