@@ -246,7 +246,9 @@ class ToStreamConfig(Config):
 
 
 class SinkConfig(Config):
-    topic: Topic = Field(description="The topic written to. Created when missing, with as many partitions as the widest source topic.")
+    topic: Topic = Field(
+        description="The topic written to. Created when missing, with as many partitions as the widest source topic."
+    )
     key_format: Format = Field(default="string", description="How record keys are encoded.")
     value_format: Format = Field(default="json", description="How record values are encoded.")
 
