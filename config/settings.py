@@ -22,8 +22,12 @@ def env_bool(name: str, default: bool) -> bool:
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = os.environ.get("SECRET_KEY") or "weir-insecure-development-key-change-me"
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()]
-CSRF_TRUSTED_ORIGINS = [f"http://{h}:{p}" for h in ALLOWED_HOSTS for p in ("8000", os.environ.get("WEIR_HTTP_PORT", "8000"))]
+ALLOWED_HOSTS = [
+    h.strip() for h in os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost").split(",") if h.strip()
+]
+CSRF_TRUSTED_ORIGINS = [
+    f"http://{h}:{p}" for h in ALLOWED_HOSTS for p in ("8000", os.environ.get("WEIR_HTTP_PORT", "8000"))
+]
 
 INSTALLED_APPS = [
     "daphne",
@@ -114,7 +118,7 @@ KAFKA_CLIENT_PREFIX = "WEIR_KAFKA_"
 KAFKA_CLIENT_CONFIG = {
     "bootstrap.servers": KAFKA_BOOTSTRAP_SERVERS,
     **{
-        key[len(KAFKA_CLIENT_PREFIX):].lower().replace("_", "."): value
+        key[len(KAFKA_CLIENT_PREFIX) :].lower().replace("_", "."): value
         for key, value in os.environ.items()
         if key.startswith(KAFKA_CLIENT_PREFIX)
     },
@@ -175,7 +179,10 @@ LOGGING = {
 # Static files (editor, dashboards, vendored JS) are served by the app itself, so Daphne alone
 # serves a working UI (tests, `make run`, small installs); no collectstatic needed thanks to
 # the finders. Behind a proxy, collectstatic + the proxy can take over.
-MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "whitenoise.middleware.WhiteNoiseMiddleware")
+MIDDLEWARE.insert(
+    MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1,
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
 WHITENOISE_USE_FINDERS = True
 
 # Live dashboards (dashboard/hub.py): redis-py 8 reads with a 5 s socket timeout by default,

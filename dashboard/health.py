@@ -67,7 +67,9 @@ def check_celery() -> dict[str, Any]:
     try:
         with app.connection_for_read() as conn:
             conn.ensure_connection(max_retries=1, timeout=REDIS_TIMEOUT_S)
-            replies = app.control.inspect(timeout=CELERY_INSPECT_TIMEOUT_S, connection=conn).active_queues() or {}
+            replies = (
+                app.control.inspect(timeout=CELERY_INSPECT_TIMEOUT_S, connection=conn).active_queues() or {}
+            )
     except Exception as exc:  # broker unreachable: kombu raises several error types
         return {"ok": False, "error": f"Celery broker unreachable: {exc}", "queues": queues}
     for node, consumed in sorted(replies.items()):

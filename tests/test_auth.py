@@ -17,7 +17,9 @@ def superuser():
     return get_user_model().objects.create_superuser("grace", "grace@example.invalid", "hopper-1906")
 
 
-@pytest.mark.parametrize("path", ["/", "/status/", "/topologies/", "/dashboards/", "/deployments/", "/admin/"])
+@pytest.mark.parametrize(
+    "path", ["/", "/status/", "/topologies/", "/dashboards/", "/deployments/", "/admin/"]
+)
 def test_pages_redirect_anonymous_visitors_to_the_login_page(client, path):
     response = client.get(path)
     assert response.status_code == 302
@@ -44,7 +46,9 @@ def test_login_page_is_public_and_has_a_form(client):
 
 def test_logging_in_with_the_right_password_leads_to_the_page_asked_for(user):
     client = Client()
-    response = client.post("/accounts/login/", {"username": "ada", "password": "lovelace-1815", "next": "/status/"})
+    response = client.post(
+        "/accounts/login/", {"username": "ada", "password": "lovelace-1815", "next": "/status/"}
+    )
     assert response.status_code == 302 and response["Location"] == "/status/"
     assert client.get("/").status_code == 200
 
