@@ -58,7 +58,7 @@ def test_three_runners_started_and_stopped_in_turn_keep_counts_exact(tmp_path):
             wait_until(lambda r=runners[-1]: _owned_partitions(r) > 0, 60, f"runner {slot} to own partitions")
         for leaving in runners[:2]:
             assert leaving.stop() == 0, leaving.describe()
-            assert leaving.statuses()[-1] == "stopped"
+            assert leaving.statuses()[-1] == "stopped", leaving.describe()
         last = runners[2]
         wait_until(lambda: _owned_partitions(last) == 4, 60, "the last runner to own every partition")
         feeder.join(timeout=120)

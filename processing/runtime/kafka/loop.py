@@ -36,6 +36,7 @@ from confluent_kafka import (
     OFFSET_INVALID,
     Consumer,
     KafkaError,
+    KafkaException,
 )
 from confluent_kafka import TopicPartition as TP
 
@@ -65,10 +66,35 @@ POLL_TIMEOUT_S = 0.2
 MAX_CONSECUTIVE_RECOVERIES = 5
 # librdkafka metadata/offset look-ups; generous because they share 2 cores with everything else.
 LOOKUP_TIMEOUT_S = 10.0
+LOOKUP_ATTEMPTS = 3
 
 TaskId = tuple[int, int]
 _TOPIC_PARTITION = itemgetter(0, 1)
 _TIMESTAMP = itemgetter(3)
+
+
+def _committed_offsets(consumer: Any, tps: list[Any]) -> list[Any]:
+    """The group's committed offsets; a time-out on a loaded machine or during a coordinator
+    move is retried rather than failing the instance (the caller cannot go on without them)."""
+    for attempt in range(LOOKUP_ATTEMPTS):
+        try:
+            return consumer.committed(tps, timeout=LOOKUP_TIMEOUT_S)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            transient = isinstance(error, KafkaError) and (
+                error.retriable()
+                or error.code()
+                in (
+                    KafkaError._TIMED_OUT,
+                    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
+                    KafkaError.NOT_COORDINATOR,
+                )
+            )
+            if not transient or attempt == LOOKUP_ATTEMPTS - 1:
+                raise
+            log.warning("committed-offset look-up failed (%s); retrying", error)
+            time.sleep(0.5)
+    raise AssertionError("unreachable")
 
 
 class InstanceFailed(Exception):
@@ -468,7 +494,7 @@ class Instance:
         if not self.assigned:
             return
         tps = [TP(t, p) for t, p in sorted(self.assigned)]
-        committed = self.consumer.committed(tps, timeout=LOOKUP_TIMEOUT_S)
+        committed = _committed_offsets(self.consumer, tps)
         for tp in committed:
             if tp.offset < 0:
                 tp.offset = OFFSET_END if tp.topic in self.latest_topics else OFFSET_BEGINNING
@@ -510,9 +536,7 @@ class Instance:
         self._set_status("running")
 
     def _assign_with_latest_reset(self, consumer: Any, partitions: list[Any]) -> None:
-        committed = consumer.committed(
-            [TP(tp.topic, tp.partition) for tp in partitions], timeout=LOOKUP_TIMEOUT_S
-        )
+        committed = _committed_offsets(consumer, [TP(tp.topic, tp.partition) for tp in partitions])
         for tp in committed:
             if tp.offset == OFFSET_INVALID and tp.topic in self.latest_topics:
                 tp.offset = OFFSET_END
