@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 from django.http import HttpRequest, HttpResponse
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import ConfigDict
 
@@ -17,6 +17,10 @@ from dashboard import actions, selectors, serving
 from dashboard.models import Dashboard
 
 router = Router(tags=["dashboards"])
+
+# The largest id the database can hold: a bigger filter value would overflow SQLite's INTEGER
+# (a 500) instead of answering that nothing matches.
+MAX_ID = 2**63 - 1
 
 
 class StrictSchema(Schema):
@@ -102,7 +106,7 @@ def _dashboard_or_404(request: HttpRequest, dashboard_id: int) -> Dashboard:
 
 
 @router.get("", response=list[DashboardOut])
-def list_dashboards(request: HttpRequest, deployment: int | None = None):
+def list_dashboards(request: HttpRequest, deployment: int | None = Query(None, ge=1, le=MAX_ID)):
     queryset = selectors.visible_dashboards(request.user).prefetch_related("widgets")
     if deployment is not None:
         queryset = queryset.filter(deployment_id=deployment)

@@ -13,7 +13,7 @@ from typing import Any, Literal
 
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
-from ninja import Field, Router, Schema
+from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import ConfigDict
 
@@ -24,6 +24,9 @@ from topology.models import Topology, TopologyVersion
 router = Router(tags=["deployments"])
 
 RECENT_EVENTS = 50
+# The largest id the database can hold: a bigger filter value would overflow SQLite's INTEGER
+# (a 500) instead of answering that nothing matches.
+MAX_ID = 2**63 - 1
 
 
 class StrictSchema(Schema):
@@ -160,7 +163,11 @@ def _detail(deployment: Deployment) -> dict[str, Any]:
 
 @router.get("", summary="List deployments you may see")
 @answers_refusals
-def list_deployments(request: HttpRequest, status: str | None = None, topology_id: int | None = None):
+def list_deployments(
+    request: HttpRequest,
+    status: str | None = None,
+    topology_id: int | None = Query(None, ge=1, le=MAX_ID),
+):
     deployments = _visible(request.user)
     if status:
         deployments = deployments.filter(status=status)
