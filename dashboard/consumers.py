@@ -81,8 +81,13 @@ class LiveConsumer(AsyncWebsocketConsumer):
         elif kind == "view.snapshot_request":
             await self._snapshot_request(request)
         elif kind == "view.unsubscribe":
+            if not isinstance(request.get("view"), str):
+                await self._refuse(
+                    CLOSE_BAD_REQUEST, "view must be the id of a view node (a string)", request
+                )
+                return
             try:
-                group = groups.view_group(int(request.get("deployment")), str(request.get("view")))
+                group = groups.view_group(int(request.get("deployment")), request["view"])
             except (TypeError, ValueError):
                 await self._refuse(CLOSE_BAD_REQUEST, "deployment must be an integer id", request)
                 return

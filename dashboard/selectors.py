@@ -54,6 +54,9 @@ def check_view_access(user, deployment_id: Any, view_id: Any) -> str | None:
         deployment_id = int(deployment_id)
     except (TypeError, ValueError):
         return "deployment must be an integer id"
+    if not isinstance(view_id, str):
+        # A list or object here would be unhashable below and crash the consumer.
+        return "view must be the id of a view node (a string)"
     deployment = deployment_for(user, deployment_id)
     if deployment is None:
         return f"deployment {deployment_id} does not exist or is not yours"
