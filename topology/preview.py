@@ -19,6 +19,12 @@ from topology import compiler
 
 MAX_PREVIEW_RECORDS = 1000
 MAX_OUTPUT_PER_NODE = 500
+# One pasted record, JSON-encoded. A preview is for looking at a few records by eye; bigger
+# ones only make the request thread (and the answer) heavy.
+MAX_RECORD_BYTES = 64 * 1024
+# A preview runs in the web request: a draft that multiplies records (flat_map, joins) must
+# not hold a server thread for long. settings.WEIR_PREVIEW_TIME_LIMIT_SECONDS overrides.
+PREVIEW_TIME_LIMIT_SECONDS = 5.0
 SOURCE_TYPES = ("source", "table_source")
 RECORD_FIELDS = {"key", "value", "timestamp", "headers", "partition"}
 
@@ -53,6 +59,12 @@ def _pasted_records(records: list[Any]) -> list[tuple[Any, Any, int]]:
     now = int(time.time() * 1000)
     rows = []
     for index, item in enumerate(records):
+        size = len(json.dumps(item, separators=(",", ":")))
+        if size > MAX_RECORD_BYTES:
+            raise PreviewError(
+                f"record {index} is {size} bytes of JSON; a preview record may be at most {MAX_RECORD_BYTES}",
+                f"records.{index}",
+            )
         wrapped = isinstance(item, dict) and "value" in item and set(item) <= RECORD_FIELDS
         key = item.get("key") if wrapped else None
         value = item["value"] if wrapped else item
@@ -115,7 +127,16 @@ def _drive(
     # a preview should show; nothing is written anywhere.
     driver = TopologyTestDriver(plan, app_id="preview", error_policy="dlq")
     errors: list[dict[str, Any]] = []
+    limit = getattr(settings, "WEIR_PREVIEW_TIME_LIMIT_SECONDS", PREVIEW_TIME_LIMIT_SECONDS)
+    deadline = time.monotonic() + limit
     for index, (key, value, timestamp) in enumerate(rows):
+        if index and time.monotonic() > deadline:
+            driver.close()
+            raise PreviewError(
+                f"the preview ran longer than {limit:g} s and stopped at record {index} of {len(rows)}; "
+                "preview fewer records",
+                "records",
+            )
         try:
             driver.pipe_input(topic, key, value, timestamp=timestamp)
         except (serde.SerdeError, TypeError, ValueError) as exc:
