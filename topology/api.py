@@ -13,6 +13,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest
+from django.http.request import RawPostDataException
 from ninja import Router
 from ninja.errors import HttpError, ValidationError
 
@@ -297,6 +298,14 @@ def install_exception_handlers(api) -> None:
             detail = f"The body is not UTF-8: invalid byte at position {cause.start}."
             return api.create_response(request, {"detail": detail}, status=400)
         return api.create_response(request, {"detail": exc.message}, status=exc.status_code)
+
+    @api.exception_handler(RawPostDataException)
+    def form_body(request, exc: RawPostDataException):
+        # A form-encoded or multipart body was already consumed by the CSRF check reading
+        # request.POST, so the JSON body parser cannot read it: the API only takes JSON.
+        kind = request.content_type or "no content type"
+        detail = f"The body must be JSON (Content-Type: application/json), not {kind}."
+        return api.create_response(request, {"detail": detail}, status=415)
 
     @api.exception_handler(RequestDataTooBig)
     def body_too_big(request, exc: RequestDataTooBig):

@@ -96,3 +96,22 @@ def test_malformed_bodies_answer_4xx_on_every_router(alice_api, owned, body):
             continue
         response = answer(alice_api, method, url, body)
         assert 400 <= response.status_code < 500, (method, url, body, response.content[:300])
+
+
+@pytest.mark.parametrize(
+    "content_type", ["multipart/form-data; boundary=BoUnDaRy", "application/x-www-form-urlencoded"]
+)
+def test_form_encoded_posts_answer_4xx_on_every_router(alice_api, owned, content_type):
+    alice_api.raise_request_exception = False
+    for method, url in endpoint_cases(owned):
+        if method == "get":
+            continue
+        response = getattr(alice_api, method)(url, data=b"a=1", content_type=content_type)
+        assert 400 <= response.status_code < 500, (method, url, response.content[:200])
+
+
+def test_a_multipart_post_answers_415_asking_for_json(alice_api, owned):
+    alice_api.raise_request_exception = False
+    response = alice_api.post("/api/deployments", data={"topology_id": owned["topology"].pk})
+    assert response.status_code == 415, response.content[:200]
+    assert "application/json" in response.json()["detail"]
