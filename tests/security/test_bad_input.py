@@ -6,6 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.topology.compiler import documents
+
 pytestmark = pytest.mark.django_db
 
 HUGE = 10**30  # past SQLite's 64-bit INTEGER
@@ -115,3 +117,81 @@ def test_a_multipart_post_answers_415_asking_for_json(alice_api, owned):
     response = alice_api.post("/api/deployments", data={"topology_id": owned["topology"].pk})
     assert response.status_code == 415, response.content[:200]
     assert "application/json" in response.json()["detail"]
+
+
+scalars = (
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-HUGE, max_value=HUGE)
+    | st.floats()
+    | st.text(max_size=30)
+    | st.just("")
+    | st.just("\x00")
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    version=scalars,
+    instances=scalars,
+    guarantee=st.sampled_from(["at_least_once", "exactly_once"]) | scalars,
+    error_policy=st.sampled_from(["dlq", "skip", "fail"]) | scalars,
+    app_id=scalars,
+)
+def test_deployment_bodies_of_the_right_shape_with_wrong_values_never_answer_500(
+    alice_api, owned, version, instances, guarantee, error_policy, app_id
+):
+    body = {"topology_id": owned["topology"].pk, "version": version, "instances": instances}
+    body |= {"guarantee": guarantee, "error_policy": error_policy, "app_id": app_id}
+    response = answer(alice_api, "post", "/api/deployments", body)
+    assert response.status_code < 500, (body, response.content[:300])
+    upgrade = answer(
+        alice_api, "post", f"/api/deployments/{owned['deployment'].pk}/upgrade", {"version": version}
+    )
+    assert upgrade.status_code < 500, (version, upgrade.content[:300])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    title=scalars,
+    kind=st.sampled_from(["table", "line", "bar", "number"]) | scalars,
+    view=st.just("live") | scalars,
+    options=st.dictionaries(st.text(max_size=8), scalars, max_size=3) | scalars,
+)
+def test_dashboard_bodies_of_the_right_shape_with_wrong_values_never_answer_500(
+    alice_api, owned, title, kind, view, options
+):
+    widget = {"kind": kind, "view": view, "title": title, "options": options}
+    body = {"deployment": owned["deployment"].pk, "title": title, "widgets": [widget]}
+    response = answer(alice_api, "post", "/api/dashboards", body)
+    assert response.status_code < 500, (body, response.content[:300])
+    body.pop("deployment")
+    updated = answer(alice_api, "put", f"/api/dashboards/{owned['dashboard'].pk}", body)
+    assert updated.status_code < 500, (body, updated.content[:300])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    source=st.sampled_from(["views", "out", "nope"]) | scalars,
+    records=st.lists(
+        st.fixed_dictionaries(
+            {
+                "key": scalars,
+                "value": st.dictionaries(st.sampled_from(["region", "page", "duration_ms"]), scalars),
+            },
+            optional={"timestamp": scalars, "headers": scalars, "partition": scalars},
+        )
+        | scalars,
+        max_size=5,
+    )
+    | scalars,
+    sample=scalars,
+)
+def test_preview_bodies_of_the_right_shape_with_wrong_values_never_answer_500(
+    alice_api, source, records, sample
+):
+    body = {"document": documents.page_views(), "source": source, "records": records}
+    if sample is not None:
+        body["sample"] = sample
+    response = answer(alice_api, "post", "/api/preview", body)
+    assert response.status_code < 500, (body, response.content[:300])
