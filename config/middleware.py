@@ -1,8 +1,7 @@
 """Every page and API needs a logged-in user, except login and health."""
 
-from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
 from django.http import JsonResponse
-from django.shortcuts import redirect
 
 PUBLIC_PREFIXES = ("/accounts/login/", "/api/health", "/static/", "/admin/login/")
 
@@ -16,4 +15,6 @@ class LoginRequiredMiddleware:
             return self.get_response(request)
         if request.path.startswith("/api/"):
             return JsonResponse({"detail": "Authentication required."}, status=401)
-        return redirect(f"{settings.LOGIN_URL}?next={request.path}")
+        # Encoded, so a path holding "&next=..." cannot add a second next parameter, and with
+        # its query string, so the user lands where they were going.
+        return redirect_to_login(request.get_full_path())

@@ -141,3 +141,15 @@ def test_pages_for_ids_past_the_database_range_answer_404(alice, url):
     client = browser_client(alice)
     client.raise_request_exception = False
     assert client.get("/" + url.format(n=10**30)).status_code == 404
+
+
+def test_login_redirect_keeps_the_whole_path_as_one_next_parameter(db):
+    from urllib.parse import parse_qs, urlsplit
+
+    response = Client().get("/deployments/%26next=//evil.example/?tab=events&x=1")
+    assert response.status_code == 302
+    location = urlsplit(response["Location"])
+    assert location.path == "/accounts/login/"
+    query = parse_qs(location.query)
+    assert list(query) == ["next"] and len(query["next"]) == 1, query
+    assert query["next"][0].startswith("/deployments/&next") and query["next"][0].endswith("?tab=events&x=1")
