@@ -1,0 +1,63 @@
+"""User text (topology description, view titles, a deployment's last error, event messages)
+shows as text on every page in a real Chromium, never as markup that runs."""
+
+from __future__ import annotations
+
+import copy
+import os
+
+import pytest
+
+from dashboard import actions as dashboard_actions
+from processing.models import DeploymentEvent
+from tests.browser.editor_support import chromium_browser, logged_in_page
+from tests.dashboard.conftest import WINDOWED_COUNTS, make_deployment
+
+pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(120)]
+
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+PAYLOAD = '<img src=x onerror="window.__xss=(window.__xss||0)+1"><b>bold</b>'
+
+
+@pytest.fixture(scope="module")
+def chromium():
+    with chromium_browser() as browser:
+        yield browser
+
+
+@pytest.fixture
+def hostile(transactional_db, django_user_model):
+    user = django_user_model.objects.create_user("mallory-and-victim", password=None)
+    document = copy.deepcopy(WINDOWED_COUNTS)
+    for node in document["nodes"]:
+        if node["type"] == "view":
+            node["config"]["title"] = PAYLOAD
+    deployment = make_deployment(user, document)
+    topology = deployment.version.topology
+    topology.description = PAYLOAD
+    topology.save(update_fields=["description"])
+    deployment.last_error = PAYLOAD
+    deployment.save(update_fields=["last_error"])
+    DeploymentEvent.objects.create(deployment=deployment, kind="failed", message=PAYLOAD)
+    dashboard = dashboard_actions.ensure_default_dashboard(deployment)
+    return user, deployment, dashboard
+
+
+def test_user_text_is_shown_as_text_on_every_page(request, chromium, live_daphne, hostile):
+    user, deployment, dashboard = hostile
+    pages = [
+        "/topologies/",
+        "/deployments/",
+        f"/deployments/{deployment.pk}/",
+        f"/deployments/{deployment.pk}/monitor/",
+        f"/dashboards/{dashboard.pk}/",
+    ]
+    with logged_in_page(request, chromium, live_daphne, user) as page:
+        for path in pages:
+            page.goto(live_daphne + path)
+            page.wait_for_load_state("networkidle")
+            page.wait_for_function("document.body.textContent.includes('<b>bold</b>')", timeout=15_000)
+            assert page.evaluate("window.__xss === undefined"), path
+            assert page.locator("img[src='x']").count() == 0, path
+            assert page.locator("b", has_text="bold").count() == 0, path
