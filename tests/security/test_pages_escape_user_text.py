@@ -10,8 +10,9 @@ import pytest
 
 from dashboard import actions as dashboard_actions
 from processing.models import DeploymentEvent
+from processing.reporter import DeploymentEventSink
 from tests.browser.editor_support import chromium_browser, logged_in_page
-from tests.dashboard.conftest import WINDOWED_COUNTS, make_deployment
+from tests.dashboard.conftest import WINDOWED_COUNTS, clear_serving, make_deployment  # noqa: F401
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(120)]
 
@@ -44,6 +45,13 @@ def hostile(transactional_db, django_user_model):
     return user, deployment, dashboard
 
 
+def assert_shown_as_text(page, where):
+    page.wait_for_function("document.body.textContent.includes('<b>bold</b>')", timeout=15_000)
+    assert page.evaluate("window.__xss === undefined"), where
+    assert page.locator("img[src='x']").count() == 0, where
+    assert page.locator("b", has_text="bold").count() == 0, where
+
+
 def test_user_text_is_shown_as_text_on_every_page(request, chromium, live_daphne, hostile):
     user, deployment, dashboard = hostile
     pages = [
@@ -57,7 +65,29 @@ def test_user_text_is_shown_as_text_on_every_page(request, chromium, live_daphne
         for path in pages:
             page.goto(live_daphne + path)
             page.wait_for_load_state("networkidle")
-            page.wait_for_function("document.body.textContent.includes('<b>bold</b>')", timeout=15_000)
-            assert page.evaluate("window.__xss === undefined"), path
-            assert page.locator("img[src='x']").count() == 0, path
-            assert page.locator("b", has_text="bold").count() == 0, path
+            assert_shown_as_text(page, path)
+
+
+@pytest.mark.usefixtures("clear_serving")
+def test_record_keys_values_and_runtime_reports_are_shown_as_text(request, chromium, live_daphne, hostile):
+    """Record contents and runtime errors may carry text from whoever writes the input topic."""
+    user, deployment, dashboard = hostile
+    sink = DeploymentEventSink(deployment.pk, 0)
+    row = {"key": PAYLOAD, "value": {"count": 1, PAYLOAD: PAYLOAD}}
+    sink.emit({"type": "table_delta", "view": "counts", "seq": 1, "windowed": False, "rows": [row]})
+    sink.emit({"type": "status", "status": "failed", "error": PAYLOAD})
+    sink.emit({"type": "restore", "store": PAYLOAD, "partition": 0, "restored": 1, "total": 2, "done": False})
+    lag = {"topic": PAYLOAD, "partition": 0, "committed": 0, "end": 5, "lag": 5}
+    sink.emit({"type": "lag", "partitions": [lag]})
+    with logged_in_page(request, chromium, live_daphne, user) as page:
+        page.goto(f"{live_daphne}/dashboards/{dashboard.pk}/")
+        page.locator(".live-row").first.wait_for()
+        assert_shown_as_text(page, "dashboard rows")
+        page.goto(f"{live_daphne}/deployments/{deployment.pk}/monitor/")
+        page.wait_for_function(
+            "document.querySelector('#instances tbody').textContent.includes('<b>bold</b>')", timeout=15_000
+        )
+        page.wait_for_function(
+            "document.querySelector('#restore tbody').textContent.includes('<b>bold</b>')", timeout=15_000
+        )
+        assert_shown_as_text(page, "monitor")
