@@ -1,7 +1,8 @@
 """The stack's health: Kafka, Redis, the database and Celery workers per queue.
 
 Every entry is ``{"ok": bool, "error": str | None, ...details}``; the report's ``ok`` is true
-only when all are. Each check opens its own connection and closes it, so a Redis that died
+only when all are. ``/api/health`` answers without a login, so anonymous callers get
+``public_summary`` of the report (verdicts only); signed-in users get all of it. Each check opens its own connection and closes it, so a Redis that died
 and came back is seen as it is now, never through a cached dead connection. The checks run
 in parallel and each is bounded, so the page answers within a few seconds even when
 everything is down.
@@ -108,6 +109,29 @@ def collect_health() -> dict[str, Any]:
         "checked_at": datetime.now(UTC).isoformat(timespec="seconds"),
         **report,
     }
+
+
+def public_summary(report: dict[str, Any]) -> dict[str, Any]:
+    """The verdicts only: enough for a load balancer or an uptime check.
+
+    Broker hosts, the cluster id, versions, worker names and raw error text (which names hosts,
+    ports and paths) map the deployment for an attacker, so they stay behind the login.
+    """
+    summary: dict[str, Any] = {
+        "ok": report["ok"],
+        "status": "ok" if report["ok"] else "degraded",
+        "checked_at": report["checked_at"],
+    }
+    for name in CHECKS:
+        ok = bool(report[name]["ok"])
+        summary[name] = {"ok": ok, "status": "ok" if ok else "down"}
+    return summary
+
+
+def health_for(user: Any) -> dict[str, Any]:
+    """The health report as ``user`` may see it: all of it when signed in, else the summary."""
+    report = collect_health()
+    return report if user.is_authenticated else public_summary(report)
 
 
 def _redacted(url: str) -> str:

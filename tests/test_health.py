@@ -8,26 +8,67 @@ from dashboard import health
 pytestmark = [pytest.mark.django_db, pytest.mark.integration]
 
 
+PARTS = ("kafka", "redis", "database", "celery")
+
+
+@pytest.fixture
+def signed_in(client):
+    client.force_login(get_user_model().objects.create_user("ops", password="pw-for-tests"))
+    return client
+
+
 def test_health_is_public_and_reports_every_part_of_the_stack(client):
     response = client.get("/api/health")
     assert response.status_code in (200, 503)
     report = response.json()
-    assert set(report) >= {"ok", "checked_at", "kafka", "redis", "database", "celery"}
-    for part in ("kafka", "redis", "database", "celery"):
-        assert set(report[part]) >= {"ok", "error"}
-    assert report["ok"] == all(report[part]["ok"] for part in ("kafka", "redis", "database", "celery"))
+    assert set(report) == {"ok", "status", "checked_at", *PARTS}
+    for part in PARTS:
+        assert report[part] == {"ok": report[part]["ok"], "status": "ok" if report[part]["ok"] else "down"}
+    assert report["ok"] == all(report[part]["ok"] for part in PARTS)
+    assert report["status"] == ("ok" if report["ok"] else "degraded")
     assert response.status_code == (200 if report["ok"] else 503)
 
 
-def test_kafka_entry_names_the_brokers_and_the_controller(client):
-    kafka = client.get("/api/health").json()["kafka"]
+def test_anonymous_callers_see_a_red_entry_but_not_its_address_or_error(client, settings, free_port):
+    port = free_port()
+    settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
+    response = client.get("/api/health")
+    assert response.status_code == 503
+    report = response.json()
+    assert report["redis"] == {"ok": False, "status": "down"}
+    assert report["ok"] is False and report["status"] == "degraded"
+    body = response.content.decode()
+    assert str(port) not in body and "refused" not in body.lower()
+    kafka_host = settings.KAFKA_CLIENT_CONFIG["bootstrap.servers"].split(",")[0].rsplit(":", 1)[0]
+    assert kafka_host not in body and "cluster_id" not in body and "brokers" not in body
+
+
+def test_signed_in_users_get_every_part_with_its_details(signed_in):
+    response = signed_in.get("/api/health")
+    report = response.json()
+    assert set(report) >= {"ok", "checked_at", *PARTS}
+    for part in PARTS:
+        assert set(report[part]) >= {"ok", "error"}
+    assert report["ok"] == all(report[part]["ok"] for part in PARTS)
+    assert response.status_code == (200 if report["ok"] else 503)
+
+
+def test_signed_in_users_see_a_red_entry_with_its_error(signed_in, settings, free_port):
+    settings.REDIS_URL = f"redis://127.0.0.1:{free_port()}/0"
+    response = signed_in.get("/api/health")
+    assert response.status_code == 503
+    assert f"Redis at {settings.REDIS_URL}" in response.json()["redis"]["error"]
+
+
+def test_kafka_entry_names_the_brokers_and_the_controller(signed_in):
+    kafka = signed_in.get("/api/health").json()["kafka"]
     assert kafka["ok"] is True and kafka["error"] is None
     assert kafka["brokers"] and all({"id", "host", "port"} <= set(b) for b in kafka["brokers"])
     assert kafka["controller_id"] in {b["id"] for b in kafka["brokers"]}
 
 
-def test_redis_and_database_entries_are_green_on_a_running_stack(client):
-    report = client.get("/api/health").json()
+def test_redis_and_database_entries_are_green_on_a_running_stack(signed_in):
+    report = signed_in.get("/api/health").json()
     assert report["redis"] == {"ok": True, "error": None, "version": report["redis"]["version"]}
     assert report["redis"]["version"]
     assert report["database"]["ok"] is True and report["database"]["vendor"] == "sqlite"

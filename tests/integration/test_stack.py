@@ -109,12 +109,22 @@ def test_the_diagnostics_websocket_refuses_anonymous_visitors(transactional_db):
 
 
 @pytest.mark.timeout(120)
-def test_health_is_all_green_through_a_real_daphne_with_real_workers(live_daphne, celery_workers):
+def test_health_is_all_green_through_a_real_daphne_with_real_workers(
+    live_daphne, celery_workers, transactional_db
+):
     import urllib.request
 
-    with urllib.request.urlopen(f"{live_daphne}/api/health", timeout=15) as response:
-        report = json.loads(response.read())
-        assert response.status == 200
+    def health(headers: dict[str, str]) -> dict:
+        request = urllib.request.Request(f"{live_daphne}/api/health", headers=headers)
+        with urllib.request.urlopen(request, timeout=15) as response:
+            assert response.status == 200
+            return json.loads(response.read())
+
+    anonymous = health({})
+    assert anonymous["ok"] is True, anonymous
+    assert anonymous["celery"] == {"ok": True, "status": "ok"}
+    # Worker names are details: they need a session.
+    report = health({"Cookie": _session_cookie_for_new_user().decode()})
     assert report["ok"] is True, report
     for queue, node in celery_workers.nodes.items():
         assert node in report["celery"]["queues"][queue]["workers"]
