@@ -11,6 +11,10 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 
 EVENT_TYPE = "diagnostics.message"
+# The same close codes as the live socket (dashboard/consumers.py).
+CLOSE_UNAUTHENTICATED = 4401
+CLOSE_FORBIDDEN = 4403
+FORBIDDEN_REASON = "diagnostics are for staff"
 
 
 def diagnostics_group(token: str) -> str:
@@ -33,12 +37,22 @@ def broadcast(token: str, payload: dict) -> bool:
 
 
 class DiagnosticsConsumer(AsyncWebsocketConsumer):
-    """ws/diagnostics/<token>/: relays every broadcast for the token to the client, as JSON."""
+    """ws/diagnostics/<token>/: relays every broadcast for the token to the client, as JSON.
+
+    Staff only: it is an operator's probe of the relay path, and any token may be named, so a
+    subscriber would receive whatever an operator's probe sends. Others are accepted only to be
+    told why, then closed with 4403 and the reason, as the live socket does.
+    """
 
     async def connect(self):
         user = self.scope.get("user")
         if user is None or not user.is_authenticated:
-            await self.close(code=4401)
+            await self.close(code=CLOSE_UNAUTHENTICATED)
+            return
+        if not user.is_staff:
+            await self.accept()
+            await self.send(text_data=json.dumps({"type": "diagnostics.error", "reason": FORBIDDEN_REASON}))
+            await self.close(code=CLOSE_FORBIDDEN, reason=FORBIDDEN_REASON)
             return
         self.group = diagnostics_group(self.scope["url_route"]["kwargs"]["token"])
         await self.channel_layer.group_add(self.group, self.channel_name)

@@ -46,13 +46,15 @@ def test_a_task_sent_to_the_control_queue_is_answered_by_the_real_worker(celery_
     assert result.get(timeout=30)["pong"] == token
 
 
-def _session_cookie_for_new_user() -> bytes:
+def _session_cookie_for_new_user(*, is_staff: bool = False) -> bytes:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
     client = Client()
     client.force_login(
-        get_user_model().objects.create_user(f"ws-{uuid.uuid4().hex[:8]}", password="pw-for-tests")
+        get_user_model().objects.create_user(
+            f"ws-{uuid.uuid4().hex[:8]}", password="pw-for-tests", is_staff=is_staff
+        )
     )
     return f"sessionid={client.cookies['sessionid'].value}".encode()
 
@@ -68,7 +70,11 @@ def test_a_group_send_from_a_celery_task_reaches_a_websocket_consumer_over_redis
     from dashboard.diagnostics import broadcast
 
     token = uuid.uuid4().hex
-    headers = [(b"cookie", _session_cookie_for_new_user()), (b"origin", b"http://127.0.0.1:8000")]
+    # The diagnostics socket is for staff.
+    headers = [
+        (b"cookie", _session_cookie_for_new_user(is_staff=True)),
+        (b"origin", b"http://127.0.0.1:8000"),
+    ]
     payload = {"token": token, "numbers": [1, 2, 3]}
 
     async def scenario():
