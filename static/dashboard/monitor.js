@@ -6,6 +6,8 @@
 
   const config = JSON.parse(document.getElementById("monitor-config").textContent);
   const { LiveSocket, liveUrl } = window.WeirLive;
+  // Every value reported by a worker goes through esc: reports are JSON from the runtime and
+  // may carry any text (a topic name, an exception message, or a field that should be a number).
   const esc = (t) => String(t).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
   const socket = new LiveSocket(liveUrl());
   const connection = document.getElementById("connection-state");
@@ -135,9 +137,9 @@
       const r = rates[g.dataset.node];
       const text = g.querySelector(".rates");
       if (!r) continue;
-      text.innerHTML = "in " + fmtRate(r.in) + "/s · out " + fmtRate(r.out) + "/s" +
-        (r.errors ? ' · <tspan class="bad">err ' + fmtRate(r.errors) + "/s</tspan>" : "") +
-        (r.late ? ' · <tspan class="bad">late ' + fmtRate(r.late) + "/s</tspan>" : "");
+      text.innerHTML = "in " + esc(fmtRate(r.in)) + "/s · out " + esc(fmtRate(r.out)) + "/s" +
+        (r.errors ? ' · <tspan class="bad">err ' + esc(fmtRate(r.errors)) + "/s</tspan>" : "") +
+        (r.late ? ' · <tspan class="bad">late ' + esc(fmtRate(r.late)) + "/s</tspan>" : "");
     }
     // Lag per partition: trend, and time to catch up = lag / (consume rate - produce rate).
     let lagRows = "";
@@ -151,8 +153,8 @@
         const produce = (last.end - first.end) / dt;
         eta = last.lag <= 0 ? "caught up" : consume - produce > 0 ? fmtDuration(last.lag / (consume - produce)) : "falling behind";
       } else if (last.lag <= 0) eta = "caught up";
-      lagRows += "<tr data-partition=\"" + esc(id) + "\"><td>" + esc(id) + "</td><td>" + last.slot + "</td><td>" + last.committed + "</td><td>" + last.end +
-        '</td><td class="lag">' + last.lag + "</td><td>" + sparkline(h.map((x) => x.lag)) + '</td><td class="eta">' + eta + "</td></tr>";
+      lagRows += "<tr data-partition=\"" + esc(id) + "\"><td>" + esc(id) + "</td><td>" + esc(last.slot) + "</td><td>" + esc(last.committed) + "</td><td>" + esc(last.end) +
+        '</td><td class="lag">' + esc(last.lag) + "</td><td>" + sparkline(h.map((x) => x.lag)) + '</td><td class="eta">' + esc(eta) + "</td></tr>";
     }
     document.querySelector("#lag tbody").innerHTML = lagRows || '<tr><td colspan="7">no lag reported yet</td></tr>';
     // Restore and rebalance.
@@ -160,8 +162,8 @@
     for (const [slot, s] of [...slots.entries()].sort((a, b) => a[0] - b[0])) {
       for (const r of Object.values(s.restore || {})) {
         const pct = r.total ? Math.min(100, (100 * r.restored) / r.total) : r.done ? 100 : 0;
-        restoreRows += "<tr><td>" + slot + "</td><td>" + esc(r.store) + "</td><td>" + r.partition + "</td><td>" + r.restored + " / " + r.total +
-          '</td><td><div class="progress" role="progressbar" aria-valuenow="' + pct.toFixed(0) + '"><div style="width:' + pct.toFixed(1) + '%"></div></div></td><td>' + (r.done ? "done" : "restoring") + "</td></tr>";
+        restoreRows += "<tr><td>" + esc(slot) + "</td><td>" + esc(r.store) + "</td><td>" + esc(r.partition) + "</td><td>" + esc(r.restored) + " / " + esc(r.total) +
+          '</td><td><div class="progress" role="progressbar" aria-valuenow="' + esc(pct.toFixed(0)) + '"><div style="width:' + esc(pct.toFixed(1)) + '%"></div></div></td><td>' + (r.done ? "done" : "restoring") + "</td></tr>";
       }
     }
     document.querySelector("#restore tbody").innerHTML = restoreRows || '<tr><td colspan="6">no restore in progress</td></tr>';
@@ -182,9 +184,9 @@
     let html = "";
     for (const i of [...bySlot.values()].sort((a, b) => a.slot - b.slot)) {
       const age = i.heartbeat_at ? fmtDuration(Math.max(0, now - i.heartbeat_at)) : "never";
-      html += '<tr data-slot="' + i.slot + '"><td>' + i.slot + '</td><td><span class="status-badge" data-status="' + esc(i.status || "") + '">' + esc(i.status || "unknown") +
-        "</span></td><td>" + esc((i.partitions || []).map((p) => p[0] + "/" + p[1]).join(", ") || "none") + '</td><td class="heartbeat">' + age +
-        "</td><td>" + esc(i.worker_host || "") + (i.pid ? " pid " + i.pid : "") + "</td><td>" + esc(i.error || "") + "</td></tr>";
+      html += '<tr data-slot="' + esc(i.slot) + '"><td>' + esc(i.slot) + '</td><td><span class="status-badge" data-status="' + esc(i.status || "") + '">' + esc(i.status || "unknown") +
+        "</span></td><td>" + esc((i.partitions || []).map((p) => p[0] + "/" + p[1]).join(", ") || "none") + '</td><td class="heartbeat">' + esc(age) +
+        "</td><td>" + esc(i.worker_host || "") + (i.pid ? " pid " + esc(i.pid) : "") + "</td><td>" + esc(i.error || "") + "</td></tr>";
     }
     document.querySelector("#instances tbody").innerHTML = html || '<tr><td colspan="6">no instances</td></tr>';
   }

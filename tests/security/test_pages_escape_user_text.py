@@ -91,3 +91,26 @@ def test_record_keys_values_and_runtime_reports_are_shown_as_text(request, chrom
             "document.querySelector('#restore tbody').textContent.includes('<b>bold</b>')", timeout=15_000
         )
         assert_shown_as_text(page, "monitor")
+
+
+@pytest.mark.usefixtures("clear_serving")
+def test_worker_reported_numbers_that_carry_markup_are_shown_as_text_on_the_monitor(
+    request, chromium, live_daphne, hostile
+):
+    """The monitor formats offsets, lag, restore progress and slots as numbers, but they arrive
+    in a worker's JSON report: a report with text in those fields must not become markup."""
+    user, deployment, _ = hostile
+    sink = DeploymentEventSink(deployment.pk, 0)
+    sink.emit({"type": "status", "status": "running"})
+    sink.emit(
+        {"type": "restore", "store": "counts", "partition": PAYLOAD, "restored": PAYLOAD, "total": PAYLOAD}
+    )
+    lag = {"topic": "page-views", "partition": 0, "committed": PAYLOAD, "end": PAYLOAD, "lag": PAYLOAD}
+    sink.emit({"type": "lag", "partitions": [lag]})
+    with logged_in_page(request, chromium, live_daphne, user) as page:
+        page.goto(f"{live_daphne}/deployments/{deployment.pk}/monitor/")
+        for table in ("#lag", "#restore"):
+            page.wait_for_function(
+                f"document.querySelector('{table} tbody').textContent.includes('<b>bold</b>')", timeout=15_000
+            )
+        assert_shown_as_text(page, "monitor numbers")
