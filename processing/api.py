@@ -75,7 +75,7 @@ def answers_refusals(view):
     return wrapper
 
 
-def _visible(user):
+def visible_deployments(user):
     deployments = Deployment.objects.select_related("version__topology")
     if user.is_staff:
         return deployments
@@ -83,7 +83,7 @@ def _visible(user):
 
 
 def _get(request: HttpRequest, deployment_id: int) -> Deployment:
-    deployment = _visible(request.user).filter(pk=deployment_id).first()
+    deployment = visible_deployments(request.user).filter(pk=deployment_id).first()
     if deployment is None:
         raise Refusal(404, {"code": "not_found", "message": f"no deployment {deployment_id}", "field": None})
     return deployment
@@ -168,7 +168,7 @@ def list_deployments(
     status: str | None = None,
     topology_id: int | None = Query(None, ge=1, le=MAX_ID),
 ):
-    deployments = _visible(request.user)
+    deployments = visible_deployments(request.user)
     if status:
         deployments = deployments.filter(status=status)
     if topology_id:

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from processing import actions
-from processing.api import RECENT_EVENTS, _visible, heartbeat_age
+from processing.api import RECENT_EVENTS, heartbeat_age, visible_deployments
 from processing.models import LIVE_INSTANCE_STATUSES, InstanceStatus
 
 
@@ -31,12 +31,12 @@ def _with_instance_counts(deployments):
 
 
 def deployment_list(request: HttpRequest) -> HttpResponse:
-    deployments = _with_instance_counts(_visible(request.user))
+    deployments = _with_instance_counts(visible_deployments(request.user))
     return render(request, "processing/list.html", {"deployments": deployments})
 
 
 def deployment_detail(request: HttpRequest, deployment_id: int) -> HttpResponse:
-    deployment = get_object_or_404(_with_instance_counts(_visible(request.user)), pk=deployment_id)
+    deployment = get_object_or_404(_with_instance_counts(visible_deployments(request.user)), pk=deployment_id)
     instances = list(deployment.instance_set.order_by("slot"))
     for instance in instances:
         instance.heartbeat_age_seconds = heartbeat_age(instance)

@@ -124,3 +124,13 @@ def test_openapi_documents_every_deployment_endpoint(owner_client):
         "/{deployment_id}/upgrade",
     ):
         assert f"/api/deployments{suffix}" in paths
+
+
+def test_visible_deployments_are_the_owners_own_and_every_one_for_staff(owner, stranger, staff, version):
+    from processing.actions import deploy
+    from processing.api import visible_deployments
+
+    deployment = deploy(version, actor=owner)
+    assert list(visible_deployments(owner)) == [deployment]
+    assert list(visible_deployments(stranger)) == []
+    assert list(visible_deployments(staff)) == [deployment]
