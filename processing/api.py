@@ -8,6 +8,9 @@ the verdict, the reasons and what would happen.
 
 from __future__ import annotations
 
+import copy
+import threading
+import time
 from functools import wraps
 from typing import Any, Literal
 
@@ -24,6 +27,11 @@ from topology.models import Topology, TopologyVersion
 router = Router(tags=["deployments"])
 
 RECENT_EVENTS = 50
+# The detail page polls every few seconds and each parallelism check is a Kafka metadata
+# request (up to its 3 s timeout when Kafka is down). Partition counts change only when someone
+# adds partitions, so a check is reused this long; a scale changes the key, so its warning is
+# never stale.
+PARALLELISM_TTL_S = 30.0
 # The largest id the database can hold: a bigger filter value would overflow SQLite's INTEGER
 # (a 500) instead of answering that nothing matches.
 MAX_ID = 2**63 - 1
@@ -102,6 +110,27 @@ def heartbeat_age(instance: DeploymentInstance) -> float | None:
     return round((timezone.now() - instance.heartbeat_at).total_seconds(), 1)
 
 
+_parallelism_cache: dict[tuple[frozenset[str], int], tuple[float, dict[str, Any]]] = {}
+_parallelism_lock = threading.Lock()
+
+
+def deployment_parallelism(deployment: Deployment) -> dict[str, Any]:
+    """``actions.parallelism``, reused for PARALLELISM_TTL_S per source-topic set and instance count."""
+    plan = actions.load_plan(deployment.version)
+    key = (frozenset(plan.source_topics()) if plan else frozenset(), deployment.instances)
+    now = time.monotonic()
+    with _parallelism_lock:
+        cached = _parallelism_cache.get(key)
+    if cached is not None and now - cached[0] < PARALLELISM_TTL_S:
+        return copy.deepcopy(cached[1])
+    info = actions.parallelism(deployment)
+    with _parallelism_lock:
+        for stale in [k for k, (at, _) in _parallelism_cache.items() if now - at >= PARALLELISM_TTL_S]:
+            del _parallelism_cache[stale]
+        _parallelism_cache[key] = (now, info)
+    return copy.deepcopy(info)
+
+
 def _instance(instance: DeploymentInstance) -> dict[str, Any]:
     return {
         "slot": instance.slot,
@@ -144,7 +173,7 @@ def _detail(deployment: Deployment) -> dict[str, Any]:
         **_summary(deployment),
         "retired_topics": deployment.retired_topics,
         "instance_list": [_instance(i) for i in deployment.instance_set.order_by("slot")],
-        "parallelism": actions.parallelism(deployment),
+        "parallelism": deployment_parallelism(deployment),
         "events": [
             {
                 "at": e.created_at,

@@ -12,8 +12,7 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from processing import actions
-from processing.api import RECENT_EVENTS, heartbeat_age, visible_deployments
+from processing.api import RECENT_EVENTS, deployment_parallelism, heartbeat_age, visible_deployments
 from processing.models import LIVE_INSTANCE_STATUSES, InstanceStatus
 
 
@@ -43,7 +42,7 @@ def deployment_detail(request: HttpRequest, deployment_id: int) -> HttpResponse:
     context = {
         "deployment": deployment,
         "instances": instances,
-        "parallelism": actions.parallelism(deployment),
+        "parallelism": deployment_parallelism(deployment),
         "events": deployment.events.select_related("actor")[:RECENT_EVENTS],
     }
     return render(request, "processing/detail.html", context)

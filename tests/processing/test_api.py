@@ -134,3 +134,72 @@ def test_visible_deployments_are_the_owners_own_and_every_one_for_staff(owner, s
     assert list(visible_deployments(owner)) == [deployment]
     assert list(visible_deployments(stranger)) == []
     assert list(visible_deployments(staff)) == [deployment]
+
+
+@pytest.fixture
+def counted_partition_lookups(monkeypatch):
+    """Counts the parallelism check's Kafka metadata requests (the real function still runs)."""
+    from processing.runtime.kafka import admin
+
+    calls: list[list[str]] = []
+    real = admin.topic_partitions
+
+    def counting(kafka_config, topics, *args, **kwargs):
+        calls.append(sorted(topics))
+        return real(kafka_config, topics, *args, **kwargs)
+
+    monkeypatch.setattr(admin, "topic_partitions", counting)
+    return calls
+
+
+def deployment_on_a_new_topic(owner, new_topic, *, partitions: int, instances: int):
+    import secrets
+
+    from processing.actions import deploy
+    from tests.processing.plans import count_by_key, store_version
+    from topology.models import Topology
+
+    source = new_topic(partitions=partitions, prefix="parallelism-source")
+    topology = Topology.objects.create(name=f"polled-{secrets.token_hex(3)}", owner=owner)
+    version = store_version(topology, count_by_key(topology.name, (source,), "out"), user=owner)
+    return source, deploy(version, actor=owner, instances=instances)
+
+
+@pytest.mark.integration
+def test_two_detail_polls_within_the_ttl_make_one_kafka_metadata_request(
+    owner, owner_client, new_topic, counted_partition_lookups
+):
+    source, deployment = deployment_on_a_new_topic(owner, new_topic, partitions=2, instances=1)
+
+    first = owner_client.get(f"/api/deployments/{deployment.pk}").json()["parallelism"]
+    second = owner_client.get(f"/api/deployments/{deployment.pk}").json()["parallelism"]
+
+    assert counted_partition_lookups == [[source]]
+    assert first == second and first["source_partitions"] == {source: 2}
+
+
+@pytest.mark.integration
+def test_a_scale_is_warned_about_at_once_despite_the_cached_partition_counts(
+    owner, owner_client, new_topic, counted_partition_lookups
+):
+    source, deployment = deployment_on_a_new_topic(owner, new_topic, partitions=2, instances=2)
+    assert owner_client.get(f"/api/deployments/{deployment.pk}").json()["parallelism"]["warning"] is None
+
+    Deployment.objects.filter(pk=deployment.pk).update(instances=3)
+    warning = owner_client.get(f"/api/deployments/{deployment.pk}").json()["parallelism"]["warning"]
+
+    assert warning and warning.startswith("3 instances but the source topics have at most 2 partition(s)")
+
+
+@pytest.mark.integration
+def test_a_detail_poll_after_the_ttl_asks_kafka_again(
+    owner, owner_client, new_topic, counted_partition_lookups, monkeypatch
+):
+    from processing import api
+
+    source, deployment = deployment_on_a_new_topic(owner, new_topic, partitions=1, instances=1)
+    owner_client.get(f"/api/deployments/{deployment.pk}")
+    monkeypatch.setattr(api, "PARALLELISM_TTL_S", 0.0)
+    owner_client.get(f"/api/deployments/{deployment.pk}")
+
+    assert counted_partition_lookups == [[source], [source]]
