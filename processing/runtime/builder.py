@@ -131,6 +131,8 @@ def build_nodes(
     for op in sub.operators:
         node = _make_node(op, ctx, stores, is_table)
         node.is_table = _output_is_table(op, [is_table.get(i, False) for i in op.inputs])
+        if isinstance(node, SinkNode):
+            node.fed_by_table = bool(op.inputs) and all(is_table.get(i, False) for i in op.inputs)
         is_table[op.id] = node.is_table
         nodes[op.id] = node
         if isinstance(op, Source) and op.repartition in table_repartitions:

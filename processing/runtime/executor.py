@@ -79,7 +79,7 @@ class StreamTask:
         self.app_id = runtime.app_id
         self.error_policy = runtime.error_policy
         self.events = runtime.events
-        self.ctx = TaskContext(runtime.app_id, partition)
+        self.ctx = TaskContext(runtime.app_id, partition, runtime.cache_tables)
         self.dlq_topic = naming.dlq_topic(runtime.app_id)
         built = build_nodes(sub, self.ctx, capture=capture, table_repartitions=runtime.table_repartitions)
         self.nodes: list[Node] = built.nodes
@@ -98,6 +98,7 @@ class StreamTask:
         self._logged_errors = 0
         self._entry_nodes = built.entry_nodes
         self._exit_nodes = built.exit_nodes
+        self._caches = tuple(n for n in self.nodes if getattr(n, "cache", None) is not None)
 
     # --- state ---------------------------------------------------------------------------
 
@@ -216,6 +217,11 @@ class StreamTask:
 
     # --- draining ------------------------------------------------------------------------
 
+    def flush_caches(self) -> None:
+        """Move what the record caches hold into the output; the checkpoint calls it first."""
+        for node in self._caches:
+            node.flush()
+
     def take_output(self) -> list[OutputRecord]:
         output = self.ctx.output
         taken = output[:]
@@ -289,12 +295,15 @@ class TopologyRuntime:
         *,
         error_policy: str = "fail",
         events: EventSink | None = None,
+        cache_tables: bool = False,
     ) -> None:
         if error_policy not in ERROR_POLICIES:
             raise ValueError(f"error_policy must be one of {ERROR_POLICIES}, got {error_policy!r}")
         self.plan = plan
         self.app_id = app_id
         self.error_policy = error_policy
+        # See TaskContext.cache_tables: the Kafka loop turns it on, the test driver does not.
+        self.cache_tables = cache_tables
         self.events: EventSink = events if events is not None else NullEventSink()
         from processing.runtime.builder import table_repartitions
 

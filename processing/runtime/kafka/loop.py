@@ -48,6 +48,7 @@ from processing.runtime.kafka.checkpoint import (
     OutputProducer,
     ProducerFailure,
 )
+from processing.runtime.kafka.ordering import OrderedInputs
 from processing.runtime.kafka.reporting import Reporter
 from processing.runtime.kafka.restore import RestoreInterrupted, restore_tasks
 from topology.compiler import naming
@@ -70,6 +71,9 @@ LOOKUP_TIMEOUT_S = 10.0
 LOOKUP_ATTEMPTS = 3
 # Allocations between two gen-0 collections while an instance runs (default 700), see run().
 GC_GEN0_THRESHOLD = 50_000
+# How long a task reading several topics waits for a partition that has records to come
+# before it processes the others without it (Kafka Streams' max.task.idle.ms), see ordering.py.
+MAX_TASK_IDLE_MS = 500
 
 TaskId = tuple[int, int]
 _TOPIC_PARTITION = itemgetter(0, 1)
@@ -189,6 +193,17 @@ class Instance:
         self.failed = False
         self.recoveries = 0
         self.only_topic: str | None = None
+        # Sub-topologies reading several topics: their records go through self.inputs, in
+        # timestamp order across the task's partitions.
+        self.ordered_subs: set[int] = set()
+        self.inputs = OrderedInputs(
+            self._task_partitions,
+            self._read_position,
+            max_idle_ms=MAX_TASK_IDLE_MS,
+            pause=lambda tp: self.consumer.pause([TP(*tp)]),
+            resume=lambda tp: self.consumer.resume([TP(*tp)]),
+        )
+        self._start_offsets: dict[tuple[str, int], int] = {}
 
         self.reporter = Reporter(plan, events, view_interval_ms / 1000)
         self.latest_topics = {
@@ -226,7 +241,7 @@ class Instance:
         from processing.runtime.executor import TopologyRuntime
 
         self.runtime = TopologyRuntime(
-            self.plan, self.app_id, error_policy=self.error_policy, events=self.events
+            self.plan, self.app_id, error_policy=self.error_policy, events=self.events, cache_tables=True
         )
         self._prepare_topics()
         self.producer = self._new_producer()
@@ -245,6 +260,7 @@ class Instance:
             exactly_once=self.exactly_once,
             fault_hook=self.fault_hook,
             owned=lambda: self.assigned,
+            holding=self.inputs.holding,
         )
         input_topics = list(self.runtime.input_topics())
         self.only_topic = input_topics[0] if len(input_topics) == 1 else None
@@ -290,6 +306,7 @@ class Instance:
                 )
             if len(sub.source_topics) + len(sub.repartition_inputs) > 1:
                 self.assignment_strategy = "range"
+                self.ordered_subs.add(sub.id)
         source_partitions = {t: found[t] for t in sources}
         specs = list(self.runtime.internal_topics(source_partitions))
         widest = max(source_partitions.values(), default=1)
@@ -314,7 +331,7 @@ class Instance:
                 self._reset()
                 continue
             try:
-                if messages:
+                if messages or self.ordered_subs and self.inputs.has_data():
                     self._process(messages)
                 self.checkpoint.settled = True
                 if self.checkpoint.is_due(self.commit_interval_ms):
@@ -377,21 +394,21 @@ class Instance:
             messages = [msg for msg in messages if msg.error() is None]
         # One C-speed pass turns the batch into records. Plain tuples in InputRecord's field
         # order: the core only indexes them, and a NamedTuple costs three times as much to build.
+        # Input headers are left out: no operator reads them (dead letters carry the error
+        # headers only), and headers() builds a list per message.
         topic = self.only_topic
         if topic is not None:
             # One input topic: skip topic(), which builds a new str per message.
             records = [
-                (topic, m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), m.headers())
+                (topic, m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), None)
                 for m in messages
             ]
         else:
             records = [
-                (m.topic(), m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), m.headers())
+                (m.topic(), m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), None)
                 for m in messages
             ]
-        if not records:
-            return
-        if min(map(_TIMESTAMP, records)) < 0:
+        if records and min(map(_TIMESTAMP, records)) < 0:
             # No timestamp on some records (old producers): processing time, as Kafka Streams'
             # wall-clock extractor fallback would. Rare, so the slow path is fine.
             now_ms = int(time.time() * 1000)
@@ -402,16 +419,27 @@ class Instance:
         last_offsets: dict[tuple[str, int], int] = {}
         assigned = self.assigned
         subtopology_of = self.runtime.subtopology_of
+        ordered = self.ordered_subs
         for tp, run in groupby(records, _TOPIC_PARTITION):
             if tp not in assigned:
                 continue  # revoked between fetch and now: not ours any more
             run = list(run)
             task_id = (subtopology_of(tp[0]), tp[1])
-            if task_id in batches:
+            if task_id[0] in ordered:
+                self.inputs.add(task_id, tp, run)
+            elif task_id in batches:
                 batches[task_id] += run
+                last_offsets[tp] = run[-1][2]
             else:
                 batches[task_id] = run
-            last_offsets[tp] = run[-1][2]
+                last_offsets[tp] = run[-1][2]
+        if ordered:
+            for task_id in list(self.inputs.buffers):
+                taken = self.inputs.take(task_id)
+                if taken:
+                    batches[task_id] = taken
+                    for record in taken:
+                        last_offsets[(record[0], record[1])] = record[2]
         if not batches:
             return
         if self.exactly_once:
@@ -443,6 +471,28 @@ class Instance:
             if (subtopology_of(topic), partition) in tasks:
                 note(topic, partition, offset)
         self.reporter.batch_processed(time.monotonic() - started)
+
+    def _task_partitions(self, task_id: TaskId) -> list[tuple[str, int]]:
+        subtopology_of = self.runtime.subtopology_of
+        return [tp for tp in self.assigned if tp[1] == task_id[1] and subtopology_of(tp[0]) == task_id[0]]
+
+    def _read_position(self, tp: tuple[str, int]) -> tuple[int, int] | None:
+        """(next offset to read, high watermark) from librdkafka's cache; None while unknown."""
+        partition = TP(*tp)
+        high = self.consumer.get_watermark_offsets(partition, cached=True)[1]
+        if high < 0:
+            return None  # not fetched yet
+        position = self.consumer.position([partition])[0].offset
+        if position < 0:
+            # Nothing consumed from it yet: it starts at the committed offset (or the reset).
+            position = self._start_offsets.get(tp, -1)
+            if position < 0:
+                committed = _committed_offsets(self.consumer, [partition])[0].offset
+                if committed < 0:
+                    low = self.consumer.get_watermark_offsets(partition, cached=True)[0]
+                    committed = high if tp[0] in self.latest_topics else low
+                position = self._start_offsets[tp] = committed
+        return position, high
 
     def _on_consume_error(self, msg: Any, error: KafkaError) -> None:
         code = error.code()
@@ -500,6 +550,10 @@ class Instance:
             self.producer = self._new_producer()
             self.checkpoint.producer = self.producer
         self.checkpoint.discard()
+        resume = self.inputs.clear()
+        if resume:
+            self.consumer.resume([TP(*tp) for tp in resume])
+        self._start_offsets.clear()
         task_ids = list(self.tasks)
         self._close_tasks(task_ids)
         self.reporter.drop_view_deltas()
@@ -572,6 +626,9 @@ class Instance:
             self.needs_reset = True
         self.assigned -= revoked
         self.checkpoint.forget(revoked)
+        self.inputs.drop(revoked)
+        for tp in revoked:
+            self._start_offsets.pop(tp, None)
         self._close_tasks(self._tasks_without_partitions())
         if not self.closing:
             self._set_status("running")
@@ -581,6 +638,9 @@ class Instance:
         self._set_status("rebalancing")
         self.assigned -= lost
         self.checkpoint.forget(lost)
+        self.inputs.drop(lost)
+        for tp in lost:
+            self._start_offsets.pop(tp, None)
         self._close_tasks(self._tasks_without_partitions())
         if self.exactly_once:
             # The open transaction holds records of the lost tasks too; it must not commit.

@@ -35,9 +35,9 @@ class NodeError(Exception):
 class TaskContext:
     """Mutable per-task state shared by the operators of one task."""
 
-    __slots__ = ("app_id", "partition", "offset", "stream_time", "output", "emit_output")
+    __slots__ = ("app_id", "partition", "offset", "stream_time", "output", "emit_output", "cache_tables")
 
-    def __init__(self, app_id: str, partition: int) -> None:
+    def __init__(self, app_id: str, partition: int, cache_tables: bool = False) -> None:
         self.app_id = app_id
         self.partition = partition
         self.offset = -1
@@ -46,6 +46,10 @@ class TaskContext:
         self.stream_time = -1
         self.output: list[OutputRecord] = []
         self.emit_output = self.output.append
+        # Kafka Streams' record cache: a table written to a topic sends the latest value per
+        # key once per commit instead of every update (see SinkNode). Off in the test driver,
+        # which flushes after every record as TopologyTestDriver does.
+        self.cache_tables = cache_tables
 
 
 def _drop(key: Any, value: Any, timestamp: int) -> None:

@@ -239,6 +239,18 @@ class RepartitionNode(Node):
 
 
 class SinkNode(Node):
+    """Encodes records and appends them to the task's output.
+
+    A sink fed by a table under ``ctx.cache_tables`` keeps the latest encoded record per key
+    until ``flush`` (the commit): Kafka Streams' record cache in front of ``KTable.toStream().to()``.
+    A table's changelog only promises the latest value per key, so a consumer of the topic sees
+    the same table with one record per key per commit interval instead of one per update.
+    Records are still encoded at once, so a bad value is reported at the record that made it.
+    """
+
+    # Past this many keys a cache flushes early: memory stays bounded whatever the key space.
+    CACHE_MAX_KEYS = 100_000
+
     def __init__(self, op: Any, ctx: TaskContext) -> None:
         super().__init__(op, ctx)
         self.topic = op.topic
@@ -247,6 +259,8 @@ class SinkNode(Node):
         self.string_keys = op.key_format == "string"
         self.json_values = op.value_format == "json"
         self.append = ctx.emit_output
+        self.fed_by_table = False  # set by the builder
+        self.cache: dict[bytes, tuple[bytes | None, int]] | None = None
 
     def bind(self, emit: Push) -> None:
         # A sink has no downstream operator: it appends to the task's output.
@@ -254,6 +268,8 @@ class SinkNode(Node):
         node, node_id, topic, append = self, self.node_id, self.topic, self.ctx.emit_output
         encode_key, encode_value = self.encode_key, self.encode_value
         string_keys, json_values = self.string_keys, self.json_values
+        cache = self.cache = {} if self.fed_by_table and self.ctx.cache_tables else None
+        cache_max = self.CACHE_MAX_KEYS
 
         def push(key: Any, value: Any, timestamp: int) -> None:
             raw_key: bytes | None
@@ -277,10 +293,26 @@ class SinkNode(Node):
                     f"output value of {len(raw_value)} bytes exceeds {MAX_RECORD_BYTES}",
                     "RecordTooLarge",
                 )
+            if cache is not None and raw_key is not None:
+                cache[raw_key] = (raw_value, timestamp)
+                if len(cache) >= cache_max:
+                    node.flush()
+                return
             node.n_out += 1
             append(_new_output(OutputRecord, (topic, raw_key, raw_value, timestamp, None, None)))
 
         self.push = push  # type: ignore[method-assign]
+
+    def flush(self) -> None:
+        """Append the cached latest record of every key (insertion order) to the output."""
+        cache = self.cache
+        if not cache:
+            return
+        topic, append = self.topic, self.ctx.emit_output
+        for raw_key, (raw_value, timestamp) in cache.items():
+            append(_new_output(OutputRecord, (topic, raw_key, raw_value, timestamp, None, None)))
+        self.n_out += len(cache)
+        cache.clear()
 
 
 class ViewNode(Node):

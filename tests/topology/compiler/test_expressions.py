@@ -313,3 +313,25 @@ def test_an_unknown_nested_field_is_located_at_the_start_of_its_path():
         compile_expression("a + user.adress.city * 2", fields={"a": "integer", "user": "string"})
     assert raised.value.code == "expression.unknown_field"
     assert raised.value.position == 4
+
+
+@pytest.mark.parametrize("sql", ["a * 3", "a + 3", "a - 3", "a * 2.5"])
+@pytest.mark.parametrize("value", [{"a": 4}, {"a": -1.5}, {"a": None}, {}, None, [1], "text", {"a": True}])
+def test_field_with_a_number_constant_evaluates_like_the_general_arithmetic(sql, value):
+    # `field <op> number` has its own fast closure; `COALESCE(a, a) <op> number` takes the
+    # general one. Both must agree on results, NULLs and errors.
+    general = sql.replace("a ", "COALESCE(a, a) ", 1)
+    assert compile_expression(sql).fn.__name__ == "field_arithmetic"
+    assert compile_expression(general).fn.__name__ == "arithmetic"
+    outcomes = []
+    for text in (sql, general):
+        try:
+            outcomes.append(("ok", evaluate(text, value)))
+        except ExpressionRuntimeError as exc:
+            outcomes.append(("error", str(exc).split(" at ")[0]))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_field_times_a_constant_past_the_64_bit_range_is_a_runtime_error():
+    with pytest.raises(ExpressionRuntimeError, match="64-bit"):
+        evaluate("a * 2", {"a": 2**62})

@@ -1,0 +1,60 @@
+"""Kafka Streams' record cache in front of a table written to a topic (SinkNode + flush_caches).
+
+The Kafka loop builds tasks with ``cache_tables=True`` and flushes at every checkpoint; the test
+driver does not cache, so its outputs show every update like TopologyTestDriver's.
+"""
+
+from __future__ import annotations
+
+import orjson
+
+from processing.runtime.executor import TopologyRuntime
+from processing.runtime.records import InputRecord
+from tests.processing.runtime.builders import counting_plan, single, sink, source
+
+
+def _records(*pairs: tuple[str, int]) -> list[InputRecord]:
+    return [InputRecord("in", 0, offset, ts, key.encode(), b"{}") for offset, (key, ts) in enumerate(pairs)]
+
+
+def _decoded(task) -> list[tuple[str, dict, int]]:
+    return [(r.key.decode(), orjson.loads(r.value), r.timestamp) for r in task.take_output()]
+
+
+def test_a_cached_table_sink_writes_the_latest_value_per_key_once_per_flush():
+    task = TopologyRuntime(counting_plan(), "app", cache_tables=True).create_task(0, 0)
+    task.process(_records(("a", 10), ("a", 11), ("b", 12), ("a", 13)))
+    assert task.take_output() == []  # nothing leaves before the checkpoint
+    task.flush_caches()
+    assert _decoded(task) == [("a", {"count": 3}, 13), ("b", {"count": 1}, 12)]
+    task.flush_caches()
+    assert task.take_output() == []  # a flush empties the cache
+    task.process(_records(("b", 20)))
+    task.flush_caches()
+    assert _decoded(task) == [("b", {"count": 2}, 20)]
+    # The sink counts what it wrote, not the updates it absorbed.
+    assert task.metrics()["sink"]["out"] == 3
+
+
+def test_without_the_cache_every_update_is_written_at_once():
+    task = TopologyRuntime(counting_plan(), "app").create_task(0, 0)
+    task.process(_records(("a", 10), ("a", 11)))
+    assert _decoded(task) == [("a", {"count": 1}, 10), ("a", {"count": 2}, 11)]
+
+
+def test_a_stream_sink_is_never_cached():
+    plan = single(source(), sink("src"))
+    task = TopologyRuntime(plan, "app", cache_tables=True).create_task(0, 0)
+    task.process(_records(("a", 10), ("a", 11)))
+    assert [r.timestamp for r in task.take_output()] == [10, 11]
+
+
+def test_a_full_cache_flushes_early_so_memory_stays_bounded(monkeypatch):
+    from processing.runtime.operators.stateless import SinkNode
+
+    monkeypatch.setattr(SinkNode, "CACHE_MAX_KEYS", 2)
+    task = TopologyRuntime(counting_plan(), "app", cache_tables=True).create_task(0, 0)
+    task.process(_records(("a", 1), ("b", 2), ("c", 3)))
+    assert [key for key, _, _ in _decoded(task)] == ["a", "b"]
+    task.flush_caches()
+    assert _decoded(task) == [("c", {"count": 1}, 3)]
