@@ -36,8 +36,6 @@ from confluent_kafka import (
     OFFSET_END,
     OFFSET_INVALID,
     Consumer,
-    KafkaError,
-    KafkaException,
 )
 from confluent_kafka import TopicPartition as TP
 
@@ -47,6 +45,12 @@ from processing.runtime.kafka.checkpoint import (
     Checkpoint,
     OutputProducer,
     ProducerFailure,
+)
+from processing.runtime.kafka.consume import (
+    batch_records,
+    committed_offsets,
+    fatal_consume_error,
+    read_position,
 )
 from processing.runtime.kafka.ordering import OrderedInputs
 from processing.runtime.kafka.reporting import Reporter
@@ -66,9 +70,6 @@ POLL_TIMEOUT_S = 0.2
 # Rewinds in a row without one successful checkpoint before the instance gives up: a sink
 # topic deleted under us or lost permissions would otherwise replay the same interval forever.
 MAX_CONSECUTIVE_RECOVERIES = 5
-# librdkafka metadata/offset look-ups; generous because they share 2 cores with everything else.
-LOOKUP_TIMEOUT_S = 10.0
-LOOKUP_ATTEMPTS = 3
 # Allocations between two gen-0 collections while an instance runs (default 700), see run().
 GC_GEN0_THRESHOLD = 50_000
 # How long a task reading several topics waits for a partition that has records to come
@@ -77,31 +78,6 @@ MAX_TASK_IDLE_MS = 500
 
 TaskId = tuple[int, int]
 _TOPIC_PARTITION = itemgetter(0, 1)
-_TIMESTAMP = itemgetter(3)
-
-
-def _committed_offsets(consumer: Any, tps: list[Any]) -> list[Any]:
-    """The group's committed offsets; a time-out on a loaded machine or during a coordinator
-    move is retried rather than failing the instance (the caller cannot go on without them)."""
-    for attempt in range(LOOKUP_ATTEMPTS):
-        try:
-            return consumer.committed(tps, timeout=LOOKUP_TIMEOUT_S)
-        except KafkaException as exc:
-            error = exc.args[0] if exc.args else None
-            transient = isinstance(error, KafkaError) and (
-                error.retriable()
-                or error.code()
-                in (
-                    KafkaError._TIMED_OUT,
-                    KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
-                    KafkaError.NOT_COORDINATOR,
-                )
-            )
-            if not transient or attempt == LOOKUP_ATTEMPTS - 1:
-                raise
-            log.warning("committed-offset look-up failed (%s); retrying", error)
-            time.sleep(0.5)
-    raise AssertionError("unreachable")
 
 
 class InstanceFailed(Exception):
@@ -390,29 +366,11 @@ class Instance:
         errors = [msg for msg in messages if msg.error() is not None]
         if errors:
             for msg in errors:
-                self._on_consume_error(msg, msg.error())
+                reason = fatal_consume_error(msg)
+                if reason:
+                    raise InstanceFailed(reason)
             messages = [msg for msg in messages if msg.error() is None]
-        # One C-speed pass turns the batch into records. Plain tuples in InputRecord's field
-        # order: the core only indexes them, and a NamedTuple costs three times as much to build.
-        # Input headers are left out: no operator reads them (dead letters carry the error
-        # headers only), and headers() builds a list per message.
-        topic = self.only_topic
-        if topic is not None:
-            # One input topic: skip topic(), which builds a new str per message.
-            records = [
-                (topic, m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), None)
-                for m in messages
-            ]
-        else:
-            records = [
-                (m.topic(), m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), None)
-                for m in messages
-            ]
-        if records and min(map(_TIMESTAMP, records)) < 0:
-            # No timestamp on some records (old producers): processing time, as Kafka Streams'
-            # wall-clock extractor fallback would. Rare, so the slow path is fine.
-            now_ms = int(time.time() * 1000)
-            records = [r if r[3] >= 0 else (*r[:3], now_ms, *r[4:]) for r in records]
+        records = batch_records(messages, self.only_topic)
         # librdkafka hands out runs of one partition (one fetch response each): group the runs
         # (groupby with a C key function), not the records.
         batches: dict[TaskId, list[Any]] = {}
@@ -477,36 +435,7 @@ class Instance:
         return [tp for tp in self.assigned if tp[1] == task_id[1] and subtopology_of(tp[0]) == task_id[0]]
 
     def _read_position(self, tp: tuple[str, int]) -> tuple[int, int] | None:
-        """(next offset to read, high watermark) from librdkafka's cache; None while unknown."""
-        partition = TP(*tp)
-        high = self.consumer.get_watermark_offsets(partition, cached=True)[1]
-        if high < 0:
-            return None  # not fetched yet
-        position = self.consumer.position([partition])[0].offset
-        if position < 0:
-            # Nothing consumed from it yet: it starts at the committed offset (or the reset).
-            position = self._start_offsets.get(tp, -1)
-            if position < 0:
-                committed = _committed_offsets(self.consumer, [partition])[0].offset
-                if committed < 0:
-                    low = self.consumer.get_watermark_offsets(partition, cached=True)[0]
-                    committed = high if tp[0] in self.latest_topics else low
-                position = self._start_offsets[tp] = committed
-        return position, high
-
-    def _on_consume_error(self, msg: Any, error: KafkaError) -> None:
-        code = error.code()
-        if code == KafkaError._PARTITION_EOF:
-            return
-        if code in (
-            KafkaError.UNKNOWN_TOPIC_OR_PART,
-            KafkaError._UNKNOWN_TOPIC,
-            KafkaError._UNKNOWN_PARTITION,
-        ):
-            raise InstanceFailed(f"input topic {msg.topic()!r} does not exist (any more): {error.str()}")
-        if code == KafkaError.TOPIC_AUTHORIZATION_FAILED or error.fatal():
-            raise InstanceFailed(f"consumer error on {msg.topic()!r}: {error.str()}")
-        log.warning("consumer error (retried by librdkafka): %s", error.str())
+        return read_position(self.consumer, tp, self._start_offsets, self.latest_topics)
 
     def _commit(self) -> None:
         if self.checkpoint.commit(self.tasks.values()):
@@ -560,7 +489,7 @@ class Instance:
         if not self.assigned:
             return
         tps = [TP(t, p) for t, p in sorted(self.assigned)]
-        committed = _committed_offsets(self.consumer, tps)
+        committed = committed_offsets(self.consumer, tps)
         for tp in committed:
             if tp.offset < 0:
                 tp.offset = OFFSET_END if tp.topic in self.latest_topics else OFFSET_BEGINNING
@@ -602,7 +531,7 @@ class Instance:
         self._set_status("running")
 
     def _assign_with_latest_reset(self, consumer: Any, partitions: list[Any]) -> None:
-        committed = _committed_offsets(consumer, [TP(tp.topic, tp.partition) for tp in partitions])
+        committed = committed_offsets(consumer, [TP(tp.topic, tp.partition) for tp in partitions])
         for tp in committed:
             if tp.offset == OFFSET_INVALID and tp.topic in self.latest_topics:
                 tp.offset = OFFSET_END
