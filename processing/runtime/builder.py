@@ -82,6 +82,20 @@ def _output_is_table(op: Any, inputs_table: list[bool]) -> bool:
     return False
 
 
+def _final_windows(op_id: str, ops_by_id: dict[str, Any]) -> bool:
+    """True when ``op_id`` forwards the results of windows emitted once, when they close
+    (emit final): each key and window is written once anyway, so a record cache in front of
+    its sink would only hold them back (Kafka Streams has no cache after suppress either)."""
+    op = ops_by_id.get(op_id)
+    if op is None:
+        return False
+    if op.kind == "aggregate":
+        return op.window is not None and op.emit == "final"
+    if op.kind in _TABLE_PRESERVING:
+        return bool(op.inputs) and all(_final_windows(i, ops_by_id) for i in op.inputs)
+    return False
+
+
 def table_repartitions(subtopologies: tuple[SubTopology, ...]) -> set[str]:
     """Names of the repartition topics that carry a table (its changes) rather than a stream."""
     tables: set[str] = set()
@@ -128,11 +142,14 @@ def build_nodes(
     nodes: dict[str, Node] = {}
     is_table: dict[str, bool] = {}
     receivers: dict[str, list[Any]] = {}
+    ops_by_id = {op.id: op for op in sub.operators}
     for op in sub.operators:
         node = _make_node(op, ctx, stores, is_table)
         node.is_table = _output_is_table(op, [is_table.get(i, False) for i in op.inputs])
         if isinstance(node, SinkNode):
-            node.fed_by_table = bool(op.inputs) and all(is_table.get(i, False) for i in op.inputs)
+            node.fed_by_table = bool(op.inputs) and all(
+                is_table.get(i, False) and not _final_windows(i, ops_by_id) for i in op.inputs
+            )
         is_table[op.id] = node.is_table
         nodes[op.id] = node
         if isinstance(op, Source) and op.repartition in table_repartitions:

@@ -58,3 +58,14 @@ def test_a_full_cache_flushes_early_so_memory_stays_bounded(monkeypatch):
     assert [key for key, _, _ in _decoded(task)] == ["a", "b"]
     task.flush_caches()
     assert _decoded(task) == [("c", {"count": 1}, 3)]
+
+
+def test_final_window_results_are_not_held_back_by_the_cache():
+    # Each window is emitted once, when it closes: nothing to coalesce, so it leaves at once.
+    from topology.compiler.plan import Window
+
+    plan = counting_plan(window=Window(type="tumbling", size_ms=10, grace_ms=0), emit="final")
+    task = TopologyRuntime(plan, "app", cache_tables=True).create_task(0, 0)
+    task.process(_records(("a", 1), ("a", 2), ("b", 25)))
+    closed = [(r.key, orjson.loads(r.value)) for r in task.take_output()]
+    assert closed == [(b'{"key":"a","window_end":10,"window_start":0}', {"count": 2})]
