@@ -12,7 +12,7 @@ of the input). CPU-seconds are the process's own (all threads), from the start m
 end. Every run's output is read back and checked against the offline truth; a wrong run
 is reported as wrong, never as a number.
 
-Environment: BENCH_EVENTS, BENCH_KEYS, BENCH_RESTORE_KEYS, BENCH_SYSTEMS (weir,quix,faust,limit),
+Environment: BENCH_EVENTS, BENCH_KEYS, BENCH_RESTORE_KEYS, BENCH_SYSTEMS (weir,quix,faust,limit,passthrough),
 BENCH_WORKLOADS (W1..W4), BENCH_EOS (1/0), BENCH_WRITE (1 = write RESULTS.md/results.json;
 default only at full size), BENCH_CORE (default 1).
 """
@@ -52,6 +52,9 @@ PEER_APP = {
     "faust": ROOT / "bench" / "peers" / "faust_app.py",
 }
 WORKER = ROOT / "bench" / "weir_worker.py"
+# Measurements without processing (weir_worker.run_limit): consume + decode, and the same plus
+# encode + produce of every record.
+FLOORS = ("limit", "passthrough")
 SAMPLE_S = 0.05
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
@@ -390,7 +393,7 @@ def run_one(
         spec["plan"] = plan_json(compiled.plan)
         argv = [sys.executable, str(WORKER), json.dumps(spec)]
         group = naming.consumer_group(app_id)
-    elif system == "limit":
+    elif system in FLOORS:
         spec["topic"] = topics["events"]
         argv = [sys.executable, str(WORKER), json.dumps(spec)]
         group = app_id
@@ -409,7 +412,7 @@ def run_one(
         timeout_s=timeout,
     )
     timing(result, outcome, truth["events"])
-    if outcome["done"] and system != "limit":
+    if outcome["done"] and system not in FLOORS:
         problem = verify(workload, read_topic(sink), truth)
         result.correct = not problem
         if problem:
@@ -593,7 +596,7 @@ def main() -> int:
     count = env_int("BENCH_EVENTS", 1_000_000)
     keys = env_int("BENCH_KEYS", 10_000)
     restore_keys = env_int("BENCH_RESTORE_KEYS", count)
-    systems = os.environ.get("BENCH_SYSTEMS", "limit,weir,quix,faust").split(",")
+    systems = os.environ.get("BENCH_SYSTEMS", "limit,passthrough,weir,quix,faust").split(",")
     wanted = os.environ.get("BENCH_WORKLOADS", "W1,W2,W3,W4").split(",")
     eos = os.environ.get("BENCH_EOS", "1") == "1"
     write = os.environ.get("BENCH_WRITE", "1" if count >= 1_000_000 else "0") == "1"
@@ -611,13 +614,12 @@ def main() -> int:
     small_topics = {**topics, "events": topics["events_small"]}
     small_truth = workloads.truth(small, keys)
     results: list[RunResult] = []
-    limit = None
-    if "limit" in systems:
-        limit = run_one("limit", "limit", "at_least_once", topics, truth, run_id)
-        results.append(limit)
+    for floor in ("limit", "passthrough"):
+        if floor in systems:
+            results.append(run_one(floor, "limit", "at_least_once", topics, truth, run_id))
     for workload in wanted:
         for system in systems:
-            if system == "limit" or system in unavailable:
+            if system in FLOORS or system in unavailable:
                 continue
             if system == "faust":
                 results.append(run_one(system, workload, "at_least_once", small_topics, small_truth, run_id))
@@ -641,15 +643,17 @@ def summarise(
 ) -> dict[str, Any]:
     table: dict[str, dict[str, float | None]] = {}
     eos: dict[str, dict[str, float | None]] = {"weir": {}, "quix": {}}
-    limit = next((r for r in results if r.system == "limit"), None)
+    floors = {r.system: r for r in results if r.system in FLOORS}
     for r in results:
         value = round(r.events_per_cpu_s) if r.correct else None
         if r.guarantee == "exactly_once":
             eos[r.system][r.workload] = value
-        elif r.system != "limit":
+        elif r.system not in FLOORS:
             table.setdefault(r.workload, {})[r.system] = value
     for row in table.values():
-        row["limit"] = round(limit.events_per_cpu_s) if limit and limit.correct else None
+        for name in FLOORS:
+            floor = floors.get(name)
+            row[name] = round(floor.events_per_cpu_s) if floor and floor.correct else None
     ran = [r for r in results]
     return {
         "results_json": {
@@ -659,7 +663,7 @@ def summarise(
             "restore_1m_keys_s": round(restore["restore_s"], 2) if restore.get("restore_s") else None,
             # Weir is the system under test: its every run and the restore must match the truth.
             # A peer's wrong run is not reported (null) and is listed under not_reported.
-            "correct": all(r.correct for r in ran if r.system in ("weir", "limit"))
+            "correct": all(r.correct for r in ran if r.system in ("weir", *FLOORS))
             and (not restore or restore.get("restore_s") is not None),
             "not_reported": {
                 f"{r.system} {r.workload}{' EOS' if r.guarantee == 'exactly_once' else ''}": r.note
@@ -768,6 +772,25 @@ def write_outputs(
             f"| {r.system} | {r.workload} {'EOS' if r.guarantee == 'exactly_once' else ''} | {r.peak_rss_mb:.0f} |"
             for r in results
         ),
+        "",
+    ]
+    passthrough = by.get(("passthrough", "limit", "at_least_once"))
+    lines += [
+        "## What no processing costs here (the floors)",
+        "",
+        "| measurement | events per CPU-second | µs per event |",
+        "|---|---|---|",
+        *(
+            f"| {label} | {cell(r)} | {1e6 / r.events_per_cpu_s:.2f} |"
+            for label, r in (
+                ("consume + decode (the limit)", limit),
+                ("consume + decode + encode + produce each record (passthrough)", passthrough),
+            )
+            if r is not None and r.correct
+        ),
+        "",
+        "Any workload that writes one record per event (W1, W4) costs at least the passthrough; W2 and",
+        "W3 at least the limit. A per-core target above a floor cannot be met by processing faster.",
         "",
     ]
     lines += ["## Issue 8 targets against this run", "", "| target | measured | met |", "|---|---|---|"]

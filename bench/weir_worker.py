@@ -2,7 +2,7 @@
 
     python bench/weir_worker.py '<json spec>'
 
-spec: {"system": "weir"|"limit", "app_id", "bootstrap", "stats" (path), and for weir "plan"
+spec: {"system": "weir"|"limit"|"passthrough", "app_id", "bootstrap", "stats" (path), and for weir "plan"
 (plan JSON), "guarantee"}. Timing marks (wall time, process CPU) go to the stats file as JSON
 lines; the harness reads them together with the group's committed offsets.
 """
@@ -81,8 +81,13 @@ def run_weir(spec: dict[str, Any], stats: StatsFile) -> None:
 
 
 def run_limit(spec: dict[str, Any], stats: StatsFile) -> None:
-    """The ceiling: batch consume + orjson decode of every value, offsets committed each second."""
-    from confluent_kafka import Consumer, KafkaException
+    """The ceilings, no processing. ``limit``: batch consume + orjson decode of every value.
+    ``passthrough``: also encode every value again and produce it (Weir's at-least-once
+    producer settings), flushing before each commit: the floor of any workload that writes one
+    record per event (W1, W4). Offsets are committed each second."""
+    from confluent_kafka import Consumer, KafkaException, Producer
+
+    from processing.runtime.kafka import clients
 
     consumer = Consumer(
         {
@@ -92,6 +97,13 @@ def run_limit(spec: dict[str, Any], stats: StatsFile) -> None:
             "auto.offset.reset": "earliest",
         }
     )
+    producer = None
+    if spec["system"] == "passthrough":
+        config = clients.producer_config(
+            {"bootstrap.servers": spec["bootstrap"]}, spec["app_id"], guarantee="at_least_once"
+        )
+        producer = Producer({**config, "delivery.report.only.error": True})
+    sink = spec["topics"]["sink"]
     started = False
 
     def on_assign(_consumer: Any, _partitions: Any) -> None:
@@ -101,22 +113,35 @@ def run_limit(spec: dict[str, Any], stats: StatsFile) -> None:
             stats.mark("start")
 
     consumer.subscribe([spec["topic"]], on_assign=on_assign)
-    loads = orjson.loads
+    loads, dumps = orjson.loads, orjson.dumps
     last_commit = time.monotonic()
     decoded = 0
     while not stopping:
         batch = consumer.consume(num_messages=10_000, timeout=0.2)
-        for msg in batch:
-            value = msg.value()
-            if value is not None:
-                loads(value)
-                decoded += 1
+        if producer is None:
+            for msg in batch:
+                value = msg.value()
+                if value is not None:
+                    loads(value)
+                    decoded += 1
+        else:
+            produce = producer.produce
+            for msg in batch:
+                value = msg.value()
+                if value is not None:
+                    produce(sink, dumps(loads(value)), msg.key(), timestamp=msg.timestamp()[1])
+                    decoded += 1
+            producer.poll(0)
         if decoded and time.monotonic() - last_commit >= 1.0:
+            if producer is not None:
+                producer.flush()
             try:
                 consumer.commit(asynchronous=False)
             except KafkaException:
                 pass  # nothing new to commit since the last time
             last_commit = time.monotonic()
+    if producer is not None:
+        producer.flush()
     consumer.close()
 
 
