@@ -19,6 +19,7 @@ from django.db import close_old_connections
 from dashboard import groups, selectors, serving
 from dashboard.hub import get_hub
 from dashboard.protocol import PROTOCOL_VERSION, encode_frame
+from dashboard.wire import direct_writer
 
 log = logging.getLogger(__name__)
 
@@ -57,6 +58,8 @@ class LiveConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         await self.accept()
+        # Frames from the hub skip Channels' per-socket send path where Daphne allows it.
+        self._direct = direct_writer(self)
 
     async def disconnect(self, code: int) -> None:
         hub = get_hub()
@@ -162,6 +165,10 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.close(code=code, reason=reason[:120])
 
     # -- hub -> browser --------------------------------------------------------------------
+    def write_frame(self, frame: bytes) -> bool:
+        direct = getattr(self, "_direct", None)
+        return direct is not None and direct.write(frame)
+
     async def deliver(self, group: str, frame: str) -> None:
         await self.send(text_data=frame)
 

@@ -72,7 +72,7 @@ def cell(page, key):
 
 
 def test_table_cells_follow_deltas_and_resync_after_redis_restarts(
-    transactional_db, django_user_model, private_redis, daphne_on_private_redis
+    transactional_db, django_user_model, private_redis, daphne_on_private_redis, stack_processes
 ):
     owner = django_user_model.objects.create_user("dash-owner", password="pw")
     deployment = make_deployment(owner)
@@ -124,6 +124,12 @@ def test_table_cells_follow_deltas_and_resync_after_redis_restarts(
             canonical("dave"): {"count": 4},
         }
         assert shown["seq"] == seq
+        # Chromium decoded the hub's deltas as written pre-framed to Daphne's sockets
+        # (dashboard/wire.py), not frames from Channels' send path.
+        daphne_log = stack_processes.log_tail(
+            f"daphne-dashboard-{daphne_on_private_redis.rsplit(':', 1)[1]}", 400
+        )
+        assert "hub frames are written pre-framed to Daphne's transport" in daphne_log
         context.close()
         browser.close()
     sink.close()

@@ -1,0 +1,180 @@
+"""Pre-framed websocket writes (dashboard/wire.py): the frames are valid RFC 6455 text frames,
+and behind a real Daphne they reach every socket whole and in order, also a socket that stops
+reading until its buffers are full (the bytes then queue in Twisted behind what is there)."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import socket
+import struct
+import time
+from types import SimpleNamespace
+
+import pytest
+
+from dashboard.wire import direct_writer, encode_text_frame
+from processing.reporter import DeploymentEventSink
+from tests.dashboard.conftest import make_deployment, session_cookie
+
+
+def decode_frames(data: bytes) -> list[tuple[int, bytes]]:
+    """(first byte, payload) of each unmasked frame in ``data``, by RFC 6455 §5.2."""
+    frames, pos = [], 0
+    while pos < len(data):
+        b0, b1 = data[pos], data[pos + 1]
+        assert not b1 & 0x80, "server frames must not be masked"
+        length, pos = b1 & 0x7F, pos + 2
+        if length == 126:
+            (length,), pos = struct.unpack("!H", data[pos : pos + 2]), pos + 2
+        elif length == 127:
+            (length,), pos = struct.unpack("!Q", data[pos : pos + 8]), pos + 8
+        frames.append((b0, data[pos : pos + length]))
+        pos += length
+    return frames
+
+
+@pytest.mark.parametrize("size", [0, 1, 125, 126, 65535, 65536, 200_000])
+def test_a_text_frame_carries_its_payload_with_the_right_length_class(size):
+    text = "x" * size
+    [(b0, payload)] = decode_frames(encode_text_frame(text))
+    assert b0 == 0x81  # FIN, text
+    assert payload.decode() == text
+
+
+def test_the_frame_length_counts_utf8_bytes_not_characters():
+    text = "é" * 100  # 200 bytes: needs the 16-bit length form although 100 characters fit in 7 bits
+    frame = encode_text_frame(text)
+    assert frame[1] == 126
+    [(_, payload)] = decode_frames(frame)
+    assert payload.decode() == text
+
+
+def test_outside_daphne_there_is_no_direct_writer():
+    async def some_send(message):
+        return None
+
+    assert direct_writer(SimpleNamespace(base_send=some_send)) is None
+    assert direct_writer(SimpleNamespace()) is None
+
+
+# ----------------------------------------------------------------------------- real Daphne
+
+
+class RawWebsocket:
+    """A blocking RFC 6455 client, small enough to read in full: handshake, masked text out,
+    frames in (answering pings)."""
+
+    def __init__(self, base_url: str, cookie: str, receive_buffer: int | None = None):
+        host, port = base_url.removeprefix("http://").split(":")
+        self.sock = socket.socket()
+        if receive_buffer:
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        self.sock.settimeout(20)
+        self.sock.connect((host, int(port)))
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            (
+                f"GET /ws/live/ HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                f"Origin: {base_url}\r\nCookie: sessionid={cookie}\r\n\r\n"
+            ).encode()
+        )
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            self.buffer += self.sock.recv(65536)
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        assert b" 101 " in head.split(b"\r\n", 1)[0], head
+
+    def send(self, frame: dict) -> None:
+        payload = json.dumps({"v": 1, **frame}).encode()
+        mask = os.urandom(4)
+        self.sock.sendall(
+            struct.pack("!BB", 0x81, 0x80 | len(payload))
+            + mask
+            + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        )
+
+    def _read(self, count: int) -> bytes:
+        while len(self.buffer) < count:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise ConnectionError("server closed the socket")
+            self.buffer += chunk
+        data, self.buffer = self.buffer[:count], self.buffer[count:]
+        return data
+
+    def receive(self) -> dict:
+        while True:
+            b0, b1 = self._read(2)
+            assert not b1 & 0x80
+            length = b1 & 0x7F
+            if length == 126:
+                (length,) = struct.unpack("!H", self._read(2))
+            elif length == 127:
+                (length,) = struct.unpack("!Q", self._read(8))
+            payload = self._read(length)
+            assert b0 & 0x80, "frames are never fragmented"
+            if b0 & 0x0F == 0x9:
+                continue  # a ping; the test is shorter than Daphne's ping timeout
+            assert b0 & 0x0F == 0x1, f"unexpected opcode {b0 & 0x0F}"
+            return json.loads(payload)
+
+    def close(self) -> None:
+        self.sock.close()
+
+
+def deltas_until(client: RawWebsocket, last_seq: int) -> list[dict]:
+    deltas: list[dict] = []
+    while not deltas or deltas[-1]["seq"] < last_seq:
+        frame = client.receive()
+        if frame["type"] == "view.delta":
+            deltas.append(frame)
+    return deltas
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_hub_frames_reach_a_prompt_and_a_stalled_socket_whole_and_in_order_through_daphne(
+    transactional_db, owner, live_daphne, stack_processes, clear_serving
+):
+    deployment = make_deployment(owner)
+    cookie = session_cookie(owner)
+    sink = DeploymentEventSink(deployment.pk, 0)
+    sink.emit({"type": "table_delta", "view": "counts", "seq": 1, "windowed": False, "rows": []})
+
+    prompt = RawWebsocket(live_daphne, cookie)
+    stalled = RawWebsocket(live_daphne, cookie, receive_buffer=8192)
+    subscribe = {"type": "view.subscribe", "deployment": deployment.pk, "view": "counts"}
+    for client in (prompt, stalled):
+        client.send(subscribe)
+    first_seq = prompt.receive()["seq"]  # the snapshot: prompt has joined; so has stalled, soon
+    deadline = time.monotonic() + 10
+    while stalled.receive()["type"] != "view.snapshot":
+        assert time.monotonic() < deadline
+
+    # ~150 KB per delta, 60 deltas: more than the stalled socket and Daphne's send buffer hold
+    # (autotuned up to 4 MB), so Daphne has to queue part of the frames and send them later.
+    padding = "p" * 1000
+    for n in range(1, 61):
+        rows = [{"key": f"k{i:03d}", "value": {"n": n, "pad": padding}} for i in range(150)]
+        sink.emit({"type": "table_delta", "view": "counts", "seq": n + 1, "windowed": False, "rows": rows})
+    last_seq = first_seq + 60
+    prompt_deltas = deltas_until(prompt, last_seq)
+    time.sleep(0.5)  # the stalled socket starts reading only now
+    stalled_deltas = deltas_until(stalled, last_seq)
+
+    for deltas in (prompt_deltas, stalled_deltas):
+        covered = [seq for d in deltas for seq in range(d.get("first_seq", d["seq"]), d["seq"] + 1)]
+        assert covered == list(range(first_seq + 1, last_seq + 1))
+        assert {r["key"]: r["value"]["n"] for r in deltas[-1]["rows"]} == {
+            f"k{i:03d}": 60 for i in range(150)
+        }
+    # The frames went through the pre-framed path (it says so once per process), not Channels'.
+    assert "hub frames are written pre-framed to Daphne's transport" in stack_processes.log_tail(
+        "daphne", 400
+    )
+    prompt.close()
+    stalled.close()
+    sink.close()
