@@ -3,7 +3,8 @@
     .venv/bin/python bench/bench_dashboard.py [--rates 1000,10000] [--clients 100,1000]
                                               [--seconds 10] [--keys 10000] [--tick-ms 50]
 
-What runs: one Daphne process (config.asgi, the real consumer and hub) on a free port, the
+What runs: Daphne (config.asgi, the real consumer and hub; ``--daphne-processes`` of them
+sharing the port) on a free port, the
 shared Redis (``REDIS_URL``, keys under a bench-only prefix), a throwaway SQLite database, one
 Debian Chromium page showing the deployment's default dashboard (a virtualised table of
 ``--keys`` rows), and N-1 further websocket clients in a separate process speaking the same
@@ -36,6 +37,8 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
+import zlib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,12 +78,18 @@ class _BenchSocket(asyncio.Protocol):
     they arrive, with no task switch per read. A thousand StreamReader clients in one process
     cost about as much CPU as the Daphne process they measure, on the same two cores."""
 
-    def __init__(self, host, port, cookie, deployment, measure, latencies, counts, ready):
+    def __init__(self, host, port, cookie, deployment, measure, latencies, counts, ready, deflate):
+        # Like a browser, offer permessage-deflate (Chromium does by default). Only the measuring
+        # clients inflate what they get; a browser would inflate on its own machine.
+        extensions = (
+            "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n" if deflate else ""
+        )
         self.request = (
             f"GET /ws/live/ HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
             f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\nSec-WebSocket-Version: 13\r\n"
-            f"Origin: http://{host}:{port}\r\nCookie: sessionid={cookie}\r\n\r\n"
+            f"Origin: http://{host}:{port}\r\nCookie: sessionid={cookie}\r\n{extensions}\r\n"
         ).encode()
+        self.compressed = False  # RSV1 of the message being read
         self.subscribe = _masked_text(
             json.dumps(
                 {"v": 1, "type": "view.subscribe", "deployment": deployment, "view": "counts"}
@@ -146,8 +155,13 @@ class _BenchSocket(asyncio.Protocol):
         if opcode == 0x8:
             self.transport.close()
             return
+        if opcode:  # the first frame of a message says whether it is compressed
+            self.compressed = bool(b0 & 0x40)
         if not self.subscribed:
-            if b'"view.snapshot"' in buffer[start : min(end, start + 40)]:
+            head = bytes(buffer[start : min(end, start + 40)])
+            if self.compressed:
+                head = zlib.decompressobj(-15).decompress(bytes(buffer[start:end]), 40)
+            if b'"view.snapshot"' in head:
                 self.subscribed = True
                 self.ready.release()
             return
@@ -158,7 +172,10 @@ class _BenchSocket(asyncio.Protocol):
         if not b0 & 0x80:
             return
         now = time.time() * 1000
-        frame = json.loads(self.message)
+        if self.compressed:
+            frame = json.loads(zlib.decompressobj(-15).decompress(bytes(self.message) + b"\x00\x00\xff\xff"))
+        else:
+            frame = json.loads(self.message)
         self.message = bytearray()
         if frame.get("type") == "view.delta":
             for row in frame["rows"]:
@@ -167,14 +184,16 @@ class _BenchSocket(asyncio.Protocol):
                     self.latencies.append(now - value["produced_at"])
 
 
-async def _client(host, port, cookie, deployment, measure, latencies, counts, ready, stop):
+async def _client(host, port, cookie, deployment, measure, latencies, counts, ready, deflate):
     # Like the browser: a refused or timed-out handshake (Daphne gives the app 5 s to accept,
     # which a thousand simultaneous logins can exceed) is retried with backoff.
     loop = asyncio.get_running_loop()
     for attempt in range(12):
         try:
             _, client = await loop.create_connection(
-                lambda: _BenchSocket(host, port, cookie, deployment, measure, latencies, counts, ready),
+                lambda: _BenchSocket(
+                    host, port, cookie, deployment, measure, latencies, counts, ready, deflate
+                ),
                 host,
                 port,
             )
@@ -209,7 +228,7 @@ def clients_worker(args) -> None:
                         latencies,
                         counts,
                         ready,
-                        stop,
+                        args.deflate,
                     )
                 )
             )
@@ -296,20 +315,31 @@ def make_deployment():
     return deployment, client.cookies["sessionid"].value
 
 
-def start_daphne(port: int, log: Path) -> subprocess.Popen:
-    proc = subprocess.Popen(
-        [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        cwd=ROOT,
-        env=dict(os.environ, WEIR_HTTP_PORT=str(port)),
-        stdout=open(log, "ab"),  # noqa: SIM115 - the child owns it
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+def start_daphne(port: int, log: Path, processes: int = 1) -> list[subprocess.Popen]:
+    """Daphne on ``port``; with several processes they share one listening socket (``--fd``),
+    each with its own hub, and the kernel hands each connection to whichever accepts first."""
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(1024)
+    procs = [
+        subprocess.Popen(
+            [str(VENV_BIN / "daphne"), "--fd", str(listener.fileno()), "config.asgi:application"],
+            cwd=ROOT,
+            env=dict(os.environ, WEIR_HTTP_PORT=str(port)),
+            stdout=open(log.with_suffix(f".{n}.log"), "ab"),  # noqa: SIM115 - the child owns it
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=(listener.fileno(),),
+        )
+        for n in range(processes)
+    ]
+    listener.close()  # each child adopted its own copy
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
-                return proc
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/accounts/login/", timeout=2):
+                return procs
         except OSError:
             time.sleep(0.2)
     raise RuntimeError("Daphne did not start")
@@ -345,6 +375,7 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
             str(ready),
             "--logins-per-s",
             str(args.logins_per_s),
+            *([] if args.deflate else ["--no-deflate"]),
         ],
         cwd=ROOT,
     )
@@ -426,6 +457,10 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
         "socket_frames_received": socket_result["frames"],
         "socket_frames_expected": (seq - 1) * others,
         "emit_p50_ms": round(statistics.median(emit_ms), 2),
+        "daphne_processes": args.daphne_processes,
+        "socket_clients_offer_deflate": args.deflate,
+        # Everything shares two cores with whatever else runs: say how busy the machine was.
+        "load_avg_1m": round(os.getloadavg()[0], 2),
     }
     print(json.dumps(result), flush=True)
     return result
@@ -448,6 +483,15 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--keys", type=int, default=10_000)
     parser.add_argument("--tick-ms", type=float, default=50)
+    parser.add_argument(
+        "--daphne-processes", type=int, default=1, help="Daphne processes sharing the port, one hub each"
+    )
+    parser.add_argument(
+        "--no-deflate",
+        dest="deflate",
+        action="store_false",
+        help="socket clients do not offer permessage-deflate (the browser page still does)",
+    )
     parser.add_argument("--logins-per-s", type=float, default=20, help="connect rate of the socket clients")
     parser.add_argument("--clients-worker", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int)
@@ -486,7 +530,7 @@ def run(argv: list[str]) -> int:
             }
         )
     port = free_port()
-    daphne = start_daphne(port, workdir / "daphne.log")
+    daphnes = start_daphne(port, workdir / "daphne.log", args.daphne_processes)
     results = []
     try:
         with sync_playwright() as playwright:
@@ -508,8 +552,10 @@ def run(argv: list[str]) -> int:
                     )
             browser.close()
     finally:
-        os.killpg(daphne.pid, signal.SIGTERM)
-        daphne.wait(10)
+        for daphne in daphnes:
+            os.killpg(daphne.pid, signal.SIGTERM)
+        for daphne in daphnes:
+            daphne.wait(10)
         import redis
         from django.conf import settings
 
@@ -519,14 +565,14 @@ def run(argv: list[str]) -> int:
             client.delete(*keys)
     print()
     print(
-        "| events/s | clients | browser rendered p50 / p99 ms | sockets received p50 / p99 ms | browser fps | frames delivered |"
+        "| events/s | clients | browser rendered p50 / p99 ms | sockets received p50 / p99 ms | browser fps | frames delivered | load |"
     )
-    print("|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
             f"| {r['achieved_rate']} | {r['clients']} | {r['browser_rendered_p50_ms']} / {r['browser_rendered_p99_ms']} | "
             f"{r['sockets_received_p50_ms']} / {r['sockets_received_p99_ms']} | {r['browser_fps']} | "
-            f"{r['socket_frames_received']}/{r['socket_frames_expected']} |"
+            f"{r['socket_frames_received']}/{r['socket_frames_expected']} | {r['load_avg_1m']} |"
         )
     (ROOT / "bench" / "results_dashboard.json").write_text(
         json.dumps({"tick_ms": args.tick_ms, "keys": args.keys, "cases": results}, indent=2)

@@ -17,3 +17,9 @@ application = ProtocolTypeRouter(
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )
+
+# Live dashboards: under Daphne, websockets accept permessage-deflate so the hub can compress a
+# frame once for all its sockets (dashboard/wire.py).
+from dashboard.wire import install as install_live_wire  # noqa: E402
+
+install_live_wire()

@@ -19,7 +19,7 @@ from django.db import close_old_connections
 from dashboard import groups, selectors, serving
 from dashboard.hub import get_hub
 from dashboard.protocol import PROTOCOL_VERSION, encode_frame
-from dashboard.wire import direct_writer
+from dashboard.wire import PreparedFrame, direct_writer
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,22 @@ async def _read_db(function, *args):
     thousand browsers subscribing at once would otherwise queue behind each other for longer
     than Daphne waits for a handshake."""
     return await sync_to_async(_in_own_thread, thread_sensitive=False)(function, *args)
+
+
+class _LastSharedFrame:
+    """The wire forms of the last shared frame: sockets sharing a snapshot read receive the very
+    same string object, one after the other."""
+
+    def __init__(self) -> None:
+        self.last: PreparedFrame | None = None
+
+    def get(self, text: str) -> PreparedFrame:
+        if self.last is None or self.last.text is not text:
+            self.last = PreparedFrame(text)
+        return self.last
+
+
+_shared_frame = _LastSharedFrame()
 
 
 class LiveConsumer(AsyncWebsocketConsumer):
@@ -120,7 +136,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
         self.views[group] = (deployment, view)
         await get_hub().subscribe(group, self)
         joined = time.monotonic()
-        await self.send(text_data=await serving.snapshot_frame(deployment, view, not_before=joined))
+        await self._send_shared(await serving.snapshot_frame(deployment, view, not_before=joined))
 
     async def _snapshot_request(self, request: dict[str, Any]) -> None:
         try:
@@ -133,7 +149,7 @@ class LiveConsumer(AsyncWebsocketConsumer):
             )
             return
         deployment, view = self.views[group]
-        await self.send(text_data=await serving.snapshot_frame(deployment, view))
+        await self._send_shared(await serving.snapshot_frame(deployment, view))
 
     async def _subscribe_monitor(self, request: dict[str, Any]) -> None:
         deployment = request.get("deployment")
@@ -165,9 +181,16 @@ class LiveConsumer(AsyncWebsocketConsumer):
         await self.close(code=code, reason=reason[:120])
 
     # -- hub -> browser --------------------------------------------------------------------
-    def write_frame(self, frame: bytes) -> bool:
+    def write_frame(self, frame: PreparedFrame) -> bool:
         direct = getattr(self, "_direct", None)
         return direct is not None and direct.write(frame)
+
+    async def _send_shared(self, text: str) -> None:
+        """Send a frame that other sockets send too (a snapshot read shared by everyone who asked
+        at once): framed and compressed once, not once per socket."""
+        prepared = _shared_frame.get(text)
+        if not self.write_frame(prepared):
+            await self.send(text_data=text)
 
     async def deliver(self, group: str, frame: str) -> None:
         await self.send(text_data=frame)
@@ -180,6 +203,6 @@ class LiveConsumer(AsyncWebsocketConsumer):
             )
         )
         for deployment, view in list(self.views.values()):
-            await self.send(text_data=await serving.snapshot_frame(deployment, view, not_before=since))
+            await self._send_shared(await serving.snapshot_frame(deployment, view, not_before=since))
         for deployment in list(self.monitors.values()):
             await self._send_monitor_snapshot(deployment)

@@ -24,7 +24,7 @@ from channels.layers import get_channel_layer
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from dashboard.protocol import encode_frame, row_key
-from dashboard.wire import encode_text_frame
+from dashboard.wire import PreparedFrame
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +41,8 @@ DIRECT_WRITES_PER_SEND = 10
 
 
 class Subscriber(Protocol):
-    def write_frame(self, frame: bytes) -> bool:
-        """Write a pre-framed websocket frame now; False when ``deliver`` must be used."""
+    def write_frame(self, frame: PreparedFrame) -> bool:
+        """Write the frame's pre-built wire form now; False when ``deliver`` must be used."""
         ...
 
     async def deliver(self, group: str, frame: str) -> None: ...
@@ -127,11 +127,11 @@ class LiveHub:
             while self._backlog.get(group):
                 frames, self._backlog[group] = self._backlog[group], []
                 for frame in coalesce(frames):
-                    framed = encode_text_frame(frame)  # once for every socket of the process
+                    prepared = PreparedFrame(frame)  # framed (and deflated) once for every socket
                     budget = 0
                     for subscriber in list(self.subscribers.get(group, ())):
                         try:
-                            if subscriber.write_frame(framed):
+                            if subscriber.write_frame(prepared):
                                 budget += 1
                             else:
                                 budget += DIRECT_WRITES_PER_SEND

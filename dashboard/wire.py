@@ -9,8 +9,15 @@ to every socket of a view, so it frames it once (RFC 6455 §5.2; server frames a
 and hands the same bytes to each socket: when Twisted has nothing queued for that socket the
 bytes go to the kernel with one ``send()``, otherwise they queue behind what is there.
 
+Bytes are the other cost: at 10,000 events/s a tick's delta is ~38 KB of JSON, times 1,000
+sockets, 20 times a second. :func:`install` makes Daphne accept ``permessage-deflate``
+(RFC 7692) with ``server_no_context_takeover``, so every message is compressed on its own and
+the compressed bytes are the same for every socket: the hub deflates a frame once (~0.1 ms,
+~4.6x smaller) and sends those bytes to each socket that agreed; the rest get the plain frame.
+Channels' own sends on such a socket are compressed by autobahn per socket, as usual.
+
 Used only for a Channels consumer served by Daphne over plain TCP, on an open socket with no
-per-message compression and no fragmented message in progress; anywhere else
+fragmented message in progress; anywhere else
 (WebsocketCommunicator in tests, another ASGI server, TLS terminated by Twisted, a future
 Daphne whose internals moved) :func:`direct_writer` answers ``None`` and the caller sends
 through Channels as usual.
@@ -22,11 +29,17 @@ import functools
 import logging
 import struct
 import sys
+import zlib
 from typing import Any
 
 log = logging.getLogger(__name__)
 
 _FIN_TEXT = 0x81  # FIN + opcode 1 (text)
+_FIN_TEXT_COMPRESSED = 0xC1  # FIN + RSV1 (per-message compressed) + opcode 1
+# Level 1: ~4.6x on delta JSON for a third of the CPU of the default level; done once per frame.
+_DEFLATE_LEVEL = 1
+_DEFLATE_WINDOW_BITS = 15
+_SYNC_FLUSH_TAIL = b"\x00\x00\xff\xff"
 _SHORT = struct.Struct("!BB")
 _MEDIUM = struct.Struct("!BBH")
 _LONG = struct.Struct("!BBQ")
@@ -36,17 +49,49 @@ _MAX_WRAPPERS = 8
 _announced = False
 
 
-def encode_text_frame(text: str) -> bytes:
-    """One unfragmented, unmasked websocket text frame carrying ``text``."""
-    payload = text.encode()
+def _frame(first_byte: int, payload: bytes) -> bytes:
     length = len(payload)
     if length < 126:
-        head = _SHORT.pack(_FIN_TEXT, length)
+        head = _SHORT.pack(first_byte, length)
     elif length <= 0xFFFF:
-        head = _MEDIUM.pack(_FIN_TEXT, 126, length)
+        head = _MEDIUM.pack(first_byte, 126, length)
     else:
-        head = _LONG.pack(_FIN_TEXT, 127, length)
+        head = _LONG.pack(first_byte, 127, length)
     return head + payload
+
+
+def encode_text_frame(text: str) -> bytes:
+    """One unfragmented, unmasked websocket text frame carrying ``text``."""
+    return _frame(_FIN_TEXT, text.encode())
+
+
+def encode_deflated_text_frame(text: str) -> bytes:
+    """The same message compressed on its own (RFC 7692 §7.2.1: raw deflate, sync flush, the
+    trailing 00 00 ff ff removed), valid for any socket that agreed to no server context takeover."""
+    compressor = zlib.compressobj(_DEFLATE_LEVEL, zlib.DEFLATED, -_DEFLATE_WINDOW_BITS)
+    payload = compressor.compress(text.encode()) + compressor.flush(zlib.Z_SYNC_FLUSH)
+    return _frame(_FIN_TEXT_COMPRESSED, payload.removesuffix(_SYNC_FLUSH_TAIL))
+
+
+class PreparedFrame:
+    """A frame's text with its wire forms, each built at most once for all sockets."""
+
+    __slots__ = ("text", "_plain", "_deflated")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self._plain: bytes | None = None
+        self._deflated: bytes | None = None
+
+    def plain(self) -> bytes:
+        if self._plain is None:
+            self._plain = encode_text_frame(self.text)
+        return self._plain
+
+    def deflated(self) -> bytes:
+        if self._deflated is None:
+            self._deflated = encode_deflated_text_frame(self.text)
+        return self._deflated
 
 
 class DirectWriter:
@@ -60,16 +105,18 @@ class DirectWriter:
         self._open = type(protocol).STATE_OPEN
         self._ground = type(protocol).SEND_STATE_GROUND
 
-    def write(self, frame: bytes) -> bool:
-        """Write ``frame`` (from :func:`encode_text_frame`); False if the caller must use Channels."""
+    def write(self, prepared: PreparedFrame) -> bool:
+        """Write the frame now; False if the caller must send it through Channels instead."""
         protocol = self.protocol
-        if (
-            protocol.state != self._open
-            or protocol.send_state != self._ground
-            or protocol.send_queue
-            or protocol._perMessageCompress is not None
-        ):
+        if protocol.state != self._open or protocol.send_state != self._ground or protocol.send_queue:
             return False
+        compression = protocol._perMessageCompress
+        if compression is None:
+            frame = prepared.plain()
+        elif _shares_deflate(compression):
+            frame = prepared.deflated()
+        else:
+            return False  # some other negotiation: autobahn compresses per socket
         transport = self.transport
         if not transport.connected or transport.disconnecting:
             return False
@@ -83,6 +130,17 @@ class DirectWriter:
         if not _announced:
             _announce()
         return True
+
+
+def _shares_deflate(compression: Any) -> bool:
+    """Whether this socket's permessage-deflate takes the shared, independently deflated bytes."""
+    deflate = sys.modules.get("autobahn.websocket.compress_deflate")
+    return (
+        deflate is not None
+        and isinstance(compression, deflate.PerMessageDeflate)
+        and compression.server_no_context_takeover
+        and compression.server_max_window_bits == _DEFLATE_WINDOW_BITS
+    )
 
 
 def _send_now(transport: Any, frame: bytes) -> int:
@@ -141,3 +199,31 @@ def direct_writer(consumer: Any) -> DirectWriter | None:
         log.warning("live sockets: Daphne internals not as expected; sending through Channels", exc_info=True)
         return None
     return DirectWriter(protocol, transport)
+
+
+def _accept_deflate(offers: list[Any]) -> Any:
+    """Accept the client's permessage-deflate offer with server_no_context_takeover (RFC 7692
+    lets a server add it to any offer), so each message is compressed on its own."""
+    from autobahn.websocket.compress_deflate import PerMessageDeflateOffer, PerMessageDeflateOfferAccept
+
+    class IndependentMessages(PerMessageDeflateOfferAccept):
+        def get_extension_string(self) -> str:
+            # autobahn announces the parameter only when the client asked for it.
+            text = super().get_extension_string()
+            return text if "server_no_context_takeover" in text else text + "; server_no_context_takeover"
+
+    for offer in offers:
+        if isinstance(offer, PerMessageDeflateOffer):
+            return IndependentMessages(offer, no_context_takeover=True)
+    return None
+
+
+def install() -> bool:
+    """Under Daphne, accept permessage-deflate on websockets (see the module docstring); called
+    once from config/asgi.py. Autobahn gives an option set on the protocol class precedence over
+    the factory's (WebSocketProtocol._connectionMade), and Daphne builds its factory without it."""
+    ws_module = sys.modules.get("daphne.ws_protocol")
+    if ws_module is None:
+        return False
+    ws_module.WebSocketProtocol.perMessageCompressionAccept = staticmethod(_accept_deflate)
+    return True

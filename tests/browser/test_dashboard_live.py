@@ -125,7 +125,9 @@ def test_table_cells_follow_deltas_and_resync_after_redis_restarts(
         }
         assert shown["seq"] == seq
         # Chromium decoded the hub's deltas as written pre-framed to Daphne's sockets
-        # (dashboard/wire.py), not frames from Channels' send path.
+        # (dashboard/wire.py), not frames from Channels' send path, and compressed once for all.
+        extensions = page.evaluate("() => window.weirDashboard.socket.ws.extensions")
+        assert "permessage-deflate" in extensions and "server_no_context_takeover" in extensions
         daphne_log = stack_processes.log_tail(
             f"daphne-dashboard-{daphne_on_private_redis.rsplit(':', 1)[1]}", 400
         )

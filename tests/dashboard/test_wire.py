@@ -1,6 +1,7 @@
-"""Pre-framed websocket writes (dashboard/wire.py): the frames are valid RFC 6455 text frames,
-and behind a real Daphne they reach every socket whole and in order, also a socket that stops
-reading until its buffers are full (the bytes then queue in Twisted behind what is there)."""
+"""Pre-framed websocket writes (dashboard/wire.py): the frames are valid RFC 6455 text frames
+(plain, or compressed on their own per RFC 7692), and behind a real Daphne they reach every
+socket whole and in order: one that negotiated permessage-deflate, and one that did not and
+stops reading until its buffers are full (the bytes then queue in Twisted behind what is there)."""
 
 from __future__ import annotations
 
@@ -10,11 +11,12 @@ import os
 import socket
 import struct
 import time
+import zlib
 from types import SimpleNamespace
 
 import pytest
 
-from dashboard.wire import direct_writer, encode_text_frame
+from dashboard.wire import PreparedFrame, direct_writer, encode_deflated_text_frame, encode_text_frame
 from processing.reporter import DeploymentEventSink
 from tests.dashboard.conftest import make_deployment, session_cookie
 
@@ -51,6 +53,25 @@ def test_the_frame_length_counts_utf8_bytes_not_characters():
     assert payload.decode() == text
 
 
+def inflate(payload: bytes) -> bytes:
+    return zlib.decompressobj(-15).decompress(payload + b"\x00\x00\xff\xff")
+
+
+def test_a_deflated_frame_sets_rsv1_and_inflates_alone_to_the_text():
+    text = json.dumps({"rows": [{"key": f"k{i}", "value": {"count": i}} for i in range(500)]})
+    [(b0, payload)] = decode_frames(encode_deflated_text_frame(text))
+    assert b0 == 0xC1  # FIN, RSV1 (compressed), text
+    assert len(payload) < len(text) / 3
+    assert inflate(payload).decode() == text  # a fresh decompressor: no shared context needed
+
+
+def test_a_prepared_frame_builds_each_wire_form_once():
+    prepared = PreparedFrame("héllo")
+    assert prepared.plain() is prepared.plain()
+    assert prepared.deflated() is prepared.deflated()
+    assert decode_frames(prepared.plain()) == [(0x81, "héllo".encode())]
+
+
 def test_outside_daphne_there_is_no_direct_writer():
     async def some_send(message):
         return None
@@ -66,7 +87,7 @@ class RawWebsocket:
     """A blocking RFC 6455 client, small enough to read in full: handshake, masked text out,
     frames in (answering pings)."""
 
-    def __init__(self, base_url: str, cookie: str, receive_buffer: int | None = None):
+    def __init__(self, base_url: str, cookie: str, receive_buffer: int | None = None, deflate: bool = False):
         host, port = base_url.removeprefix("http://").split(":")
         self.sock = socket.socket()
         if receive_buffer:
@@ -78,7 +99,13 @@ class RawWebsocket:
             (
                 f"GET /ws/live/ HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
                 f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                f"Origin: {base_url}\r\nCookie: sessionid={cookie}\r\n\r\n"
+                f"Origin: {base_url}\r\nCookie: sessionid={cookie}\r\n"
+                + (
+                    "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits\r\n"
+                    if deflate
+                    else ""
+                )
+                + "\r\n"
             ).encode()
         )
         self.buffer = b""
@@ -86,6 +113,8 @@ class RawWebsocket:
             self.buffer += self.sock.recv(65536)
         head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
         assert b" 101 " in head.split(b"\r\n", 1)[0], head
+        self.handshake = head.decode().lower()
+        self.compressed_frames = 0
 
     def send(self, frame: dict) -> None:
         payload = json.dumps({"v": 1, **frame}).encode()
@@ -119,6 +148,9 @@ class RawWebsocket:
             if b0 & 0x0F == 0x9:
                 continue  # a ping; the test is shorter than Daphne's ping timeout
             assert b0 & 0x0F == 0x1, f"unexpected opcode {b0 & 0x0F}"
+            if b0 & 0x40:  # RSV1: compressed on its own (server_no_context_takeover)
+                self.compressed_frames += 1
+                payload = inflate(payload)
             return json.loads(payload)
 
     def close(self) -> None:
@@ -144,8 +176,10 @@ def test_hub_frames_reach_a_prompt_and_a_stalled_socket_whole_and_in_order_throu
     sink = DeploymentEventSink(deployment.pk, 0)
     sink.emit({"type": "table_delta", "view": "counts", "seq": 1, "windowed": False, "rows": []})
 
-    prompt = RawWebsocket(live_daphne, cookie)
+    prompt = RawWebsocket(live_daphne, cookie, deflate=True)
     stalled = RawWebsocket(live_daphne, cookie, receive_buffer=8192)
+    assert "permessage-deflate; server_no_context_takeover" in prompt.handshake
+    assert "permessage-deflate" not in stalled.handshake
     subscribe = {"type": "view.subscribe", "deployment": deployment.pk, "view": "counts"}
     for client in (prompt, stalled):
         client.send(subscribe)
@@ -171,6 +205,9 @@ def test_hub_frames_reach_a_prompt_and_a_stalled_socket_whole_and_in_order_throu
         assert {r["key"]: r["value"]["n"] for r in deltas[-1]["rows"]} == {
             f"k{i:03d}": 60 for i in range(150)
         }
+    # Every frame the deflate socket got was compressed (snapshot by autobahn, deltas by the hub).
+    assert prompt.compressed_frames == 1 + len(prompt_deltas)
+    assert stalled.compressed_frames == 0
     # The frames went through the pre-framed path (it says so once per process), not Channels'.
     assert "hub frames are written pre-framed to Daphne's transport" in stack_processes.log_tail(
         "daphne", 400
