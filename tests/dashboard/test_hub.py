@@ -50,3 +50,13 @@ def test_monitor_frames_pass_through_unchanged_and_in_order():
     frames = coalesce([delta(1, [("a", 1)]), monitor, delta(2, [("a", 2)])])
     assert frames[1] == monitor
     assert [json.loads(f)["type"] for f in frames] == ["view.delta", "monitor.event", "view.delta"]
+
+
+def test_outside_daphne_the_hub_leaves_the_garbage_collector_alone():
+    import gc
+
+    from dashboard.hub import _freeze_startup_heap
+
+    frozen = gc.get_freeze_count()
+    _freeze_startup_heap()  # no running Twisted reactor here (only Daphne runs one)
+    assert gc.get_freeze_count() == frozen
