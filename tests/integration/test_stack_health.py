@@ -26,8 +26,10 @@ def start_redis(port: int, data_dir) -> subprocess.Popen:
 
 @pytest.mark.timeout(90)
 def test_stopping_redis_turns_its_health_red_and_restarting_it_turns_it_green(
-    client, db, settings, free_port, tmp_path, wait_for
+    client, db, settings, free_port, tmp_path, wait_for, django_user_model
 ):
+    # The reason (host, port, error text) is shown to signed-in users only.
+    client.force_login(django_user_model.objects.create_user("operator", password="x"))
     # A Redis of this test's own: the shared one serves the rest of the suite.
     port = free_port()
     settings.REDIS_URL = f"redis://127.0.0.1:{port}/0"
