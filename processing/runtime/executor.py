@@ -138,13 +138,16 @@ class StreamTask:
             # Stateless and non-windowed plans: nothing waits on stream time.
             for record in records:
                 ctx.offset = record[2]
+                ctx.record = record
                 try:
                     receivers[record[0]](record[4], record[5], record[3])
                 except Exception as exc:
                     self._record_failed(record, exc)
+            self._flush_full_caches()
             return
         for record in records:
             ctx.offset = record[2]
+            ctx.record = record
             before = ctx.stream_time
             try:
                 receivers[record[0]](record[4], record[5], record[3])
@@ -155,6 +158,7 @@ class StreamTask:
                             timer.on_time(now)
             except Exception as exc:
                 self._record_failed(record, exc)
+        self._flush_full_caches()
 
     def _record_failed(self, record: InputRecord, exc: Exception) -> None:
         if isinstance(exc, NodeError):
@@ -218,9 +222,19 @@ class StreamTask:
     # --- draining ------------------------------------------------------------------------
 
     def flush_caches(self) -> None:
-        """Move what the record caches hold into the output; the checkpoint calls it first."""
+        """Move what the record caches hold into the output; the checkpoint calls it first.
+
+        Values are encoded here: one that cannot be written goes through the error policy
+        as the input record that produced it (``fail`` raises RecordFailure)."""
         for node in self._caches:
-            node.flush()
+            node.flush(self._record_failed)
+
+    def _flush_full_caches(self) -> None:
+        # After a batch, not inside it: an error found while flushing belongs to the cached
+        # entry's record, not to the record being processed.
+        for node in self._caches:
+            if len(node.cache) >= node.CACHE_MAX_KEYS:
+                node.flush(self._record_failed)
 
     def take_output(self) -> list[OutputRecord]:
         output = self.ctx.output

@@ -117,3 +117,30 @@ def test_a_revoke_inside_consume_does_not_commit_records_of_the_unprocessed_batc
         _assert_fails_at_the_bad_record(tmp_path, plan, app_id, source)
     finally:
         delete_app_topics(app_id, [source, out])
+
+
+@pytest.mark.timeout(120)
+def test_a_cached_table_value_that_cannot_be_written_fails_the_instance_without_committing(tmp_path):
+    """The record cache encodes at the commit: a count row written as a Kafka ``long`` cannot
+    be encoded, and under ``fail`` the instance stops naming the record that produced it."""
+    import dataclasses
+
+    source, out, app_id = unique("events"), unique("counts"), unique("unwritable")
+    create_topics({source: 1, out: 1})
+    try:
+        produce(source, [(b"k", orjson.dumps({"n": i})) for i in range(5)], partition=0)
+        plan = count_plan([source], out)
+        sub = plan.subtopologies[0]
+        operators = tuple(
+            dataclasses.replace(op, value_format="long") if op.id == "out" else op for op in sub.operators
+        )
+        plan = dataclasses.replace(plan, subtopologies=(dataclasses.replace(sub, operators=operators),))
+        runner = Runner(write_plan(tmp_path, plan), app_id, error_policy="fail")
+        assert runner.wait_exit(60) == 1, runner.describe()
+        failed = [e for e in runner.of_type("status") if e["status"] == "failed"][-1]
+        assert (failed["node_id"], failed["error_class"]) == ("out", "SerializationError")
+        # The latest update of key k came from the last record.
+        assert (failed["topic"], failed["partition"], failed["offset"]) == (source, 0, 4)
+        assert _committed(app_id, source).get(0, -1) < 0
+    finally:
+        delete_app_topics(app_id, [source, out])

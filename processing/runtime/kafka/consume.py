@@ -90,17 +90,3 @@ def read_position(
                 committed = high if tp[0] in latest_topics else low
             position = start_offsets[tp] = committed
     return position, high
-
-
-def fatal_consume_error(msg: Any) -> str | None:
-    """Why the instance must stop for this consume error; None when librdkafka retries it."""
-    error = msg.error()
-    code = error.code()
-    if code == KafkaError._PARTITION_EOF:
-        return None
-    if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_TOPIC, KafkaError._UNKNOWN_PARTITION):
-        return f"input topic {msg.topic()!r} does not exist (any more): {error.str()}"
-    if code == KafkaError.TOPIC_AUTHORIZATION_FAILED or error.fatal():
-        return f"consumer error on {msg.topic()!r}: {error.str()}"
-    log.warning("consumer error (retried by librdkafka): %s", error.str())
-    return None

@@ -46,12 +46,8 @@ from processing.runtime.kafka.checkpoint import (
     OutputProducer,
     ProducerFailure,
 )
-from processing.runtime.kafka.consume import (
-    batch_records,
-    committed_offsets,
-    fatal_consume_error,
-    read_position,
-)
+from processing.runtime.kafka.consume import batch_records, committed_offsets, read_position
+from processing.runtime.kafka.failures import InstanceFailed, fatal_consume_error
 from processing.runtime.kafka.ordering import OrderedInputs
 from processing.runtime.kafka.reporting import Reporter
 from processing.runtime.kafka.restore import RestoreInterrupted, restore_tasks
@@ -78,14 +74,6 @@ MAX_TASK_IDLE_MS = 500
 
 TaskId = tuple[int, int]
 _TOPIC_PARTITION = itemgetter(0, 1)
-
-
-class InstanceFailed(Exception):
-    """Stops the instance in the ``failed`` state; the message is the user-facing reason."""
-
-    def __init__(self, message: str, **details: Any) -> None:
-        super().__init__(message)
-        self.details = details
 
 
 def run(
@@ -410,15 +398,7 @@ class Instance:
             try:
                 task.process(task_records)
             except RecordFailure as failure:
-                raise InstanceFailed(
-                    f"record {failure.topic}[{failure.partition}]@{failure.offset} failed at node "
-                    f"{failure.node_id!r}: {failure.error_class}: {failure.message}",
-                    topic=failure.topic,
-                    partition=failure.partition,
-                    offset=failure.offset,
-                    node_id=failure.node_id,
-                    error_class=failure.error_class,
-                ) from failure
+                raise InstanceFailed.of_record(failure) from failure
             produce(task.take_output())
             deltas = task.take_view_deltas()
             if deltas:
@@ -438,7 +418,15 @@ class Instance:
         return read_position(self.consumer, tp, self._start_offsets, self.latest_topics)
 
     def _commit(self) -> None:
-        if self.checkpoint.commit(self.tasks.values()):
+        from processing.runtime.executor import RecordFailure
+
+        try:
+            committed = self.checkpoint.commit(self.tasks.values())
+        except RecordFailure as failure:
+            # A record cache found a value it cannot write (policy fail): nothing of the
+            # interval is committed, so the record is read again after a restart.
+            raise InstanceFailed.of_record(failure) from failure
+        if committed:
             self.recoveries = 0
         self.reporter.flush_views()
 

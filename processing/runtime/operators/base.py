@@ -35,12 +35,24 @@ class NodeError(Exception):
 class TaskContext:
     """Mutable per-task state shared by the operators of one task."""
 
-    __slots__ = ("app_id", "partition", "offset", "stream_time", "output", "emit_output", "cache_tables")
+    __slots__ = (
+        "app_id",
+        "partition",
+        "offset",
+        "record",
+        "stream_time",
+        "output",
+        "emit_output",
+        "cache_tables",
+    )
 
     def __init__(self, app_id: str, partition: int, cache_tables: bool = False) -> None:
         self.app_id = app_id
         self.partition = partition
         self.offset = -1
+        # The input record being processed: a record cache keeps it with each entry, so an
+        # error found when the entry is written at the commit names (and dead-letters) it.
+        self.record: Any = None
         # Kafka Streams' stream time: the largest event time this task has seen. -1 before any
         # record, so nothing is late at the start.
         self.stream_time = -1

@@ -241,14 +241,17 @@ class RepartitionNode(Node):
 class SinkNode(Node):
     """Encodes records and appends them to the task's output.
 
-    A sink fed by a table under ``ctx.cache_tables`` keeps the latest encoded record per key
-    until ``flush`` (the commit): Kafka Streams' record cache in front of ``KTable.toStream().to()``.
+    A sink fed by a table under ``ctx.cache_tables`` keeps the latest record per key until
+    ``flush`` (the commit): Kafka Streams' record cache in front of ``KTable.toStream().to()``.
     A table's changelog only promises the latest value per key, so a consumer of the topic sees
     the same table with one record per key per commit interval instead of one per update.
-    Records are still encoded at once, so a bad value is reported at the record that made it.
+    Entries are encoded when flushed, each with the input record that produced it, so a value
+    that cannot be written is reported as that record (Kafka Streams keeps the record context
+    with each cache entry for the same reason).
     """
 
-    # Past this many keys a cache flushes early: memory stays bounded whatever the key space.
+    # Past this many keys a cache is flushed after the batch: memory stays bounded whatever
+    # the key space.
     CACHE_MAX_KEYS = 100_000
 
     def __init__(self, op: Any, ctx: TaskContext) -> None:
@@ -260,18 +263,16 @@ class SinkNode(Node):
         self.json_values = op.value_format == "json"
         self.append = ctx.emit_output
         self.fed_by_table = False  # set by the builder
-        self.cache: dict[bytes, tuple[bytes | None, int]] | None = None
+        self.cache: dict[Any, tuple[Any, Any, int, Any]] | None = None
 
     def bind(self, emit: Push) -> None:
         # A sink has no downstream operator: it appends to the task's output.
         self.emit = emit
-        node, node_id, topic, append = self, self.node_id, self.topic, self.ctx.emit_output
+        node, node_id, topic, append, ctx = self, self.node_id, self.topic, self.ctx.emit_output, self.ctx
         encode_key, encode_value = self.encode_key, self.encode_value
         string_keys, json_values = self.string_keys, self.json_values
-        cache = self.cache = {} if self.fed_by_table and self.ctx.cache_tables else None
-        cache_max = self.CACHE_MAX_KEYS
 
-        def push(key: Any, value: Any, timestamp: int) -> None:
+        def encode(key: Any, value: Any, timestamp: int) -> OutputRecord:
             raw_key: bytes | None
             raw_value: bytes | None
             try:
@@ -293,26 +294,48 @@ class SinkNode(Node):
                     f"output value of {len(raw_value)} bytes exceeds {MAX_RECORD_BYTES}",
                     "RecordTooLarge",
                 )
-            if cache is not None and raw_key is not None:
-                cache[raw_key] = (raw_value, timestamp)
-                if len(cache) >= cache_max:
-                    node.flush()
+            return _new_output(OutputRecord, (topic, raw_key, raw_value, timestamp, None, None))
+
+        self.encode = encode
+        if not (self.fed_by_table and ctx.cache_tables):
+
+            def push(key: Any, value: Any, timestamp: int) -> None:
+                append(encode(key, value, timestamp))
+                node.n_out += 1
+
+            self.push = push  # type: ignore[method-assign]
+            return
+
+        cache = self.cache = {}
+
+        def push_cached(key: Any, value: Any, timestamp: int) -> None:
+            if key is None:
+                # No key, no coalescing: written at once (a table row has a key anyway).
+                append(encode(key, value, timestamp))
+                node.n_out += 1
                 return
-            node.n_out += 1
-            append(_new_output(OutputRecord, (topic, raw_key, raw_value, timestamp, None, None)))
+            # Values are never changed in place once emitted, so holding them is safe.
+            cache[key if key.__class__ is str else hashable_key(key)] = (key, value, timestamp, ctx.record)
 
-        self.push = push  # type: ignore[method-assign]
+        self.push = push_cached  # type: ignore[method-assign]
 
-    def flush(self) -> None:
-        """Append the cached latest record of every key (insertion order) to the output."""
+    def flush(self, on_error: Any) -> None:
+        """Encode and append the cached latest record of every key (first-update order).
+        ``on_error(input_record, NodeError)`` handles a value that cannot be written."""
         cache = self.cache
         if not cache:
             return
-        topic, append = self.topic, self.ctx.emit_output
-        for raw_key, (raw_value, timestamp) in cache.items():
-            append(_new_output(OutputRecord, (topic, raw_key, raw_value, timestamp, None, None)))
-        self.n_out += len(cache)
+        entries = list(cache.values())
         cache.clear()
+        append, encode = self.ctx.emit_output, self.encode
+        written = 0
+        for key, value, timestamp, record in entries:
+            try:
+                append(encode(key, value, timestamp))
+                written += 1
+            except NodeError as exc:
+                on_error(record, exc)
+        self.n_out += written
 
 
 class ViewNode(Node):

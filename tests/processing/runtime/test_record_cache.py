@@ -7,10 +7,11 @@ driver does not cache, so its outputs show every update like TopologyTestDriver'
 from __future__ import annotations
 
 import orjson
+import pytest
 
-from processing.runtime.executor import TopologyRuntime
+from processing.runtime.executor import RecordFailure, TopologyRuntime
 from processing.runtime.records import InputRecord
-from tests.processing.runtime.builders import counting_plan, single, sink, source
+from tests.processing.runtime.builders import aggregate, counting_plan, single, sink, source
 
 
 def _records(*pairs: tuple[str, int]) -> list[InputRecord]:
@@ -49,15 +50,49 @@ def test_a_stream_sink_is_never_cached():
     assert [r.timestamp for r in task.take_output()] == [10, 11]
 
 
-def test_a_full_cache_flushes_early_so_memory_stays_bounded(monkeypatch):
+def test_a_full_cache_is_flushed_after_the_batch_so_memory_stays_bounded(monkeypatch):
     from processing.runtime.operators.stateless import SinkNode
 
-    monkeypatch.setattr(SinkNode, "CACHE_MAX_KEYS", 2)
+    monkeypatch.setattr(SinkNode, "CACHE_MAX_KEYS", 3)
     task = TopologyRuntime(counting_plan(), "app", cache_tables=True).create_task(0, 0)
-    task.process(_records(("a", 1), ("b", 2), ("c", 3)))
-    assert [key for key, _, _ in _decoded(task)] == ["a", "b"]
+    task.process(_records(("a", 1), ("b", 2)))
+    assert task.take_output() == []
+    task.process(_records(("c", 3), ("a", 4)))
+    assert [(key, value["count"]) for key, value, _ in _decoded(task)] == [("a", 2), ("b", 1), ("c", 1)]
+
+
+def _unwritable_sink_task(policy: str):
+    # A count written as a Kafka `long` value: the {"count": n} row is not an integer, so every
+    # cached entry fails when it is encoded at the flush.
+    plan = single(source(), aggregate(), sink("agg", value_format="long"))
+    return TopologyRuntime(plan, "app", cache_tables=True, error_policy=policy).create_task(0, 0)
+
+
+def test_a_cached_value_that_cannot_be_written_dead_letters_the_record_that_made_it():
+    task = _unwritable_sink_task("dlq")
+    task.process(
+        [
+            InputRecord("in", 0, 7, 10, b"a", b'{"n":1}'),
+            InputRecord("in", 0, 8, 11, b"b", b'{"n":2}'),
+            InputRecord("in", 0, 9, 12, b"a", b'{"n":3}'),
+        ]
+    )
     task.flush_caches()
-    assert _decoded(task) == [("c", {"count": 1}, 3)]
+    dead = task.take_output()
+    assert [(r.key, r.value, dict(r.headers)["weir.error.offset"]) for r in dead] == [
+        (b"a", b'{"n":3}', b"9"),  # the latest update of key a
+        (b"b", b'{"n":2}', b"8"),
+    ]
+    assert {dict(r.headers)["weir.error.class"] for r in dead} == {b"SerializationError"}
+    assert task.metrics()["sink"] == {"in": 3, "out": 0, "errors": 2, "late": 0}
+
+
+def test_under_the_fail_policy_the_flush_stops_at_the_record_that_made_the_bad_value():
+    task = _unwritable_sink_task("fail")
+    task.process([InputRecord("in", 0, 41, 10, b"a", b"{}"), InputRecord("in", 0, 42, 11, b"a", b"{}")])
+    with pytest.raises(RecordFailure) as failure:
+        task.flush_caches()
+    assert (failure.value.offset, failure.value.node_id) == (42, "sink")
 
 
 def test_final_window_results_are_not_held_back_by_the_cache():
