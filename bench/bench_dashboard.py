@@ -2,13 +2,16 @@
 
     .venv/bin/python bench/bench_dashboard.py [--rates 1000,10000] [--clients 100,1000]
                                               [--seconds 10] [--keys 10000] [--tick-ms 50]
+                                              [--daphne-processes 1] [--no-deflate]
 
 What runs: Daphne (config.asgi, the real consumer and hub; ``--daphne-processes`` of them
-sharing the port) on a free port, the
-shared Redis (``REDIS_URL``, keys under a bench-only prefix), a throwaway SQLite database, one
-Debian Chromium page showing the deployment's default dashboard (a virtualised table of
-``--keys`` rows), and N-1 further websocket clients in a separate process speaking the same
-protocol (raw RFC 6455 over asyncio; 10 of them decode frames and measure, the rest only read).
+sharing one listening socket) on a free port, the shared Redis (``REDIS_URL``, keys under a
+bench-only prefix), a throwaway SQLite database, one Debian Chromium page showing the
+deployment's default dashboard (a virtualised table of ``--keys`` rows), and N-1 further
+websocket clients in a separate process speaking the same protocol (raw RFC 6455 as asyncio
+protocols, offering permessage-deflate as Chromium does unless ``--no-deflate``; 10 of them
+inflate, decode and measure, the rest only count frames). Each case records the 1-minute load
+average: everything shares the machine's cores with whatever else runs.
 
 What is produced: events at the given rate over ``--keys`` keys, each stamped with the time it
 was produced (``produced_at``, epoch ms). As the runtime does, they are coalesced per key and
