@@ -88,7 +88,7 @@ def run(
     instance_slot: int = 0,
     commit_interval_ms: int = 1000,
     fault_hook: Callable[[str], None] | None = None,
-    view_interval_ms: int = 250,
+    view_interval_ms: int = 50,
 ) -> None:
     """Run one instance of ``plan`` under ``app_id`` until ``should_stop()`` is true.
 
@@ -289,7 +289,9 @@ class Instance:
             # Until this batch is processed, positions may be ahead of the processed records
             # (see Checkpoint.settled): a revoke checkpoint inside consume() must not use them.
             self.checkpoint.settled = False
-            messages = self.consumer.consume(num_messages=BATCH_SIZE, timeout=POLL_TIMEOUT_S)
+            # Never sleep on an empty topic past the next view tick while view changes wait.
+            timeout = self.reporter.poll_timeout(POLL_TIMEOUT_S)
+            messages = self.consumer.consume(num_messages=BATCH_SIZE, timeout=timeout)
             self._raise_callback_error()
             if self.needs_reset:
                 self._reset()

@@ -74,6 +74,12 @@ class Reporter:
         """After an abort: those changes were never committed and will be recomputed."""
         self.pending_views.clear()
 
+    def poll_timeout(self, default_s: float) -> float:
+        """How long the loop may wait for records: until the next view tick if changes wait."""
+        if not self.pending_views:
+            return default_s
+        return min(default_s, max(0.0, self.last_views + self.view_interval_s - time.monotonic()))
+
     def tick(self, tasks: list[Any], assigned: set[tuple[str, int]], consumer: Any, checkpoint: Any) -> None:
         now = time.monotonic()
         if now - self.last_views >= self.view_interval_s:

@@ -64,3 +64,13 @@ def test_windowed_view_rows_carry_the_window_as_an_object_and_numbered_deltas():
     second = events.of_type("table_delta")[1]
     assert second["seq"] == 2
     assert [(r["key"]["key"], r["value"]) for r in second["rows"]] == [("bob", {"clicks": 2})]
+
+
+def test_the_loop_never_waits_for_records_past_the_next_view_tick_while_rows_wait():
+    reporter = Reporter(windowed_counts_plan(), ListEventSink(), view_interval_s=0.05)
+    reporter.flush_views()
+    assert reporter.poll_timeout(0.2) == 0.2  # nothing waiting: the loop's usual wait
+    reporter.add_view_deltas({"live": {"alice": {"clicks": 1}}})
+    assert 0 <= reporter.poll_timeout(0.2) <= 0.05
+    reporter.last_views -= 1.0  # the tick is overdue
+    assert reporter.poll_timeout(0.2) == 0.0
