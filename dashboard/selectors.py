@@ -1,7 +1,7 @@
 """Read-side queries for dashboards and the live layer: who may see which deployment and view.
 
-A user sees a deployment when they own its topology or are staff; the views of a deployment
-are the ``view`` nodes of the topology version it runs.
+A user sees a deployment when they own its topology or are staff (``processing.selectors``);
+the views of a deployment are the ``view`` nodes of the topology version it runs.
 """
 
 from __future__ import annotations
@@ -10,13 +10,7 @@ from typing import Any
 
 from dashboard.models import Dashboard
 from processing.models import Deployment
-
-
-def visible_deployments(user):
-    queryset = Deployment.objects.select_related("version__topology")
-    if user.is_staff:
-        return queryset
-    return queryset.filter(version__topology__owner=user)
+from processing.selectors import visible_deployments
 
 
 def deployment_for(user, deployment_id: int) -> Deployment | None:

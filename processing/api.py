@@ -22,6 +22,7 @@ from pydantic import ConfigDict
 
 from processing import actions
 from processing.models import Deployment, DeploymentInstance, ErrorPolicy, Guarantee
+from processing.selectors import visible_deployments
 from topology.models import Topology, TopologyVersion
 
 router = Router(tags=["deployments"])
@@ -81,13 +82,6 @@ def answers_refusals(view):
             return JsonResponse(exc.body, status=exc.status_code)
 
     return wrapper
-
-
-def visible_deployments(user):
-    deployments = Deployment.objects.select_related("version__topology")
-    if user.is_staff:
-        return deployments
-    return deployments.filter(version__topology__owner=user)
 
 
 def _get(request: HttpRequest, deployment_id: int) -> Deployment:

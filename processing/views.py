@@ -12,8 +12,9 @@ from django.db.models import Count, Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
-from processing.api import RECENT_EVENTS, deployment_parallelism, heartbeat_age, visible_deployments
+from processing.api import RECENT_EVENTS, deployment_parallelism, heartbeat_age
 from processing.models import LIVE_INSTANCE_STATUSES, InstanceStatus
+from processing.selectors import visible_deployments
 
 
 def _with_instance_counts(deployments):

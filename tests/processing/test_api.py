@@ -128,7 +128,7 @@ def test_openapi_documents_every_deployment_endpoint(owner_client):
 
 def test_visible_deployments_are_the_owners_own_and_every_one_for_staff(owner, stranger, staff, version):
     from processing.actions import deploy
-    from processing.api import visible_deployments
+    from processing.selectors import visible_deployments
 
     deployment = deploy(version, actor=owner)
     assert list(visible_deployments(owner)) == [deployment]
