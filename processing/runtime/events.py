@@ -7,6 +7,8 @@ collect them in a list. Every event is a plain JSON-able dict with a ``type``:
 ``status``       {"type": "status", "status": "starting|restoring|running|rebalancing|failed|stopped", "error": str|None}
 ``metrics``      {"type": "metrics", "nodes": {node_id: {"in": n, "out": n, "errors": n, "late": n}},
                   "latency_ms": float, "partitions": [[topic, partition], ...]}   counters are cumulative
+``assignment``   {"type": "assignment", "partitions": [[topic, partition], ...]}   the partitions owned
+                  now, at every rebalance (metrics repeat them every second)
 ``lag``          {"type": "lag", "partitions": [{"topic", "partition", "committed", "end", "lag"}]}
 ``restore``      {"type": "restore", "store": name, "partition": p, "restored": n, "total": n, "done": bool}
 ``table_delta``  {"type": "table_delta", "view": node_id, "seq": n, "rows": [{"key": k, "value": v|None}],

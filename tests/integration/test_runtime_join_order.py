@@ -77,5 +77,9 @@ def test_a_stream_table_join_on_a_backlog_finds_every_table_row(tmp_path):
         joined = read_all(out)
         assert len(joined) == EVENTS, runner.describe()
         assert all(orjson.loads(r["value"])["region"].startswith("r") for r in joined[:100])
+        # Ownership is reported at every rebalance, not only with the next metrics.
+        owned = [sorted(tuple(tp) for tp in e["partitions"]) for e in runner.of_type("assignment")]
+        assert sorted((t, p) for t in (events, users) for p in (0, 1)) in owned
+        assert owned[-1] == []  # a clean stop hands its partitions back
     finally:
         delete_app_topics(app_id, [events, users, out])

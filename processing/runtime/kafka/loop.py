@@ -513,6 +513,7 @@ class Instance:
             return
         self._set_status("rebalancing")
         self.assigned.update(new)
+        self._report_assignment()
         latest = [TP(t, p) for t, p in new if t in self.latest_topics]
         if latest:
             self._assign_with_latest_reset(consumer, partitions)
@@ -544,6 +545,7 @@ class Instance:
             log.warning("checkpoint on revoke failed (%s)", failure)
             self.needs_reset = True
         self.assigned -= revoked
+        self._report_assignment()
         self.checkpoint.forget(revoked)
         self.inputs.drop(revoked)
         for tp in revoked:
@@ -556,6 +558,7 @@ class Instance:
         lost = {(tp.topic, tp.partition) for tp in partitions} & self.assigned
         self._set_status("rebalancing")
         self.assigned -= lost
+        self._report_assignment()
         self.checkpoint.forget(lost)
         self.inputs.drop(lost)
         for tp in lost:
@@ -596,6 +599,11 @@ class Instance:
             task.close()
 
     # --- events ----------------------------------------------------------------------------
+
+    def _report_assignment(self) -> None:
+        # At once, not with the next metrics (up to a second later): the deployment's instances
+        # must never look as if two of them owned the same partition after a rebalance.
+        self.events.emit({"type": "assignment", "partitions": [[t, p] for t, p in sorted(self.assigned)]})
 
     def _set_status(self, status: str, error: str | None = None, **details: Any) -> None:
         if status == self.status and error is None:
