@@ -383,11 +383,10 @@ class Instance:
                 last_offsets[tp] = run[-1][2]
         if ordered:
             for task_id in list(self.inputs.buffers):
-                taken = self.inputs.take(task_id)
+                taken, last = self.inputs.take(task_id)
                 if taken:
                     batches[task_id] = taken
-                    for record in taken:
-                        last_offsets[(record[0], record[1])] = record[2]
+                    last_offsets.update(last)
         if not batches:
             return
         if self.exactly_once:

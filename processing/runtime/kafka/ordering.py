@@ -83,12 +83,14 @@ class OrderedInputs:
         """Partitions with buffered records not processed yet: their positions must not be committed."""
         return {tp for buffers in self.buffers.values() for tp, b in buffers.items() if b}
 
-    def take(self, task_id: TaskId) -> list[Any]:
-        """The records ``task_id`` may process now, in timestamp order (empty: keep waiting)."""
+    def take(self, task_id: TaskId) -> tuple[list[Any], dict[TopicPartition, int]]:
+        """The records ``task_id`` may process now, in timestamp order (none: keep waiting),
+        and the last offset taken per partition (what the checkpoint may note)."""
         buffers = self.buffers.get(task_id)
-        if not buffers:
-            return []
         out: list[Any] = []
+        last: dict[TopicPartition, int] = {}
+        if not buffers:
+            return out, last
         while True:
             heads = sorted((b[0][3], n, tp) for n, (tp, b) in enumerate(buffers.items()) if b)
             if not heads:
@@ -110,10 +112,11 @@ class OrderedInputs:
                 out.append(popleft())
                 while buffer and buffer[0][3] <= limit:
                     out.append(popleft())
+            last[tp] = out[-1][2]
             if not buffer and tp in self.paused:
                 self.paused.discard(tp)
                 self.resume(tp)
-        return out
+        return out, last
 
     def _must_wait(self, task_id: TaskId, empty: list[TopicPartition]) -> bool:
         behind = []

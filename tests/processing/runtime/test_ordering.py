@@ -33,7 +33,10 @@ class Partitions:
         )
 
 
-def offsets(records: list[tuple]) -> list[tuple[str, int]]:
+def offsets(taken: tuple[list[tuple], dict]) -> list[tuple[str, int]]:
+    records, last = taken
+    # What the checkpoint may note: the last record taken of each partition.
+    assert last == {(r[0], r[1]): r[2] for r in records}
     return [(r[0], r[2]) for r in records]
 
 
@@ -59,13 +62,13 @@ def test_a_task_waits_for_a_partition_with_records_still_to_read():
     parts.state[USERS] = (0, 100)  # 100 table rows not fetched yet
     inputs = parts.inputs(max_idle_ms=500)
     inputs.add(TASK, EVENTS, [rec(EVENTS, 0, 10)])
-    assert inputs.take(TASK) == []
+    assert inputs.take(TASK) == ([], {})
     assert inputs.holding() == {EVENTS}  # consumed, not processed: must not be committed
     inputs.add(TASK, USERS, [rec(USERS, 0, 1), rec(USERS, 1, 2)])
     parts.state[USERS] = (2, 100)
     # The table rows (older) go first; then the task waits again for the rest of the table.
     assert offsets(inputs.take(TASK)) == [("users", 0), ("users", 1)]
-    assert inputs.take(TASK) == []
+    assert inputs.take(TASK) == ([], {})
     parts.state[USERS] = (100, 100)
     assert offsets(inputs.take(TASK)) == [("events", 0)]
 
@@ -75,9 +78,9 @@ def test_after_max_idle_the_task_goes_on_without_the_partition_and_stops_waiting
     parts.state[USERS] = None  # never fetched: unknown
     inputs = parts.inputs(max_idle_ms=500)
     inputs.add(TASK, EVENTS, [rec(EVENTS, 0, 10)])
-    assert inputs.take(TASK) == []
+    assert inputs.take(TASK) == ([], {})
     parts.now = 0.4
-    assert inputs.take(TASK) == []
+    assert inputs.take(TASK) == ([], {})
     parts.now = 0.6
     assert offsets(inputs.take(TASK)) == [("events", 0)]
     assert inputs.enforced == 1
@@ -89,7 +92,7 @@ def test_after_max_idle_the_task_goes_on_without_the_partition_and_stops_waiting
     parts.state[USERS] = (1, 5)
     inputs.add(TASK, EVENTS, [rec(EVENTS, 2, 12)])
     assert offsets(inputs.take(TASK)) == [("users", 0)]
-    assert inputs.take(TASK) == []
+    assert inputs.take(TASK) == ([], {})
 
 
 def test_a_full_buffer_pauses_its_partition_until_it_drains(monkeypatch):
@@ -101,7 +104,7 @@ def test_a_full_buffer_pauses_its_partition_until_it_drains(monkeypatch):
     assert parts.paused == [EVENTS]
     inputs.add(TASK, USERS, [rec(USERS, 0, 1)])
     parts.state[USERS] = (10, 10)
-    assert len(inputs.take(TASK)) == 4
+    assert len(inputs.take(TASK)[0]) == 4
     assert parts.resumed == [EVENTS]
 
 
