@@ -1,7 +1,7 @@
 """Live dashboard fan-out benchmark (not a test): produce -> browser-rendered latency.
 
     .venv/bin/python bench/bench_dashboard.py [--rates 1000,10000] [--clients 100,1000]
-                                              [--seconds 10] [--keys 10000] [--tick-ms 50]
+                                              [--seconds 10] [--keys 10000] [--tick-ms N]
                                               [--daphne-processes 1] [--no-deflate]
 
 What runs: Daphne (config.asgi, the real consumer and hub; ``--daphne-processes`` of them
@@ -348,6 +348,16 @@ def start_daphne(port: int, log: Path, processes: int = 1) -> list[subprocess.Po
     raise RuntimeError("Daphne did not start")
 
 
+def _renderer_busy(cdp) -> dict[str, float]:
+    metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
+    return {
+        "task": metrics.get("TaskDuration", 0.0),
+        "script": metrics.get("ScriptDuration", 0.0),
+        "layout": metrics.get("LayoutDuration", 0.0),
+        "style": metrics.get("RecalcStyleDuration", 0.0),
+    }
+
+
 def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir):
     from processing.reporter import DeploymentEventSink  # noqa: F401 - sink passed in
 
@@ -391,6 +401,13 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
     if ready.read_text() != "ready":
         worker.kill()
         raise RuntimeError(f"socket clients did not connect ({others}): {ready.read_text()}")
+    # The hubs count a case's sockets within a second or two; measure only once the tick knows them.
+    counted_by = time.monotonic() + 15
+    while sink.watchers("counts") != clients and time.monotonic() < counted_by:
+        time.sleep(0.25)
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Performance.enable")
+    busy_before = _renderer_busy(cdp)
     page.evaluate(
         "() => { window.weirLatencies.length = 0; window.weirMeasure = true; window.weirFrames = 0; }"
     )
@@ -400,17 +417,20 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
                                   if (window.weirMeasure) requestAnimationFrame(tick); };
             requestAnimationFrame(tick); }"""
     )
-    tick = args.tick_ms / 1000
-    per_tick = rate * tick
     carry = 0.0
+    ticks: list[float] = []
     seq = 1
     started = time.monotonic()
     next_tick = started
     emitted = 0
     emit_ms: list[float] = []
     while time.monotonic() - started < args.seconds:
+        # The runtime's rule (processing/reporter.py, view_tick_s): the tick follows the number
+        # of sockets the hubs count on the view, unless --tick-ms fixes it.
+        tick = args.tick_ms / 1000 if args.tick_ms else sink.view_interval_s("counts")
+        ticks.append(tick * 1000)
         next_tick += tick
-        carry += per_tick
+        carry += rate * tick
         n, carry = int(carry), carry - int(carry)
         now_ms = time.time() * 1000
         rows = {}
@@ -419,7 +439,7 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
             key = f"k{random.randrange(args.keys):05d}"
             rows[key] = {
                 "count": seq * 1000 + i,
-                "produced_at": now_ms - (n - i) * (args.tick_ms / max(n, 1)),
+                "produced_at": now_ms - (n - i) * (tick * 1000 / max(n, 1)),
             }
         t0 = time.perf_counter()
         sink.emit(
@@ -437,11 +457,15 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
         delay = next_tick - time.monotonic()
         if delay > 0:
             time.sleep(delay)
-    achieved = emitted / (time.monotonic() - started)
+    elapsed = time.monotonic() - started
+    achieved = emitted / elapsed
+    busy = {k: (v - busy_before[k]) / elapsed for k, v in _renderer_busy(cdp).items()}
+    cdp.detach()
     time.sleep(1.0)  # let the tail render
     browser = page.evaluate(
         "() => { window.weirMeasure = false; return {lat: window.weirLatencies.slice(), raf: window.weirRaf, longest: window.weirLongest}; }"
     )
+    watchers = sink.watchers("counts")
     worker.send_signal(signal.SIGTERM)
     worker.wait(60)
     socket_result = json.loads(out.read_text())
@@ -449,7 +473,8 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
         "rate": rate,
         "achieved_rate": round(achieved),
         "clients": clients,
-        "tick_ms": args.tick_ms,
+        "tick_ms": round(statistics.median(ticks), 1),
+        "watchers_counted": watchers,
         "browser_rendered_p50_ms": round(percentile(browser["lat"], 0.5), 1),
         "browser_rendered_p99_ms": round(percentile(browser["lat"], 0.99), 1),
         "browser_rows_measured": len(browser["lat"]),
@@ -460,6 +485,8 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
         "socket_frames_received": socket_result["frames"],
         "socket_frames_expected": (seq - 1) * others,
         "emit_p50_ms": round(statistics.median(emit_ms), 2),
+        # Share of one core the page's main thread spent, by kind (Chromium's own counters).
+        "browser_main_thread": {k: round(v, 3) for k, v in busy.items()},
         "daphne_processes": args.daphne_processes,
         "socket_clients_offer_deflate": args.deflate,
         # Everything shares two cores with whatever else runs: say how busy the machine was.
@@ -485,7 +512,7 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--clients", default="100,1000")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--keys", type=int, default=10_000)
-    parser.add_argument("--tick-ms", type=float, default=50)
+    parser.add_argument("--tick-ms", type=float, default=None, help="fixed tick (default: the runtime's rule)")
     parser.add_argument(
         "--daphne-processes", type=int, default=1, help="Daphne processes sharing the port, one hub each"
     )
@@ -568,12 +595,12 @@ def run(argv: list[str]) -> int:
             client.delete(*keys)
     print()
     print(
-        "| events/s | clients | browser rendered p50 / p99 ms | sockets received p50 / p99 ms | browser fps | frames delivered | load |"
+        "| events/s | clients | tick ms | browser rendered p50 / p99 ms | sockets received p50 / p99 ms | browser fps | frames delivered | load |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in results:
         print(
-            f"| {r['achieved_rate']} | {r['clients']} | {r['browser_rendered_p50_ms']} / {r['browser_rendered_p99_ms']} | "
+            f"| {r['achieved_rate']} | {r['clients']} | {r['tick_ms']} | {r['browser_rendered_p50_ms']} / {r['browser_rendered_p99_ms']} | "
             f"{r['sockets_received_p50_ms']} / {r['sockets_received_p99_ms']} | {r['browser_fps']} | "
             f"{r['socket_frames_received']}/{r['socket_frames_expected']} | {r['load_avg_1m']} |"
         )

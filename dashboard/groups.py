@@ -15,6 +15,7 @@ Formats::
     key      <prefix>weir:serving:<deployment>:<view>:rows    hash  row key (canonical JSON) -> value JSON
     key      <prefix>weir:serving:<deployment>:<view>:meta    hash  seq, generation, windowed
     key      <prefix>weir:monitor:<deployment>:slots          hash  slot -> JSON of the slot's latest state
+    key      <prefix>weir:watchers:<group>                    hash  hub channel -> "<sockets> <unix time>"
 """
 
 from __future__ import annotations
@@ -56,3 +57,12 @@ def serving_meta_key(deployment_id: int, view_id: str) -> str:
 
 def monitor_slots_key(deployment_id: int) -> str:
     return f"{prefix()}:monitor:{int(deployment_id)}:slots"
+
+# A hub's watcher count is believed for this long after its last refresh (a process that died
+# stops refreshing it); hubs refresh every second.
+WATCHERS_FRESH_S = 5.0
+
+
+def watchers_key(group: str) -> str:
+    """How many sockets watch a group, per hub (each web process refreshes its own field)."""
+    return f"{prefix()}:watchers:{group}"

@@ -9,6 +9,10 @@ If Redis restarts empty, group memberships and queued frames are gone, and redis
 retries may hide the restart from ``receive``. So a watchdog keeps a marker key with a TTL
 in Redis and checks it every second: when the marker has vanished (or receive failed for good),
 the hub joins its groups again and asks every local socket to resync.
+
+The same watchdog tells the runtime how many sockets watch each view (``groups.watchers_key``:
+one field per hub, refreshed every second): the reporter picks a view's tick from that number
+(processing/reporter.py, ``view_tick_s``), short for a few sockets, longer for many.
 """
 
 from __future__ import annotations
@@ -62,6 +66,7 @@ class LiveHub:
         self._backlog: dict[str, list[str]] = {}
         self._delivering: set[str] = set()
         self._lock = asyncio.Lock()
+        self._counted: set[str] = set()  # groups whose watcher count this hub has published
 
     async def subscribe(self, group: str, subscriber: Subscriber) -> None:
         async with self._lock:
@@ -168,11 +173,28 @@ class LiveHub:
                 joined = True
                 await client.set(marker, "1", ex=MARKER_TTL_S)
                 placed = True
+                await self._publish_watchers(client)
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # Redis down: keep looking; the marker tells us what came back
                 log.info("live hub watchdog: %r", exc)
             await asyncio.sleep(WATCHDOG_INTERVAL_S)
+
+    async def _publish_watchers(self, client) -> None:
+        """Write this hub's number of sockets per group; forget groups nobody here watches."""
+        from dashboard import groups
+
+        now = time.time()
+        watched = {group: len(members) for group, members in self.subscribers.items() if members}
+        async with client.pipeline(transaction=False) as pipe:
+            for group, count in watched.items():
+                key = groups.watchers_key(group)
+                pipe.hset(key, self.channel, f"{count} {now:.3f}")
+                pipe.expire(key, int(groups.WATCHERS_FRESH_S * 2))  # gone when no hub refreshes it
+            for group in self._counted - watched.keys():
+                pipe.hdel(groups.watchers_key(group), self.channel)
+            await pipe.execute()
+        self._counted = set(watched)
 
     async def _rejoin(self) -> bool:
         """Join every group again and tell every socket that frames may have been lost."""

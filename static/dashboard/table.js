@@ -1,5 +1,6 @@
 /* A virtualised live table: only the rows in view exist in the DOM, so 10,000 rows updating
- * at thousands of keys per second cost one render per animation frame, not one per delta.
+ * at thousands of keys per second cost one render per animation frame, not one per delta, and
+ * a render rewrites only the visible rows whose value or highlight changed.
  * Upserts and deletes are highlighted briefly; deleted rows stay struck through for the
  * highlight time and then disappear. Windowed views show window start and end columns.
  */
@@ -59,6 +60,8 @@
       this.sortDesc = false;
       this.filter = "";
       this.renderQueued = false;
+      this.slots = []; // row elements, one per visible position, reused from frame to frame
+      this.layout = 0;
       this.build();
     }
 
@@ -107,12 +110,14 @@
           this.rows.set(id, row);
           const before = previous.get(id);
           if (previous.size && (!before || JSON.stringify(before.value) !== JSON.stringify(row.value))) {
+            this.marks.delete(id);
             this.marks.set(id, { kind: "upsert", at: now });
           }
         }
         for (const [id, row] of previous) {
           if (!this.rows.has(id)) {
             this.ghosts.set(id, row);
+            this.marks.delete(id);
             this.marks.set(id, { kind: "delete", at: now });
           }
         }
@@ -130,6 +135,8 @@
           this.ghosts.delete(change.id);
           this.rows.set(change.id, { key: change.key, value: change.value });
         }
+        // Marks stay in time order (delete, then set), so expiry stops at the first fresh one.
+        this.marks.delete(change.id);
         this.marks.set(change.id, { kind: change.kind, at: now });
       }
       this.updateColumns();
@@ -149,6 +156,7 @@
       if (next.length !== this.columns.length || this.windowed !== this.headWindowed) {
         this.columns = next;
         this.headWindowed = this.windowed;
+        this.layout++; // every row element is rebuilt with the new columns
         this.renderHead();
       }
     }
@@ -203,10 +211,9 @@
     render() {
       const now = performance.now();
       for (const [id, mark] of this.marks) {
-        if (now - mark.at > HIGHLIGHT_MS) {
-          this.marks.delete(id);
-          if (this.ghosts.delete(id)) this.orderDirty = true;
-        }
+        if (now - mark.at <= HIGHLIGHT_MS) break; // the rest are younger
+        this.marks.delete(id);
+        if (this.ghosts.delete(id)) this.orderDirty = true;
       }
       this.sortIfNeeded(now);
       const total = this.order.length;
@@ -214,30 +221,56 @@
       this.count.textContent = this.rows.size + " rows";
       const first = Math.max(0, Math.floor(this.viewport.scrollTop / ROW_HEIGHT) - 5);
       const last = Math.min(total, first + Math.ceil(this.viewport.clientHeight / ROW_HEIGHT) + 10);
-      const parts = [];
+      // Only what changed is written: a row element is rebuilt when its position shows another
+      // row or a new value, and its class changes when a highlight starts or ends (the CSS
+      // transition then fades it). At 10,000 keys/s most visible rows are unchanged per frame.
+      const slots = this.slots;
+      while (slots.length > Math.max(0, last - first)) slots.pop().remove();
+      while (slots.length < last - first) {
+        const el = document.createElement("div");
+        el.setAttribute("role", "row");
+        this.body.appendChild(el);
+        slots.push(el);
+      }
       for (let i = first; i < last; i++) {
+        const el = slots[i - first];
         const id = this.order[i];
         const row = this.rows.get(id) || this.ghosts.get(id);
-        if (!row) continue;
+        if (!row) {
+          // Its ghost ended since the last sort (sorting waits up to 250 ms for big tables).
+          if (el.style.display !== "none") el.style.display = "none";
+          continue;
+        }
+        if (el.style.display) el.style.display = "";
+        if (el.weirRow !== row || el.weirLayout !== this.layout) {
+          el.weirRow = row;
+          el.weirLayout = this.layout;
+          el.innerHTML = this.cellsHtml(row);
+          el.dataset.key = displayKey(row.key, this.windowed);
+        }
+        const top = i * ROW_HEIGHT + "px";
+        if (el.style.top !== top) el.style.top = top;
         const mark = this.marks.get(id);
         const cls = "live-row" + (mark ? " flash-" + mark.kind : "") + (this.rows.has(id) ? "" : " deleted");
-        const key = row.key;
-        let html = '<div class="' + cls + '" role="row" style="top:' + i * ROW_HEIGHT + 'px" data-key="' +
-          escapeHtml(displayKey(key, this.windowed)) + '"><div class="cell key" data-col="__key">' + escapeHtml(displayKey(key, this.windowed)) + "</div>";
-        if (this.windowed) {
-          html += '<div class="cell time" data-col="__window_start">' + escapeHtml(formatTime(key && key.window_start)) + "</div>" +
-            '<div class="cell time" data-col="__window_end">' + escapeHtml(formatTime(key && key.window_end)) + "</div>";
-        }
-        const value = row.value;
-        for (const c of this.columns) {
-          const v = value && typeof value === "object" && !Array.isArray(value) ? value[c] : c === "value" ? value : "";
-          html += '<div class="cell" data-col="' + escapeHtml(c) + '">' + escapeHtml(formatCell(v)) + "</div>";
-        }
-        parts.push(html + "</div>");
+        if (el.className !== cls) el.className = cls;
       }
-      this.body.innerHTML = parts.join("");
-      if (this.marks.size) this.queueRender(); // keep fading highlights moving
+      if (this.marks.size) this.queueRender(); // end highlights on time
       if (this.options.onRendered) this.options.onRendered(now);
+    }
+
+    cellsHtml(row) {
+      const key = row.key;
+      let html = '<div class="cell key" data-col="__key">' + escapeHtml(displayKey(key, this.windowed)) + "</div>";
+      if (this.windowed) {
+        html += '<div class="cell time" data-col="__window_start">' + escapeHtml(formatTime(key && key.window_start)) + "</div>" +
+          '<div class="cell time" data-col="__window_end">' + escapeHtml(formatTime(key && key.window_end)) + "</div>";
+      }
+      const value = row.value;
+      for (const c of this.columns) {
+        const v = value && typeof value === "object" && !Array.isArray(value) ? value[c] : c === "value" ? value : "";
+        html += '<div class="cell" data-col="' + escapeHtml(c) + '">' + escapeHtml(formatCell(v)) + "</div>";
+      }
+      return html;
     }
   }
 

@@ -140,6 +140,44 @@ def test_ten_thousand_rows_render_through_a_small_window_of_the_dom(live_daphne,
         expect(updated).to_have_class("live-row flash-upsert")
 
 
+def test_a_delta_rewrites_only_the_rows_it_changed_and_the_highlight_fades(live_daphne, owner):
+    deployment = make_deployment(owner)
+    sink = DeploymentEventSink(deployment.pk, 0)
+
+    def emit(seq, rows):
+        sink.emit(
+            {
+                "type": "table_delta",
+                "view": "counts",
+                "seq": seq,
+                "windowed": False,
+                "rows": [{"key": k, "value": {"count": v}} for k, v in rows],
+            }
+        )
+
+    emit(1, [(f"user-{i:02d}", i) for i in range(20)])
+    cookie = session_cookie(owner, live_daphne)
+    with browser_page(live_daphne, cookie, f"/deployments/{deployment.pk}/dashboard/") as page:
+        table = page.locator('[data-view="counts"]')
+        expect(table.locator(".live-table-count")).to_have_text("20 rows")
+        # Tag the DOM nodes of two rows, then change one of them.
+        for key in ("user-03", "user-04"):
+            table.locator(f'.live-row[data-key="{key}"] [data-col="count"]').evaluate("el => { el.weirTag = 1; }")
+        emit(2, [("user-04", 400)])
+        changed = table.locator('.live-row[data-key="user-04"]')
+        expect(changed.locator('[data-col="count"]')).to_have_text("400")
+        expect(changed).to_have_class("live-row flash-upsert")
+        page.wait_for_timeout(200)  # a dozen more animation frames
+        tags = page.evaluate(
+            """() => ["user-03", "user-04"].map((k) =>
+                document.querySelector(`[data-view="counts"] .live-row[data-key="${k}"] [data-col="count"]`).weirTag === 1)"""
+        )
+        # The untouched row kept its node through every frame; the changed one was rewritten.
+        assert tags == [True, False]
+        # The highlight ends after 1.2 s by dropping the class (CSS fades the background).
+        expect(changed).to_have_class("live-row", timeout=5_000)
+
+
 def test_monitor_shows_rates_lag_restore_and_instances(live_daphne, owner):
     deployment = make_deployment(owner)
     sink = DeploymentEventSink(deployment.pk, 0)

@@ -206,6 +206,46 @@ def test_many_sockets_in_one_process_share_one_group_membership(owner, deploymen
     raw.close()
 
 
+def test_the_hub_tells_the_sink_how_many_sockets_watch_a_view_and_the_tick_follows(
+    owner, deployment, clear_serving
+):
+    from processing.reporter import MIN_VIEW_TICK_S, UNWATCHED_VIEW_TICK_S
+
+    sink = DeploymentEventSink(deployment.pk, 0)
+    sink.emit(delta("counts", 1, [("alice", {"count": 1})]))
+    assert sink.watchers("counts") == 0
+    assert sink.view_interval_s("counts") == UNWATCHED_VIEW_TICK_S
+    cookie = session_cookie(owner)
+
+    def fresh_count():
+        return DeploymentEventSink(deployment.pk, 0).watchers("counts")  # no cached reading
+
+    async def until_count(expected):
+        for _ in range(40):  # the hub refreshes every second
+            if await asyncio.to_thread(fresh_count) == expected:
+                return
+            await asyncio.sleep(0.1)
+        raise AssertionError(f"watchers never became {expected}: {await asyncio.to_thread(fresh_count)}")
+
+    async def scenario():
+        sockets = [communicator(cookie) for _ in range(3)]
+        for ws in sockets:
+            await ws.connect()
+            client = ReferenceClient(ws, deployment.pk, "counts")
+            await client.subscribe()
+            await client.step()
+        await until_count(3)
+        other = DeploymentEventSink(deployment.pk, 1)
+        assert other.view_interval_s("counts") == MIN_VIEW_TICK_S
+        await sockets[0].disconnect()
+        await until_count(2)
+        for ws in sockets[1:]:
+            await ws.disconnect()
+        await until_count(0)
+
+    asyncio.run(scenario())
+
+
 def test_monitor_subscription_gets_slot_state_then_events(owner, deployment, clear_serving):
     sink = DeploymentEventSink(deployment.pk, 1)
     sink.emit({"type": "status", "status": "running", "error": None})

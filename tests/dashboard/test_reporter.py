@@ -142,3 +142,22 @@ def test_keys_and_values_with_unicode_quotes_and_big_numbers_are_stored_exactly(
     sink.emit(delta(1, [(key, value)]))
     rows, _ = serving(private_redis.url)
     assert [(orjson.loads(k), orjson.loads(v)) for k, v in rows.items()] == [(key, value)]
+
+
+def test_a_views_tick_grows_with_its_watchers_and_is_long_when_nobody_watches():
+    from processing.reporter import MAX_VIEW_TICK_S, MIN_VIEW_TICK_S, UNWATCHED_VIEW_TICK_S, view_tick_s
+
+    ticks = [view_tick_s(n) for n in (1, 100, 400, 600, 1_000, 5_000)]
+    assert ticks == sorted(ticks)
+    assert ticks[0] == ticks[1] == MIN_VIEW_TICK_S == 0.02
+    assert ticks[-2] == ticks[-1] == MAX_VIEW_TICK_S == 0.05
+    assert MIN_VIEW_TICK_S < view_tick_s(600) < MAX_VIEW_TICK_S
+    assert view_tick_s(0) == UNWATCHED_VIEW_TICK_S > MAX_VIEW_TICK_S
+
+
+def test_watcher_counts_of_hubs_that_stopped_refreshing_are_ignored():
+    from processing.reporter import count_watchers
+
+    now = 1_000_000.0
+    fields = [b"3 999999.5", b"40 999990.0", "7 1000000.0", b"garbage"]
+    assert count_watchers(fields, now) == 10  # 40 was last refreshed 10 s ago: that hub is gone

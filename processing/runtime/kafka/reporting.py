@@ -4,6 +4,10 @@ Counters are cumulative per node across every task this instance ran (closed tas
 counting toward the totals). View deltas are coalesced per key between two flushes, and each
 flush of a view carries the next sequence number of that view, so a subscriber can detect a gap
 and resync from a snapshot.
+
+Each view has its own tick. A sink with a ``view_interval_s(view)`` method chooses it at every
+flush of that view (the Django sink: from how many sockets watch it); otherwise every view ticks
+at the instance's ``view_interval_s``.
 """
 
 from __future__ import annotations
@@ -54,7 +58,13 @@ class Reporter:
         self.latency_total = 0.0
         self.latency_batches = 0
         self.last_metrics = time.monotonic()
-        self.last_views = time.monotonic()
+        # view id -> when its pending changes are due: one tick after the view's last flush, so
+        # a change to a quiet view goes out at once and a busy view sends one delta per tick.
+        self.due: dict[str, float] = {}
+        self.last_flush: dict[str, float] = {}
+        # view id -> its tick, as the sink last chose it
+        self.intervals: dict[str, float] = {}
+        self._sink_interval = getattr(events, "view_interval_s", None)
 
     def batch_processed(self, seconds: float) -> None:
         self.latency_total += seconds
@@ -67,23 +77,27 @@ class Reporter:
                 into[name] = into.get(name, 0) + value
 
     def add_view_deltas(self, deltas: dict[str, dict]) -> None:
+        pending = self.pending_views
         for view, rows in deltas.items():
-            self.pending_views[view].update(rows)
+            if view not in self.due:
+                self.due[view] = self.last_flush.get(view, 0.0) + self.intervals.get(view, self.view_interval_s)
+            pending[view].update(rows)
 
     def drop_view_deltas(self) -> None:
         """After an abort: those changes were never committed and will be recomputed."""
         self.pending_views.clear()
+        self.due.clear()
 
     def poll_timeout(self, default_s: float) -> float:
         """How long the loop may wait for records: until the next view tick if changes wait."""
-        if not self.pending_views:
+        if not self.due:
             return default_s
-        return min(default_s, max(0.0, self.last_views + self.view_interval_s - time.monotonic()))
+        return min(default_s, max(0.0, min(self.due.values()) - time.monotonic()))
 
     def tick(self, tasks: list[Any], assigned: set[tuple[str, int]], consumer: Any, checkpoint: Any) -> None:
         now = time.monotonic()
-        if now - self.last_views >= self.view_interval_s:
-            self.flush_views()
+        if self.due and min(self.due.values()) <= now:
+            self.flush_views([view for view, due in self.due.items() if due <= now])
         if now - self.last_metrics < METRICS_INTERVAL_S:
             return
         self.last_metrics = now
@@ -113,12 +127,17 @@ class Reporter:
             }
         )
 
-    def flush_views(self) -> None:
-        self.last_views = time.monotonic()
-        if not self.pending_views:
-            return
-        pending, self.pending_views = self.pending_views, defaultdict(dict)
-        for view, rows in pending.items():
+    def flush_views(self, views: list[str] | None = None) -> None:
+        """Send the pending changes of ``views`` (all by default) as one delta per view."""
+        if views is None:
+            views = list(self.pending_views)
+        now = time.monotonic()
+        for view in views:
+            self.last_flush[view] = now
+            rows = self.pending_views.pop(view, None)
+            self.due.pop(view, None)
+            if self._sink_interval is not None:
+                self.intervals[view] = self._sink_interval(view) or self.view_interval_s
             if not rows:
                 continue
             self.view_seq[view] += 1

@@ -38,6 +38,11 @@ def windowed_counts_plan():
     return result.plan
 
 
+def wkey(name):
+    """A windowed view's key as the core hands it over: canonical JSON text."""
+    return orjson.dumps({"key": name, "window_start": 0, "window_end": 60_000}).decode()
+
+
 def test_windowed_view_rows_carry_the_window_as_an_object_and_numbered_deltas():
     plan = windowed_counts_plan()
     events = ListEventSink()
@@ -68,9 +73,56 @@ def test_windowed_view_rows_carry_the_window_as_an_object_and_numbered_deltas():
 
 def test_the_loop_never_waits_for_records_past_the_next_view_tick_while_rows_wait():
     reporter = Reporter(windowed_counts_plan(), ListEventSink(), view_interval_s=0.05)
-    reporter.flush_views()
     assert reporter.poll_timeout(0.2) == 0.2  # nothing waiting: the loop's usual wait
-    reporter.add_view_deltas({"live": {"alice": {"clicks": 1}}})
-    assert 0 <= reporter.poll_timeout(0.2) <= 0.05
-    reporter.last_views -= 1.0  # the tick is overdue
+    reporter.add_view_deltas({"live": {wkey("alice"): {"clicks": 1}}})
+    reporter.flush_views()
+    reporter.add_view_deltas({"live": {wkey("alice"): {"clicks": 2}}})
+    assert 0.02 < reporter.poll_timeout(0.2) <= 0.05
+    reporter.due["live"] -= 1.0  # the tick is overdue
     assert reporter.poll_timeout(0.2) == 0.0
+
+
+def test_a_quiet_views_change_goes_out_at_once_and_a_busy_view_sends_one_delta_per_tick():
+    events = ListEventSink()
+    reporter = Reporter(windowed_counts_plan(), events, view_interval_s=0.05)
+    loop_tick = lambda: reporter.tick([], set(), None, None)  # noqa: E731 - metrics not due
+    reporter.last_metrics = float("inf")
+    reporter.add_view_deltas({"live": {wkey("alice"): {"clicks": 1}}})
+    assert reporter.poll_timeout(0.2) == 0.0
+    loop_tick()
+    assert len(events.of_type("table_delta")) == 1
+    for n in range(2, 6):  # changes within one tick: held back, then coalesced per key
+        reporter.add_view_deltas({"live": {wkey("alice"): {"clicks": n}, wkey(f"k{n}"): {"clicks": 1}}})
+        loop_tick()
+    assert len(events.of_type("table_delta")) == 1
+    reporter.due["live"] -= 1.0
+    loop_tick()
+    second = events.of_type("table_delta")[1]
+    assert {r["key"]["key"]: r["value"]["clicks"] for r in second["rows"]} == {"alice": 5, "k2": 1, "k3": 1, "k4": 1, "k5": 1}
+
+
+class TickChoosingSink(ListEventSink):
+    def __init__(self, ticks):
+        super().__init__()
+        self.ticks = ticks
+        self.asked: list[str] = []
+
+    def view_interval_s(self, view):
+        self.asked.append(view)
+        return self.ticks[view]
+
+
+def test_a_sink_chooses_each_views_tick_at_its_flushes():
+    sink = TickChoosingSink({"live": 0.3})
+    reporter = Reporter(windowed_counts_plan(), sink, view_interval_s=0.05)
+    reporter.add_view_deltas({"live": {wkey("alice"): {"clicks": 1}}})
+    reporter.flush_views()
+    assert sink.asked == ["live"]
+    reporter.add_view_deltas({"live": {wkey("alice"): {"clicks": 2}}})
+    # The sink's 300 ms, not the instance's 50 ms.
+    assert 0.25 < reporter.poll_timeout(1.0) <= 0.3
+    sink.ticks["live"] = 0.02
+    reporter.due["live"] -= 1.0
+    reporter.flush_views(["live"])
+    reporter.add_view_deltas({"live": {wkey("alice"): {"clicks": 3}}})
+    assert 0 < reporter.poll_timeout(1.0) <= 0.02
