@@ -286,7 +286,27 @@ def setup_django(workdir: Path) -> None:
     call_command("migrate", verbosity=0)
 
 
-def make_deployment():
+def bench_document(topic: str) -> dict:
+    """Count per key, keeping the latest event's production time, into the view ``counts``."""
+    return {
+        "name": "bench-dashboard",
+        "nodes": [
+            {"id": "events", "type": "source", "config": {"topics": [topic]}},
+            {
+                "id": "by_key",
+                "type": "aggregate",
+                "config": {
+                    "group_by": None,
+                    "aggregations": {"count": "COUNT(*)", "produced_at": "LATEST(produced_at)"},
+                },
+            },
+            {"id": "counts", "type": "view", "config": {"title": "Counts"}},
+        ],
+        "edges": [{"source": "events", "target": "by_key"}, {"source": "by_key", "target": "counts"}],
+    }
+
+
+def make_deployment(topic: str):
     from django.contrib.auth import get_user_model
     from django.test import Client
 
@@ -297,18 +317,7 @@ def make_deployment():
         f"bench-{secrets.token_hex(3)}", password=secrets.token_hex(8)
     )
     topology = Topology.objects.create(name=f"bench-{secrets.token_hex(3)}", owner=user)
-    document = {
-        "nodes": [
-            {"id": "events", "type": "source", "config": {"topics": ["events"]}},
-            {
-                "id": "by_key",
-                "type": "aggregate",
-                "config": {"group_by": None, "aggregations": {"count": "COUNT(*)"}},
-            },
-            {"id": "counts", "type": "view", "config": {"title": "Counts"}},
-        ],
-        "edges": [{"source": "events", "target": "by_key"}, {"source": "by_key", "target": "counts"}],
-    }
+    document = bench_document(topic)
     version = TopologyVersion.objects.create(
         topology=topology, number=1, document=document, plan={}, plan_hash="0" * 64
     )
@@ -348,6 +357,187 @@ def start_daphne(port: int, log: Path, processes: int = 1) -> list[subprocess.Po
     raise RuntimeError("Daphne did not start")
 
 
+def emit_deltas(sink, rate, args):
+    """Without Kafka (``--direct``): coalesce per key here and hand one delta per tick to the
+    sink, as the runtime's reporter does. Returns (events, seconds, ticks ms, emit ms)."""
+    carry = 0.0
+    ticks: list[float] = []
+    emit_ms: list[float] = []
+    seq = 1
+    emitted = 0
+    started = time.monotonic()
+    next_tick = started
+    while time.monotonic() - started < args.seconds:
+        # The runtime's rule (processing/reporter.py, view_tick_s): the tick follows the number
+        # of sockets the hubs count on the view, unless --tick-ms fixes it.
+        tick = args.tick_ms / 1000 if args.tick_ms else sink.view_interval_s("counts")
+        ticks.append(tick * 1000)
+        next_tick += tick
+        carry += rate * tick
+        n, carry = int(carry), carry - int(carry)
+        now_ms = time.time() * 1000
+        rows = {}
+        for i in range(n):
+            # Spread the events' production times over the tick that just passed.
+            key = f"k{random.randrange(args.keys):05d}"
+            rows[key] = {
+                "count": seq * 1000 + i,
+                "produced_at": now_ms - (n - i) * (tick * 1000 / max(n, 1)),
+            }
+        t0 = time.perf_counter()
+        sink.emit(
+            {
+                "type": "table_delta",
+                "view": "counts",
+                "seq": seq,
+                "windowed": False,
+                "rows": [{"key": k, "value": v} for k, v in rows.items()],
+            }
+        )
+        emit_ms.append((time.perf_counter() - t0) * 1000)
+        emitted += n
+        seq += 1
+        delay = next_tick - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    return emitted, time.monotonic() - started, ticks, emit_ms
+
+
+PRODUCE_STEP_S = 0.005
+
+
+def produce_events(producer, topic, rate, args, sink):
+    """Through Kafka (the default): produce events at ``rate``, each stamped with its production
+    time; the runtime (``runtime_worker``, its own process) counts them into the view. Returns
+    (events, seconds, ticks ms as the sink's rule chose them, no emit times)."""
+    import orjson
+
+    carry = 0.0
+    emitted = 0
+    ticks: list[float] = []
+    started = time.monotonic()
+    next_step = started
+    while time.monotonic() - started < args.seconds:
+        next_step += PRODUCE_STEP_S
+        carry += rate * PRODUCE_STEP_S
+        n, carry = int(carry), carry - int(carry)
+        for _ in range(n):
+            key = f"k{random.randrange(args.keys):05d}"
+            producer.produce(topic, orjson.dumps({"produced_at": time.time() * 1000}), key.encode())
+        producer.poll(0)
+        emitted += n
+        if len(ticks) < args.seconds / 0.5 and (time.monotonic() - started) >= len(ticks) * 0.5:
+            ticks.append(sink.view_interval_s("counts") * 1000)
+        delay = next_step - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    producer.flush(10)
+    return emitted, time.monotonic() - started, ticks, []
+
+
+def start_runtime(args, deployment, topic, workdir):
+    """Create the source topic, fill the table (one event per key), start the runtime process
+    and wait until the view holds every key. Returns (producer, runtime process)."""
+    import orjson
+    from confluent_kafka import Producer
+
+    from processing.runtime.kafka import admin
+    from processing.runtime.records import TopicSpec
+
+    admin.ensure_topics({"bootstrap.servers": _bootstrap()}, [TopicSpec(topic, 1, {})])
+    producer = Producer({"bootstrap.servers": _bootstrap(), "linger.ms": 5})
+    for i in range(args.keys):
+        producer.produce(topic, orjson.dumps({"produced_at": time.time() * 1000}), f"k{i:05d}".encode())
+        if i % 10_000 == 0:
+            producer.poll(0)
+    producer.flush(30)
+    runtime = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--runtime-worker",
+            "--deployment",
+            str(deployment.pk),
+            "--topic",
+            topic,
+            "--app-id",
+            f"{topic}-app",
+        ],
+        cwd=ROOT,
+        stdout=open(workdir / "runtime.log", "ab"),  # noqa: SIM115 - the child owns it
+        stderr=subprocess.STDOUT,
+    )
+    import redis
+    from django.conf import settings
+
+    from dashboard import groups
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    deadline = time.monotonic() + 120
+    while client.hlen(groups.serving_rows_key(deployment.pk, "counts")) < args.keys:
+        if runtime.poll() is not None or time.monotonic() > deadline:
+            runtime.kill()
+            raise RuntimeError(f"the runtime did not fill the view (see {workdir / 'runtime.log'})")
+        time.sleep(0.25)
+    client.close()
+    return producer, runtime
+
+
+def stop_runtime(runtime, topic, app_id) -> None:
+    from processing.runtime.kafka import admin
+
+    runtime.send_signal(signal.SIGTERM)
+    try:
+        runtime.wait(30)
+    except subprocess.TimeoutExpired:
+        runtime.kill()
+    config = {"bootstrap.servers": _bootstrap()}
+    names = admin.admin_client(config).list_topics(timeout=10).topics
+    admin.delete_topics(config, [topic, *(t for t in names if t.startswith(f"{app_id}-"))])
+
+
+def runtime_worker(args) -> None:
+    """Runs in its own process, as a Celery worker would: one runtime instance of the bench
+    topology with the Django event sink, until SIGTERM."""
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from processing.reporter import DeploymentEventSink
+    from processing.runtime.kafka import loop
+    from topology.compiler import compile_document
+
+    stopping = [False]
+    signal.signal(signal.SIGTERM, lambda *_: stopping.__setitem__(0, True))
+    result = compile_document(bench_document(args.topic))
+    assert result.ok, [issue.to_dict() for issue in result.issues]
+    loop.run(
+        result.plan,
+        app_id=args.app_id,
+        kafka_config={"bootstrap.servers": _bootstrap()},
+        events=DeploymentEventSink(args.deployment, 0),
+        should_stop=lambda: stopping[0],
+    )
+
+
+def _bootstrap() -> str:
+    return os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
+
+
+def _serving_seq(deployment) -> int:
+    """Deltas published so far for the view (its serving seq): every socket should get each."""
+    import redis
+    from django.conf import settings
+
+    from dashboard import groups
+
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        return int(client.hget(groups.serving_meta_key(deployment.pk, "counts"), "seq") or 0)
+    finally:
+        client.close()
+
+
 def _renderer_busy(cdp) -> dict[str, float]:
     metrics = {m["name"]: m["value"] for m in cdp.send("Performance.getMetrics")["metrics"]}
     return {
@@ -358,7 +548,7 @@ def _renderer_busy(cdp) -> dict[str, float]:
     }
 
 
-def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir):
+def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir, producer, topic):
     from processing.reporter import DeploymentEventSink  # noqa: F401 - sink passed in
 
     others = clients - 1  # the browser page is one client
@@ -417,51 +607,17 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
                                   if (window.weirMeasure) requestAnimationFrame(tick); };
             requestAnimationFrame(tick); }"""
     )
-    carry = 0.0
-    ticks: list[float] = []
-    seq = 1
-    started = time.monotonic()
-    next_tick = started
-    emitted = 0
-    emit_ms: list[float] = []
-    while time.monotonic() - started < args.seconds:
-        # The runtime's rule (processing/reporter.py, view_tick_s): the tick follows the number
-        # of sockets the hubs count on the view, unless --tick-ms fixes it.
-        tick = args.tick_ms / 1000 if args.tick_ms else sink.view_interval_s("counts")
-        ticks.append(tick * 1000)
-        next_tick += tick
-        carry += rate * tick
-        n, carry = int(carry), carry - int(carry)
-        now_ms = time.time() * 1000
-        rows = {}
-        for i in range(n):
-            # Spread the events' production times over the tick that just passed.
-            key = f"k{random.randrange(args.keys):05d}"
-            rows[key] = {
-                "count": seq * 1000 + i,
-                "produced_at": now_ms - (n - i) * (tick * 1000 / max(n, 1)),
-            }
-        t0 = time.perf_counter()
-        sink.emit(
-            {
-                "type": "table_delta",
-                "view": "counts",
-                "seq": seq,
-                "windowed": False,
-                "rows": [{"key": k, "value": v} for k, v in rows.items()],
-            }
-        )
-        emit_ms.append((time.perf_counter() - t0) * 1000)
-        emitted += n
-        seq += 1
-        delay = next_tick - time.monotonic()
-        if delay > 0:
-            time.sleep(delay)
-    elapsed = time.monotonic() - started
+    frames_before = _serving_seq(deployment)
+    if producer is not None:
+        emitted, elapsed, ticks, emit_ms = produce_events(producer, topic, rate, args, sink)
+    else:
+        emitted, elapsed, ticks, emit_ms = emit_deltas(sink, rate, args)
     achieved = emitted / elapsed
     busy = {k: (v - busy_before[k]) / elapsed for k, v in _renderer_busy(cdp).items()}
     cdp.detach()
     time.sleep(1.0)  # let the tail render
+    frames = _serving_seq(deployment) - frames_before
+
     browser = page.evaluate(
         "() => { window.weirMeasure = false; return {lat: window.weirLatencies.slice(), raf: window.weirRaf, longest: window.weirLongest}; }"
     )
@@ -483,8 +639,9 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
         "sockets_received_p50_ms": round(percentile(socket_result["latencies"], 0.5), 1),
         "sockets_received_p99_ms": round(percentile(socket_result["latencies"], 0.99), 1),
         "socket_frames_received": socket_result["frames"],
-        "socket_frames_expected": (seq - 1) * others,
-        "emit_p50_ms": round(statistics.median(emit_ms), 2),
+        "socket_frames_expected": frames * others,
+        "through_kafka": producer is not None,
+        "emit_p50_ms": round(statistics.median(emit_ms), 2) if emit_ms else None,
         # Share of one core the page's main thread spent, by kind (Chromium's own counters).
         "browser_main_thread": {k: round(v, 3) for k, v in busy.items()},
         "daphne_processes": args.daphne_processes,
@@ -512,7 +669,9 @@ def run(argv: list[str]) -> int:
     parser.add_argument("--clients", default="100,1000")
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--keys", type=int, default=10_000)
-    parser.add_argument("--tick-ms", type=float, default=None, help="fixed tick (default: the runtime's rule)")
+    parser.add_argument(
+        "--tick-ms", type=float, default=None, help="fixed tick (default: the runtime's rule)"
+    )
     parser.add_argument(
         "--daphne-processes", type=int, default=1, help="Daphne processes sharing the port, one hub each"
     )
@@ -523,7 +682,15 @@ def run(argv: list[str]) -> int:
         help="socket clients do not offer permessage-deflate (the browser page still does)",
     )
     parser.add_argument("--logins-per-s", type=float, default=20, help="connect rate of the socket clients")
+    parser.add_argument(
+        "--direct",
+        action="store_true",
+        help="no Kafka: hand coalesced deltas straight to the sink (default: produce to Kafka and run the runtime)",
+    )
     parser.add_argument("--clients-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--runtime-worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--topic", help=argparse.SUPPRESS)
+    parser.add_argument("--app-id", help=argparse.SUPPRESS)
     parser.add_argument("--n", type=int)
     parser.add_argument("--measure", type=int)
     parser.add_argument("--host")
@@ -536,6 +703,9 @@ def run(argv: list[str]) -> int:
     if args.clients_worker:
         clients_worker(args)
         return 0
+    if args.runtime_worker:
+        runtime_worker(args)
+        return 0
 
     workdir = Path(tempfile.mkdtemp(prefix="weir-bench-dashboard-"))
     setup_django(workdir)
@@ -543,22 +713,27 @@ def run(argv: list[str]) -> int:
 
     from processing.reporter import DeploymentEventSink
 
-    deployment, cookie = make_deployment()
+    topic = f"bench-dashboard-{secrets.token_hex(4)}"
+    deployment, cookie = make_deployment(topic)
     sink = DeploymentEventSink(deployment.pk, 0)
-    # The table starts full: every key has a row, as a long-running view would.
-    for start in range(0, args.keys, 2000):
-        sink.emit(
-            {
-                "type": "table_delta",
-                "view": "counts",
-                "seq": 0,
-                "windowed": False,
-                "rows": [
-                    {"key": f"k{i:05d}", "value": {"count": 0}}
-                    for i in range(start, min(args.keys, start + 2000))
-                ],
-            }
-        )
+    producer = runtime = None
+    if args.direct:
+        # The table starts full: every key has a row, as a long-running view would.
+        for start in range(0, args.keys, 2000):
+            sink.emit(
+                {
+                    "type": "table_delta",
+                    "view": "counts",
+                    "seq": 0,
+                    "windowed": False,
+                    "rows": [
+                        {"key": f"k{i:05d}", "value": {"count": 0}}
+                        for i in range(start, min(args.keys, start + 2000))
+                    ],
+                }
+            )
+    else:
+        producer, runtime = start_runtime(args, deployment, topic, workdir)
     port = free_port()
     daphnes = start_daphne(port, workdir / "daphne.log", args.daphne_processes)
     results = []
@@ -578,7 +753,19 @@ def run(argv: list[str]) -> int:
             for clients in [int(c) for c in args.clients.split(",")]:
                 for rate in [int(r) for r in args.rates.split(",")]:
                     results.append(
-                        run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir)
+                        run_case(
+                            rate,
+                            clients,
+                            args,
+                            deployment,
+                            cookie,
+                            port,
+                            sink,
+                            page,
+                            workdir,
+                            producer,
+                            topic,
+                        )
                     )
             browser.close()
     finally:
@@ -586,6 +773,8 @@ def run(argv: list[str]) -> int:
             os.killpg(daphne.pid, signal.SIGTERM)
         for daphne in daphnes:
             daphne.wait(10)
+        if runtime is not None:
+            stop_runtime(runtime, topic, f"{topic}-app")
         import redis
         from django.conf import settings
 

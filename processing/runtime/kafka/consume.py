@@ -19,6 +19,26 @@ LOOKUP_ATTEMPTS = 3
 _TIMESTAMP = itemgetter(3)
 
 
+def next_batch(consumer: Any, max_messages: int, timeout: float) -> list[Any]:
+    """What has arrived, up to ``max_messages``; if nothing has, wait up to ``timeout`` for the
+    first message only.
+
+    ``consume(n, timeout)`` returns only when it has ``n`` messages or the whole timeout has
+    passed (measured: one message waiting, ``consume(10000, 2.0)`` returned after 2.0 s), so a
+    plain call would hold every record of a trickle for the full timeout. Like Kafka Streams'
+    ``poll()``, this returns as soon as anything is there; under load the queue librdkafka
+    prefetches into is full and batches stay large.
+    """
+    messages = consumer.consume(num_messages=max_messages, timeout=0)
+    if messages or timeout <= 0:
+        return messages
+    messages = consumer.consume(num_messages=1, timeout=timeout)
+    if messages and max_messages > 1:
+        # What came in the same fetch is queued already.
+        messages += consumer.consume(num_messages=max_messages - 1, timeout=0)
+    return messages
+
+
 def batch_records(messages: list[Any], only_topic: str | None) -> list[tuple]:
     """The consumed messages (without errors) as tuples in InputRecord's field order."""
     # One C-speed pass turns the batch into records. Plain tuples in InputRecord's field

@@ -46,7 +46,7 @@ from processing.runtime.kafka.checkpoint import (
     OutputProducer,
     ProducerFailure,
 )
-from processing.runtime.kafka.consume import batch_records, committed_offsets, read_position
+from processing.runtime.kafka.consume import batch_records, committed_offsets, next_batch, read_position
 from processing.runtime.kafka.failures import InstanceFailed, fatal_consume_error
 from processing.runtime.kafka.ordering import OrderedInputs
 from processing.runtime.kafka.reporting import Reporter
@@ -60,7 +60,7 @@ log = logging.getLogger(__name__)
 # the per-call costs (consume, grouping, one produce poll per task) vanish per record: 10,000
 # records of ~100 bytes is ~1 MB of fetch data and ~10-30 ms of processing.
 BATCH_SIZE = 10_000
-# How long consume() waits for a first record. Short, so an idle instance still commits,
+# How long the loop waits for a first record (consume.next_batch). Short, so an idle instance still commits,
 # reports metrics and notices should_stop() promptly.
 POLL_TIMEOUT_S = 0.2
 # Rewinds in a row without one successful checkpoint before the instance gives up: a sink
@@ -291,7 +291,7 @@ class Instance:
             self.checkpoint.settled = False
             # Never sleep on an empty topic past the next view tick while view changes wait.
             timeout = self.reporter.poll_timeout(POLL_TIMEOUT_S)
-            messages = self.consumer.consume(num_messages=BATCH_SIZE, timeout=timeout)
+            messages = next_batch(self.consumer, BATCH_SIZE, timeout)
             self._raise_callback_error()
             if self.needs_reset:
                 self._reset()

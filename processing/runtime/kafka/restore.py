@@ -18,6 +18,7 @@ from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as TP
 
 from processing.runtime.events import EventSink
+from processing.runtime.kafka.consume import next_batch
 
 log = logging.getLogger(__name__)
 
@@ -96,7 +97,7 @@ def restore_tasks(
         while remaining:
             if should_stop():
                 raise RestoreInterrupted()
-            messages = restore_consumer.consume(num_messages=RESTORE_BATCH, timeout=POLL_TIMEOUT_S)
+            messages = next_batch(restore_consumer, RESTORE_BATCH, POLL_TIMEOUT_S)
             chunks: dict[tuple[str, int], list[tuple[bytes, bytes | None]]] = defaultdict(list)
             ended = []
             for msg in messages:
