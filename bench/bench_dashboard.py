@@ -2,23 +2,29 @@
 
     .venv/bin/python bench/bench_dashboard.py [--rates 1000,10000] [--clients 100,1000]
                                               [--seconds 10] [--keys 10000] [--tick-ms N]
-                                              [--daphne-processes 1] [--no-deflate]
+                                              [--daphne-processes 1] [--no-deflate] [--direct]
 
-What runs: Daphne (config.asgi, the real consumer and hub; ``--daphne-processes`` of them
-sharing one listening socket) on a free port, the shared Redis (``REDIS_URL``, keys under a
-bench-only prefix), a throwaway SQLite database, one Debian Chromium page showing the
-deployment's default dashboard (a virtualised table of ``--keys`` rows), and N-1 further
-websocket clients in a separate process speaking the same protocol (raw RFC 6455 as asyncio
-protocols, offering permessage-deflate as Chromium does unless ``--no-deflate``; 10 of them
-inflate, decode and measure, the rest only count frames). Each case records the 1-minute load
-average: everything shares the machine's cores with whatever else runs.
+What runs: Kafka (``KAFKA_BOOTSTRAP_SERVERS``) and the runtime in its own process, as a Celery
+worker would run it (``loop.run`` with the Django sink ``DeploymentEventSink``); Daphne
+(config.asgi, the real consumer and hub; ``--daphne-processes`` of them sharing one listening
+socket) on a free port, the shared Redis (``REDIS_URL``, keys under a bench-only prefix), a
+throwaway SQLite database, one Debian Chromium page showing the deployment's default dashboard
+(a virtualised table of ``--keys`` rows), and N-1 further websocket clients in a separate
+process speaking the same protocol (raw RFC 6455 as asyncio protocols, offering
+permessage-deflate as Chromium does unless ``--no-deflate``; 10 of them inflate, decode and
+measure, the rest only count frames). Each case records the 1-minute load average: everything
+shares the machine's cores with whatever else runs.
 
-What is produced: events at the given rate over ``--keys`` keys, each stamped with the time it
-was produced (``produced_at``, epoch ms). As the runtime does, they are coalesced per key and
-handed to ``DeploymentEventSink.emit`` as one ``table_delta`` per tick. Latency is measured per
-row: browser = when the table rendered the frame holding it (requestAnimationFrame after the
-DOM update), socket clients = when the frame was read. Coalescing waits up to one tick, so
-that wait is part of every number.
+What is produced: events at the given rate over ``--keys`` keys to a one-partition topic, each
+stamped with the time it was produced (``produced_at``, epoch ms). The topology counts per key
+and keeps ``LATEST(produced_at)`` into the view ``counts``; the runtime coalesces the view's
+changes per key and sends one delta per tick, the tick chosen from the number of sockets
+watching (processing/reporter.py, ``view_tick_s``; ``--tick-ms`` fixes it, for ``--direct``
+only). Latency is measured per row: browser = when the table rendered the frame holding it
+(requestAnimationFrame after the DOM update), socket clients = when the frame was read. So every
+number includes the producer's linger, the broker, the consumer, the wait for the tick, Redis,
+the hub and the rendering. ``--direct`` leaves out Kafka and the runtime: the bench coalesces
+per key itself and hands the deltas to the sink.
 
 Prints a table and writes bench/results_dashboard.json.
 """
@@ -181,10 +187,16 @@ class _BenchSocket(asyncio.Protocol):
             frame = json.loads(self.message)
         self.message = bytearray()
         if frame.get("type") == "view.delta":
+            # "at" is when the sink published the frame: it splits each row's latency into
+            # upstream (producer, Kafka, runtime, tick, Redis script) and downstream (channel
+            # layer, hub, socket).
+            published = frame["at"] * 1000
+            self.latencies["downstream"].append(now - published)
             for row in frame["rows"]:
                 value = row["value"]
                 if value and "produced_at" in value:
-                    self.latencies.append(now - value["produced_at"])
+                    self.latencies["total"].append(now - value["produced_at"])
+                    self.latencies["upstream"].append(published - value["produced_at"])
 
 
 async def _client(host, port, cookie, deployment, measure, latencies, counts, ready, deflate):
@@ -215,7 +227,7 @@ def clients_worker(args) -> None:
     async def main():
         stop = asyncio.Event()
         asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, stop.set)
-        latencies: list[float] = []
+        latencies: dict[str, list[float]] = {"total": [], "upstream": [], "downstream": []}
         counts = [0]
         ready = asyncio.Semaphore(0)
         tasks = []
@@ -511,13 +523,45 @@ def runtime_worker(args) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.__setitem__(0, True))
     result = compile_document(bench_document(args.topic))
     assert result.ok, [issue.to_dict() for issue in result.issues]
-    loop.run(
-        result.plan,
-        app_id=args.app_id,
-        kafka_config={"bootstrap.servers": _bootstrap()},
-        events=DeploymentEventSink(args.deployment, 0),
-        should_stop=lambda: stopping[0],
-    )
+    class TimedSink(DeploymentEventSink):
+        """Notes, per view delta, how long emit took, the gap since the previous one and the
+        oldest row's age (produced -> handed to the sink); printed to runtime.log at the end."""
+
+        stats: dict[str, list[float]] = {"emit": [], "gap": [], "age": []}  # noqa: RUF012
+        last = None
+
+        def emit(self, event):
+            if event.get("type") != "table_delta":
+                return super().emit(event)
+            started = time.perf_counter()
+            now_ms = time.time() * 1000
+            ages = [now_ms - r["value"]["produced_at"] for r in event["rows"] if r.get("value")]
+            if ages:
+                self.stats["age"].append(max(ages))
+            if self.last is not None:
+                self.stats["gap"].append((started - self.last) * 1000)
+            self.last = started
+            super().emit(event)
+            self.stats["emit"].append((time.perf_counter() - started) * 1000)
+
+    sink = TimedSink(args.deployment, 0)
+    try:
+        loop.run(
+            result.plan,
+            app_id=args.app_id,
+            kafka_config={"bootstrap.servers": _bootstrap()},
+            events=sink,
+            should_stop=lambda: stopping[0],
+        )
+    finally:
+        sink.close()
+        for name, values in sink.stats.items():
+            if values:
+                print(
+                    f"runtime {name} ms: p50 {percentile(values, 0.5):.1f} p99 {percentile(values, 0.99):.1f} "
+                    f"max {max(values):.1f} n {len(values)}",
+                    flush=True,
+                )
 
 
 def _bootstrap() -> str:
@@ -636,8 +680,15 @@ def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir,
         "browser_rows_measured": len(browser["lat"]),
         "browser_fps": round(browser["raf"] / (args.seconds + 1.0), 1),
         "browser_longest_frame_ms": round(browser["longest"], 1),
-        "sockets_received_p50_ms": round(percentile(socket_result["latencies"], 0.5), 1),
-        "sockets_received_p99_ms": round(percentile(socket_result["latencies"], 0.99), 1),
+        "sockets_received_p50_ms": round(percentile(socket_result["latencies"]["total"], 0.5), 1),
+        "sockets_received_p99_ms": round(percentile(socket_result["latencies"]["total"], 0.99), 1),
+        # Of which: produced -> published by the sink (per row), published -> read (per frame).
+        "sockets_upstream_p50_p99_ms": [
+            round(percentile(socket_result["latencies"]["upstream"], q), 1) for q in (0.5, 0.99)
+        ],
+        "sockets_downstream_p50_p99_ms": [
+            round(percentile(socket_result["latencies"]["downstream"], q), 1) for q in (0.5, 0.99)
+        ],
         "socket_frames_received": socket_result["frames"],
         "socket_frames_expected": frames * others,
         "through_kafka": producer is not None,

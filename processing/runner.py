@@ -91,6 +91,30 @@ class FanOutSink:
             except Exception:  # a broken reporter must never stop processing
                 log.exception("event sink %r failed on %s", sink, event.get("type"))
 
+    def view_interval_s(self, view: str) -> float | None:
+        """A view's tick as the first sink that chooses ticks chooses it (the dashboards' sink:
+        by how many sockets watch); None leaves the runtime's default."""
+        for sink in self.sinks:
+            choose = getattr(sink, "view_interval_s", None)
+            if choose is None:
+                continue
+            try:
+                return choose(view)
+            except Exception:
+                log.exception("event sink %r could not choose a tick", sink)
+                return None
+        return None
+
+    def close(self) -> None:
+        for sink in self.sinks:
+            close = getattr(sink, "close", None)
+            if close is None:
+                continue
+            try:
+                close()
+            except Exception:
+                log.exception("event sink %r failed to close", sink)
+
 
 def reporter_sink(deployment_id: int, slot: int):
     """The dashboards' sink (Redis + channel layer) when it is installed."""
@@ -179,6 +203,7 @@ class InstanceRunner:
         warden = Warden(self.lease, state)
         warden.start()
         outcome, error = "stopped", ""
+        events = FanOutSink(StateSink(state), reporter_sink(deployment.pk, self.lease.slot))
         try:
             plan = plan_from_dict(_plan_data(deployment.version))
             run_loop = self.run_loop
@@ -191,7 +216,7 @@ class InstanceRunner:
                 kafka_config=kafka_config(),
                 guarantee=deployment.guarantee,
                 error_policy=deployment.error_policy,
-                events=FanOutSink(StateSink(state), reporter_sink(deployment.pk, self.lease.slot)),
+                events=events,
                 should_stop=warden.stop_requested.is_set,
                 instance_slot=self.lease.slot,
                 commit_interval_ms=int(conf.get("WEIR_COMMIT_INTERVAL_MS")),
@@ -203,6 +228,7 @@ class InstanceRunner:
             log.exception("instance %s crashed", self.lease)
             outcome, error = "failed", state.read()[2] or f"{type(exc).__name__}: {exc}"
         finally:
+            events.close()
             warden.finished.set()
             warden.state.dirty.set()
             warden.join(timeout=10)

@@ -118,6 +118,36 @@ def test_runner_reports_status_and_partitions_then_stops_when_the_deployment_is_
     assert exited.payload["held_lease"] is True
 
 
+class TickAskingLoop(FakeLoop):
+    def __call__(self, plan, *, events, should_stop, **kwargs):
+        self.tick = events.view_interval_s("counts")
+        super().__call__(plan, events=events, should_stop=should_stop, **kwargs)
+
+
+def test_runner_lets_the_dashboards_choose_view_ticks_and_reports_through_them(deployment):
+    import orjson
+    import redis
+    from django.conf import settings
+
+    from dashboard import groups
+    from processing.reporter import UNWATCHED_VIEW_TICK_S
+
+    pending_slot(deployment)
+    loop = TickAskingLoop()
+    thread, result = run_in_thread(InstanceRunner(deployment.pk, 0, 1, run_loop=loop))
+    wait_until(lambda: Deployment.objects.get(pk=deployment.pk).status == "running")
+    Deployment.objects.filter(pk=deployment.pk).update(desired_state="stopped")
+    thread.join(10)
+    assert result["outcome"] == "stopped"
+    assert loop.tick == UNWATCHED_VIEW_TICK_S  # the dashboards' sink answered: nobody watches
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        slot = orjson.loads(client.hget(groups.monitor_slots_key(deployment.pk), "0"))
+    finally:
+        client.close()
+    assert slot["status"] == "stopped"
+
+
 def test_runner_exits_when_its_slot_is_taken_over(deployment):
     pending_slot(deployment)
     thread, result = run_in_thread(InstanceRunner(deployment.pk, 0, 1, run_loop=FakeLoop()))

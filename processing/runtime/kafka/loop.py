@@ -421,6 +421,8 @@ class Instance:
     def _commit(self) -> None:
         from processing.runtime.executor import RecordFailure
 
+        # Views first: what waits for a tick need not also wait for the producer's flush.
+        self.reporter.flush_views()
         try:
             committed = self.checkpoint.commit(self.tasks.values())
         except RecordFailure as failure:
@@ -429,7 +431,6 @@ class Instance:
             raise InstanceFailed.of_record(failure) from failure
         if committed:
             self.recoveries = 0
-        self.reporter.flush_views()
 
     # --- recovery --------------------------------------------------------------------------
 
