@@ -173,6 +173,31 @@ class DeploymentEventSink:
                 self._on_monitor_event(event)
         except Exception as exc:  # a sink must never take the runtime down
             self._log_failure(kind, exc)
+        if kind == "metrics":
+            try:
+                self._heal_views()
+            except Exception as exc:
+                self._log_failure("view check", exc)
+
+    def _heal_views(self) -> None:
+        """Once a second (the runtime's metrics): write again every view whose serving table
+        Redis lost (a restart leaves no generation, or another one) or whose last write failed.
+
+        Without this, a table lost while its keys stop changing would stay empty until the
+        next change: a replay used to wait for the next delta.
+        """
+        views = [view for view in self._generation if self._rows.get(view) or view in self._needs_replay]
+        views += [view for view in self._needs_replay if view not in self._generation]
+        if not views:
+            return
+        with self.redis.pipeline(transaction=False) as pipe:
+            for view in views:
+                pipe.hget(groups.serving_meta_key(self.deployment_id, view), "generation")
+            generations = pipe.execute()
+        for view, generation in zip(views, generations, strict=True):
+            found = generation.decode() if isinstance(generation, bytes) else generation
+            if view in self._needs_replay or found != self._generation.get(view):
+                self._replay(view)
 
     def view_interval_s(self, view: str) -> float:
         """The runtime asks this at every flush of a view: how long to coalesce until the next."""

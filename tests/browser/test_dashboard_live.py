@@ -8,53 +8,19 @@ task hands the runtime, with the events the runtime emits (processing/runtime/ev
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import pytest
 from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from playwright.sync_api import expect
 
-from dashboard.serving import read_table_sync
 from processing.reporter import DeploymentEventSink
 from tests.browser.editor_support import chromium_browser, session_cookie
-from tests.conftest import PROCESS_READY_TIMEOUT_S, _http_answers, free_port, wait_for
 from tests.dashboard.conftest import make_deployment
-from tests.dashboard.live_client import canonical
-from tests.dashboard.redis_server import PrivateRedis
+from tests.dashboard.live_client import canonical, serving_table_at
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(120)]
 
 UI_TIMEOUT_MS = 20_000
-VENV_BIN = Path(sys.executable).parent
-
-
-@pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
-def daphne_on_private_redis(private_redis, stack_process_env, stack_processes):
-    port = free_port()
-    env = dict(stack_process_env, REDIS_URL=private_redis.url, WEIR_HTTP_PORT=str(port))
-    name = f"daphne-dashboard-{port}"
-    stack_processes.start(
-        name, [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], env
-    )
-    url = f"http://127.0.0.1:{port}"
-
-    def answers():
-        stack_processes.check_alive(name)
-        return _http_answers(f"{url}/accounts/login/")
-
-    wait_for(answers, PROCESS_READY_TIMEOUT_S, "Daphne (private Redis) to serve HTTP")
-    yield url
-    stack_processes.stop(name)
 
 
 def delta(seq, rows):
@@ -110,7 +76,7 @@ def test_table_cells_follow_deltas_and_resync_after_redis_restarts(
         )
 
         # What the browser shows is exactly the serving table.
-        seq, table = read_table_sync_at(private_redis.url, deployment.pk)
+        seq, table = serving_table_at(private_redis.url, deployment.pk)
         shown = page.evaluate(
             """() => {
                 const entry = window.weirDashboard.widgets.find(w => w.widget.view === 'counts');
@@ -136,9 +102,3 @@ def test_table_cells_follow_deltas_and_resync_after_redis_restarts(
         browser.close()
     sink.close()
 
-
-def read_table_sync_at(url, deployment_id):
-    from django.test import override_settings
-
-    with override_settings(REDIS_URL=url):
-        return read_table_sync(deployment_id, "counts")

@@ -18,7 +18,14 @@ from processing.runtime.events import ListEventSink
 from processing.runtime.kafka import loop
 from tests.browser.editor_support import chromium_browser, session_cookie
 from tests.dashboard.conftest import make_deployment
-from tests.integration.runtime_harness import create_topics, delete_app_topics, kafka_config, produce, unique
+from tests.integration.runtime_harness import (
+    create_topics,
+    delete_app_topics,
+    kafka_config,
+    produce,
+    unique,
+    wait_until,
+)
 from topology.compiler import naming
 from topology.compiler.plan import Aggregate, Aggregation, Plan, Source, Store, SubTopology, View
 
@@ -126,3 +133,97 @@ def test_events_produced_to_the_source_topic_change_the_dashboard_cell(
         stop.set()
         runtime.join(30)
         delete_app_topics(app_id, [topic])
+
+
+def test_a_running_runtime_feeds_the_table_through_a_redis_restart(
+    transactional_db, django_user_model, private_redis, daphne_on_private_redis
+):
+    """The acceptance scenario in one piece: the runtime consumes the source topic and the cell
+    changes; Redis is killed while events keep coming, restarted empty, and the table resyncs
+    to the runtime's counts, then keeps following new events."""
+    from channels_redis.core import RedisChannelLayer
+    from django.conf import settings
+
+    from tests.dashboard.live_client import canonical, serving_table_at
+
+    owner = django_user_model.objects.create_user(unique("dash-owner"), password="pw")
+    deployment = make_deployment(owner, DOCUMENT)
+    cookie = session_cookie(owner, daphne_on_private_redis)
+    topic, app_id = unique("clicks"), unique("dash-app")
+    create_topics({topic: 1})
+    produce(topic, clicks("alice", "alice", "bob"))
+    layer = RedisChannelLayer(
+        hosts=[private_redis.url], prefix=settings.CHANNEL_LAYERS["default"]["CONFIG"]["prefix"]
+    )
+    sink = DeploymentEventSink(deployment.pk, 0, redis_url=private_redis.url, channel_layer=layer)
+    stop = threading.Event()
+    seen = ListEventSink()
+    runtime = threading.Thread(
+        target=loop.run,
+        args=(count_into_view(topic),),
+        kwargs=dict(
+            app_id=app_id,
+            kafka_config=kafka_config(),
+            events=Tee(sink, seen),
+            should_stop=stop.is_set,
+            commit_interval_ms=500,
+        ),
+        daemon=True,
+    )
+    runtime.start()
+
+    def cell(page, key):
+        return page.locator(f'[data-view="counts"] .live-row[data-key="{key}"] .cell[data-col="count"]')
+
+    def runtime_counted(key, count):
+        return any(
+            row["key"] == key and row["value"] == {"count": count}
+            for event in seen.of_type("table_delta")
+            for row in event["rows"]
+        )
+
+    try:
+        with chromium_browser() as browser:
+            context = browser.new_context(viewport={"width": 1400, "height": 900})
+            context.add_cookies([cookie])
+            page = context.new_page()
+            page.goto(f"{daphne_on_private_redis}/deployments/{deployment.pk}/dashboard/")
+            expect(cell(page, "alice")).to_have_text("2", timeout=UI_TIMEOUT_MS)
+            expect(cell(page, "bob")).to_have_text("1")
+
+            private_redis.kill()
+            produce(topic, clicks("alice", "carol"))
+            wait_until(lambda: runtime_counted("carol", 1), 30, "the runtime to count carol while Redis is down")
+            private_redis.start()
+
+            expect(cell(page, "alice")).to_have_text("3", timeout=UI_TIMEOUT_MS)
+            expect(cell(page, "carol")).to_have_text("1", timeout=UI_TIMEOUT_MS)
+            expect(cell(page, "bob")).to_have_text("1")
+            produce(topic, clicks("bob"))
+            expect(cell(page, "bob")).to_have_text("2", timeout=UI_TIMEOUT_MS)
+
+            # The browser shows exactly the serving table, which is the runtime's.
+            page.wait_for_function(
+                """() => {
+                    const entry = window.weirDashboard.widgets.find(w => w.widget.view === 'counts');
+                    return entry.state.rows.size === 3;
+                }"""
+            )
+            shown = page.evaluate(
+                """() => {
+                    const entry = window.weirDashboard.widgets.find(w => w.widget.view === 'counts');
+                    return [...entry.state.rows.values()].map(r => [r.key, r.value]);
+                }"""
+            )
+            expected = {canonical(k): {"count": n} for k, n in (("alice", 3), ("bob", 2), ("carol", 1))}
+            assert {canonical(k): v for k, v in shown} == expected
+            assert serving_table_at(private_redis.url, deployment.pk)[1] == expected
+            context.close()
+            browser.close()
+        assert not [e for e in seen.of_type("status") if e["status"] == "failed"], seen.of_type("status")
+    finally:
+        stop.set()
+        runtime.join(30)
+        sink.close()
+        delete_app_topics(app_id, [topic])
+

@@ -69,3 +69,13 @@ class ReferenceClient:
             remaining = deadline - asyncio.get_running_loop().time()
             assert remaining > 0, f"timed out; last frames: {self.frames[-3:]}"
             await self.step(timeout=remaining)
+
+
+def serving_table_at(url: str, deployment_id: int, view: str = "counts") -> tuple[int, dict[str, Any]]:
+    """(seq, {canonical key: value}) of a view's serving table in the Redis at ``url``."""
+    from django.test import override_settings
+
+    from dashboard.serving import read_table_sync
+
+    with override_settings(REDIS_URL=url):
+        return read_table_sync(deployment_id, view)

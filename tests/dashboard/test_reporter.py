@@ -88,6 +88,34 @@ def test_changes_made_during_an_outage_reach_redis_when_it_returns(private_redis
     assert rows == {row_key("alice"): "10", row_key("carol"): "3", row_key("dave"): "4"}
 
 
+METRICS = {"type": "metrics", "nodes": {}, "latency_ms": 0.0, "partitions": []}
+
+
+def test_a_table_lost_while_its_keys_stand_still_is_written_again_within_a_metrics_tick(private_redis):
+    sink = DeploymentEventSink(DEPLOYMENT, 0, redis_url=private_redis.url)
+    sink.emit(delta(1, [(f"user-{i}", i) for i in range(50)]))
+    _, before = serving(private_redis.url)
+    private_redis.restart()
+    sink.emit(METRICS)  # the runtime reports every second, with or without changes
+    rows, meta = serving(private_redis.url)
+    assert len(rows) == 50 and rows[row_key("user-49")] == "49"
+    assert meta["generation"] != before["generation"]  # browsers see a new table and resync
+    sink.emit(METRICS)  # healthy again: nothing is rewritten
+    assert serving(private_redis.url)[1]["seq"] == meta["seq"]
+
+
+def test_changes_made_during_an_outage_reach_redis_with_the_next_metrics_even_without_changes(private_redis):
+    sink = DeploymentEventSink(DEPLOYMENT, 0, redis_url=private_redis.url)
+    sink.emit(delta(1, [("alice", 1), ("bob", 2)]))
+    private_redis.kill()
+    sink.emit(delta(2, [("alice", 10), ("bob", None)]))
+    sink.emit(METRICS)
+    private_redis.start()
+    sink.emit(METRICS)
+    rows, _ = serving(private_redis.url)
+    assert rows == {row_key("alice"): "10"}
+
+
 def test_another_instances_rows_are_rewritten_by_that_instance_after_a_restart(private_redis):
     first = DeploymentEventSink(DEPLOYMENT, 0, redis_url=private_redis.url)
     second = DeploymentEventSink(DEPLOYMENT, 1, redis_url=private_redis.url)
