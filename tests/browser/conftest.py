@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 
 from tests.browser.editor_support import chromium_browser, logged_in_page, unique
 from tests.conftest import PROCESS_READY_TIMEOUT_S, _http_answers, free_port, wait_for
-from tests.dashboard.redis_server import PrivateRedis
+from tests.dashboard.conftest import private_redis  # noqa: F401 - the dashboards' fixture
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -37,15 +37,7 @@ def page(request, chromium, live_daphne, editor_user):
 
 
 @pytest.fixture
-def private_redis():
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.kill()
-
-
-@pytest.fixture
-def daphne_on_private_redis(private_redis, stack_process_env, stack_processes):
+def daphne_on_private_redis(private_redis, stack_process_env, stack_processes):  # noqa: F811 - pytest fixture
     port = free_port()
     env = dict(stack_process_env, REDIS_URL=private_redis.url, WEIR_HTTP_PORT=str(port))
     name = f"daphne-dashboard-{port}"

@@ -42,6 +42,20 @@ def session_cookie(user, base_url: str) -> dict:
     return {"name": "sessionid", "value": client.cookies["sessionid"].value, "url": base_url}
 
 
+def dashboard_page(browser, base_url: str, cookie: dict, deployment_id: int):
+    """A logged-in page on a deployment's default dashboard."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    context.add_cookies([cookie])
+    page = context.new_page()
+    page.goto(f"{base_url}/deployments/{deployment_id}/dashboard/")
+    return page
+
+
+def count_cell(page, key: str, view: str = "counts"):
+    """The ``count`` cell of a key's row in a view's table."""
+    return page.locator(f'[data-view="{view}"] .live-row[data-key="{key}"] .cell[data-col="count"]')
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 

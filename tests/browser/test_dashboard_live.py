@@ -14,7 +14,7 @@ from django.conf import settings
 from playwright.sync_api import expect
 
 from processing.reporter import DeploymentEventSink
-from tests.browser.editor_support import chromium_browser, session_cookie
+from tests.browser.editor_support import chromium_browser, count_cell, dashboard_page, session_cookie
 from tests.dashboard.conftest import make_deployment
 from tests.dashboard.live_client import canonical, serving_table_at
 
@@ -33,10 +33,6 @@ def delta(seq, rows):
     }
 
 
-def cell(page, key):
-    return page.locator(f'[data-view="counts"] .live-row[data-key="{key}"] .cell[data-col="count"]')
-
-
 def test_table_cells_follow_deltas_and_resync_after_redis_restarts(
     transactional_db, django_user_model, private_redis, daphne_on_private_redis, stack_processes
 ):
@@ -51,16 +47,13 @@ def test_table_cells_follow_deltas_and_resync_after_redis_restarts(
     sink.emit(delta(1, [("alice", 1), ("bob", 2)]))
 
     with chromium_browser() as browser:
-        context = browser.new_context(viewport={"width": 1400, "height": 900})
-        context.add_cookies([cookie])
-        page = context.new_page()
-        page.goto(f"{daphne_on_private_redis}/deployments/{deployment.pk}/dashboard/")
-        expect(cell(page, "alice")).to_have_text("1", timeout=UI_TIMEOUT_MS)
-        expect(cell(page, "bob")).to_have_text("2")
+        page = dashboard_page(browser, daphne_on_private_redis, cookie, deployment.pk)
+        expect(count_cell(page, "alice")).to_have_text("1", timeout=UI_TIMEOUT_MS)
+        expect(count_cell(page, "bob")).to_have_text("2")
         expect(page.locator('[data-view="counts"] .freshness')).to_have_attribute("data-state", "live")
 
         sink.emit(delta(2, [("alice", 5)]))
-        expect(cell(page, "alice")).to_have_text("5", timeout=UI_TIMEOUT_MS)
+        expect(count_cell(page, "alice")).to_have_text("5", timeout=UI_TIMEOUT_MS)
 
         # Redis dies: the runtime keeps going (the sink buffers), then Redis comes back empty.
         private_redis.kill()
@@ -68,9 +61,9 @@ def test_table_cells_follow_deltas_and_resync_after_redis_restarts(
         private_redis.start()
         sink.emit(delta(4, [("dave", 4)]))
 
-        expect(cell(page, "alice")).to_have_text("7", timeout=UI_TIMEOUT_MS)
-        expect(cell(page, "carol")).to_have_text("3", timeout=UI_TIMEOUT_MS)
-        expect(cell(page, "dave")).to_have_text("4", timeout=UI_TIMEOUT_MS)
+        expect(count_cell(page, "alice")).to_have_text("7", timeout=UI_TIMEOUT_MS)
+        expect(count_cell(page, "carol")).to_have_text("3", timeout=UI_TIMEOUT_MS)
+        expect(count_cell(page, "dave")).to_have_text("4", timeout=UI_TIMEOUT_MS)
         expect(page.locator('[data-view="counts"] .live-row[data-key="bob"]')).to_have_count(
             0, timeout=UI_TIMEOUT_MS
         )
@@ -98,7 +91,5 @@ def test_table_cells_follow_deltas_and_resync_after_redis_restarts(
             f"daphne-dashboard-{daphne_on_private_redis.rsplit(':', 1)[1]}", 400
         )
         assert "hub frames are written pre-framed to Daphne's transport" in daphne_log
-        context.close()
         browser.close()
     sink.close()
-

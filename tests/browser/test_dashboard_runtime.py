@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from processing.reporter import DeploymentEventSink
 from processing.runtime.events import ListEventSink
 from processing.runtime.kafka import loop
-from tests.browser.editor_support import chromium_browser, session_cookie
+from tests.browser.editor_support import chromium_browser, count_cell, dashboard_page, session_cookie
 from tests.dashboard.conftest import make_deployment
 from tests.integration.runtime_harness import (
     create_topics,
@@ -85,6 +85,24 @@ def clicks(*users):
     return [(user.encode(), orjson.dumps({"user": user})) for user in users]
 
 
+def start_runtime(topic: str, app_id: str, events, stop: threading.Event) -> threading.Thread:
+    """The real Kafka loop in a thread, counting ``topic`` per user into the view ``counts``."""
+    runtime = threading.Thread(
+        target=loop.run,
+        args=(count_into_view(topic),),
+        kwargs=dict(
+            app_id=app_id,
+            kafka_config=kafka_config(),
+            events=events,
+            should_stop=stop.is_set,
+            commit_interval_ms=500,
+        ),
+        daemon=True,
+    )
+    runtime.start()
+    return runtime
+
+
 def test_events_produced_to_the_source_topic_change_the_dashboard_cell(
     transactional_db, django_user_model, live_daphne
 ):
@@ -96,28 +114,11 @@ def test_events_produced_to_the_source_topic_change_the_dashboard_cell(
     produce(topic, clicks("alice", "alice", "alice", "bob"))
     stop = threading.Event()
     seen = ListEventSink()
-    runtime = threading.Thread(
-        target=loop.run,
-        args=(count_into_view(topic),),
-        kwargs=dict(
-            app_id=app_id,
-            kafka_config=kafka_config(),
-            events=Tee(DeploymentEventSink(deployment.pk, 0), seen),
-            should_stop=stop.is_set,
-            commit_interval_ms=500,
-            view_interval_ms=100,
-        ),
-        daemon=True,
-    )
-    runtime.start()
+    runtime = start_runtime(topic, app_id, Tee(DeploymentEventSink(deployment.pk, 0), seen), stop)
     try:
         with chromium_browser() as browser:
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.add_cookies([cookie])
-            page = context.new_page()
-            page.goto(f"{live_daphne}/deployments/{deployment.pk}/dashboard/")
-            alice = page.locator('[data-view="counts"] .live-row[data-key="alice"] .cell[data-col="count"]')
-            bob = page.locator('[data-view="counts"] .live-row[data-key="bob"] .cell[data-col="count"]')
+            page = dashboard_page(browser, live_daphne, cookie, deployment.pk)
+            alice, bob = count_cell(page, "alice"), count_cell(page, "bob")
             expect(alice).to_have_text("3", timeout=UI_TIMEOUT_MS)
             expect(bob).to_have_text("1")
 
@@ -158,22 +159,7 @@ def test_a_running_runtime_feeds_the_table_through_a_redis_restart(
     sink = DeploymentEventSink(deployment.pk, 0, redis_url=private_redis.url, channel_layer=layer)
     stop = threading.Event()
     seen = ListEventSink()
-    runtime = threading.Thread(
-        target=loop.run,
-        args=(count_into_view(topic),),
-        kwargs=dict(
-            app_id=app_id,
-            kafka_config=kafka_config(),
-            events=Tee(sink, seen),
-            should_stop=stop.is_set,
-            commit_interval_ms=500,
-        ),
-        daemon=True,
-    )
-    runtime.start()
-
-    def cell(page, key):
-        return page.locator(f'[data-view="counts"] .live-row[data-key="{key}"] .cell[data-col="count"]')
+    runtime = start_runtime(topic, app_id, Tee(sink, seen), stop)
 
     def runtime_counted(key, count):
         return any(
@@ -184,23 +170,22 @@ def test_a_running_runtime_feeds_the_table_through_a_redis_restart(
 
     try:
         with chromium_browser() as browser:
-            context = browser.new_context(viewport={"width": 1400, "height": 900})
-            context.add_cookies([cookie])
-            page = context.new_page()
-            page.goto(f"{daphne_on_private_redis}/deployments/{deployment.pk}/dashboard/")
-            expect(cell(page, "alice")).to_have_text("2", timeout=UI_TIMEOUT_MS)
-            expect(cell(page, "bob")).to_have_text("1")
+            page = dashboard_page(browser, daphne_on_private_redis, cookie, deployment.pk)
+            expect(count_cell(page, "alice")).to_have_text("2", timeout=UI_TIMEOUT_MS)
+            expect(count_cell(page, "bob")).to_have_text("1")
 
             private_redis.kill()
             produce(topic, clicks("alice", "carol"))
-            wait_until(lambda: runtime_counted("carol", 1), 30, "the runtime to count carol while Redis is down")
+            wait_until(
+                lambda: runtime_counted("carol", 1), 30, "the runtime to count carol while Redis is down"
+            )
             private_redis.start()
 
-            expect(cell(page, "alice")).to_have_text("3", timeout=UI_TIMEOUT_MS)
-            expect(cell(page, "carol")).to_have_text("1", timeout=UI_TIMEOUT_MS)
-            expect(cell(page, "bob")).to_have_text("1")
+            expect(count_cell(page, "alice")).to_have_text("3", timeout=UI_TIMEOUT_MS)
+            expect(count_cell(page, "carol")).to_have_text("1", timeout=UI_TIMEOUT_MS)
+            expect(count_cell(page, "bob")).to_have_text("1")
             produce(topic, clicks("bob"))
-            expect(cell(page, "bob")).to_have_text("2", timeout=UI_TIMEOUT_MS)
+            expect(count_cell(page, "bob")).to_have_text("2", timeout=UI_TIMEOUT_MS)
 
             # The browser shows exactly the serving table, which is the runtime's.
             page.wait_for_function(
@@ -218,7 +203,6 @@ def test_a_running_runtime_feeds_the_table_through_a_redis_restart(
             expected = {canonical(k): {"count": n} for k, n in (("alice", 3), ("bob", 2), ("carol", 1))}
             assert {canonical(k): v for k, v in shown} == expected
             assert serving_table_at(private_redis.url, deployment.pk)[1] == expected
-            context.close()
             browser.close()
         assert not [e for e in seen.of_type("status") if e["status"] == "failed"], seen.of_type("status")
     finally:
@@ -226,4 +210,3 @@ def test_a_running_runtime_feeds_the_table_through_a_redis_restart(
         runtime.join(30)
         sink.close()
         delete_app_topics(app_id, [topic])
-
