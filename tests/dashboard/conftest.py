@@ -90,7 +90,9 @@ def communicator(cookie: str | None, origin: str = "http://127.0.0.1"):
 
 @pytest.fixture
 def clear_serving():
-    """Serving keys of the deployments a test used are removed after it (shared dev Redis)."""
+    """Serving and monitor keys of the deployments a test used are removed after it (shared
+    Redis). Not the hubs' markers and watcher counts: a live Daphne's hub that found its marker
+    gone would take it for a Redis restart and resync every socket of the next test."""
     import redis
     from django.conf import settings
 
@@ -98,7 +100,11 @@ def clear_serving():
 
     yield
     client = redis.Redis.from_url(settings.REDIS_URL)
-    keys = list(client.scan_iter(match=f"{groups.prefix()}:*", count=500))
+    keys = [
+        key
+        for kind in ("serving", "monitor")
+        for key in client.scan_iter(match=f"{groups.prefix()}:{kind}:*", count=500)
+    ]
     if keys:
         client.delete(*keys)
     client.close()
