@@ -58,6 +58,7 @@ def serving_meta_key(deployment_id: int, view_id: str) -> str:
 def monitor_slots_key(deployment_id: int) -> str:
     return f"{prefix()}:monitor:{int(deployment_id)}:slots"
 
+
 # A hub's watcher count is believed for this long after its last refresh (a process that died
 # stops refreshing it); hubs refresh every second.
 WATCHERS_FRESH_S = 5.0

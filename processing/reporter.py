@@ -12,6 +12,8 @@ the serving copy in Redis is the snapshot every browser starts from:
 - Redis may vanish and come back empty (no persistence). Each sink keeps the rows its instance
   produced; when the table's generation changes, or a write failed, it writes them all again so
   the serving copy converges to the runtime's state without waiting for every key to change.
+  Generations are checked on every write and once a second (with the runtime's metrics), so a
+  table lost while its keys stand still comes back too.
 
 - Each view's tick (how long the runtime coalesces its changes before sending a delta) follows
   how many sockets watch it, as counted by the hubs (dashboard/hub.py): see ``view_tick_s``.
