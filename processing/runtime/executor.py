@@ -15,7 +15,7 @@ from typing import Any
 
 from processing.runtime.events import EventSink, NullEventSink
 from processing.runtime.operators.base import Node, NodeError, TaskContext
-from processing.runtime.records import InputRecord, OutputRecord, TopicSpec
+from processing.runtime.records import InputRecord, OutputRecord, TopicSpec, headers_of
 from processing.runtime.serde import display_key
 from processing.runtime.state.memory import MemoryStore
 from topology.compiler import naming
@@ -194,7 +194,10 @@ class StreamTask:
         if policy == "fail":
             raise RecordFailure(topic, partition, offset, error.node_id, error.error_class, error.message)
         if policy == "dlq":
+            # The record's own headers first, then where and why it failed (as KIP-1034's
+            # dead-letter records in Kafka Streams keep them).
             headers = [
+                *headers_of(record),
                 (H_TOPIC, topic.encode()),
                 (H_PARTITION, str(partition).encode()),
                 (H_OFFSET, str(offset).encode()),

@@ -6,7 +6,7 @@ type so the core stays testable without a broker.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 Headers = list[tuple[str, bytes]]
 
@@ -18,7 +18,17 @@ class InputRecord(NamedTuple):
     timestamp: int  # epoch ms (the Kafka record timestamp)
     key: bytes | None
     value: bytes | None
-    headers: Headers | None = None
+    # Headers, None, or (from the Kafka loop) the consumed message, whose headers() is called
+    # only when they are needed: see headers_of.
+    headers: Any = None
+
+
+def headers_of(record: tuple) -> Headers:
+    """A record's input headers: a list as given, or read from the consumed message now."""
+    headers = record[6]
+    if headers is None or isinstance(headers, list):
+        return headers or []
+    return headers.headers() or []
 
 
 class OutputRecord(NamedTuple):

@@ -74,12 +74,12 @@ def producer() -> Producer:
 
 def produce(
     topic: str,
-    records: Iterable[tuple[bytes | None, bytes | None] | tuple[bytes | None, bytes | None, int]],
+    records: Iterable[tuple[Any, ...]],
     *,
     partition: int | None = None,
 ) -> int:
-    """Produce (key, value[, timestamp_ms]) records, to ``partition`` if given (else by key);
-    returns the count. Raises on delivery errors."""
+    """Produce (key, value[, timestamp_ms[, headers]]) records (a timestamp of None: now), to
+    ``partition`` if given (else by key); returns the count. Raises on delivery errors."""
     errors: list[KafkaError] = []
 
     def on_delivery(err: KafkaError | None, _msg: Any) -> None:
@@ -90,8 +90,10 @@ def produce(
     count = 0
     for record in records:
         kwargs: dict[str, Any] = {"key": record[0], "value": record[1], "on_delivery": on_delivery}
-        if len(record) > 2:
+        if len(record) > 2 and record[2] is not None:
             kwargs["timestamp"] = record[2]
+        if len(record) > 3:
+            kwargs["headers"] = record[3]
         if partition is not None:
             kwargs["partition"] = partition
         while True:

@@ -37,7 +37,8 @@ def test_one_percent_poison_pills_land_in_the_dead_letter_topic_with_their_origi
     for i in range(20_000):
         key = f"key-{rng.randrange(200):03d}"
         if i % 100 == 37:
-            records.append((key.encode(), b"{not json #" + str(i).encode()))
+            trace = [("trace-id", b"t%d" % i), ("origin", b"sensor")]
+            records.append((key.encode(), b"{not json #" + str(i).encode(), None, trace))
             poisoned += 1
         else:
             records.append((key.encode(), orjson.dumps({"n": i})))
@@ -52,6 +53,9 @@ def test_one_percent_poison_pills_land_in_the_dead_letter_topic_with_their_origi
         assert len(dead) == poisoned == 200
         by_position = {(r["partition"], r["offset"]): r["value"] for r in read_all(source)}
         for record in dead:
+            # The record's own headers come first and unchanged, then the error headers.
+            number = record["value"].removeprefix(b"{not json #")
+            assert record["headers"][:2] == [("trace-id", b"t" + number), ("origin", b"sensor")]
             headers = dict(record["headers"])
             assert headers[H_TOPIC].decode() == source
             position = (int(headers[H_PARTITION]), int(headers[H_OFFSET]))

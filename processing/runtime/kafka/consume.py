@@ -43,18 +43,18 @@ def batch_records(messages: list[Any], only_topic: str | None) -> list[tuple]:
     """The consumed messages (without errors) as tuples in InputRecord's field order."""
     # One C-speed pass turns the batch into records. Plain tuples in InputRecord's field
     # order: the core only indexes them, and a NamedTuple costs three times as much to build.
-    # Input headers are left out: no operator reads them (dead letters carry the error
-    # headers only), and headers() builds a list per message.
+    # The headers slot holds the message itself: no operator reads headers, and headers()
+    # builds a list per message, so they are read only for a record that becomes a dead
+    # letter (records.headers_of), which keeps them.
     topic = only_topic
     if topic is not None:
         # One input topic: skip topic(), which builds a new str per message.
         records = [
-            (topic, m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), None) for m in messages
+            (topic, m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), m) for m in messages
         ]
     else:
         records = [
-            (m.topic(), m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), None)
-            for m in messages
+            (m.topic(), m.partition(), m.offset(), m.timestamp()[1], m.key(), m.value(), m) for m in messages
         ]
     if records and min(map(_TIMESTAMP, records)) < 0:
         # No timestamp on some records (old producers): processing time, as Kafka Streams'

@@ -33,6 +33,15 @@ def test_dlq_policy_sends_the_original_record_with_located_headers():
     assert driver.metrics()["src"]["errors"] == 1
 
 
+def test_a_dead_letter_keeps_the_records_own_headers_before_the_error_headers():
+    driver = TopologyTestDriver(counting_plan(), app_id="shop", error_policy="dlq")
+    own = [("trace-id", b"abc"), ("trace-id", b"twice"), ("empty", None)]
+    driver.pipe_input("in", "bad", b"\x00not json", timestamp=2, headers=own)
+    (dead,) = driver.dlq()
+    assert dead.headers[:3] == own
+    assert [name for name, _ in dead.headers[3:]] == [H_TOPIC, H_PARTITION, H_OFFSET, H_NODE, H_CLASS, H_MESSAGE]
+
+
 def test_expression_errors_are_attributed_to_their_node():
     plan = single(source(), aggregate(aggregations=(Aggregation("total", "SUM", "price"),)), sink("agg"))
     driver = TopologyTestDriver(plan, error_policy="dlq")
