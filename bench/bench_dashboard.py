@@ -523,6 +523,7 @@ def runtime_worker(args) -> None:
     signal.signal(signal.SIGTERM, lambda *_: stopping.__setitem__(0, True))
     result = compile_document(bench_document(args.topic))
     assert result.ok, [issue.to_dict() for issue in result.issues]
+
     class TimedSink(DeploymentEventSink):
         """Notes, per view delta, how long emit took, the gap since the previous one and the
         oldest row's age (produced -> handed to the sink); printed to runtime.log at the end."""

@@ -162,7 +162,9 @@ def test_a_delta_rewrites_only_the_rows_it_changed_and_the_highlight_fades(live_
         expect(table.locator(".live-table-count")).to_have_text("20 rows")
         # Tag the DOM nodes of two rows, then change one of them.
         for key in ("user-03", "user-04"):
-            table.locator(f'.live-row[data-key="{key}"] [data-col="count"]').evaluate("el => { el.weirTag = 1; }")
+            table.locator(f'.live-row[data-key="{key}"] [data-col="count"]').evaluate(
+                "el => { el.weirTag = 1; }"
+            )
         emit(2, [("user-04", 400)])
         changed = table.locator('.live-row[data-key="user-04"]')
         expect(changed.locator('[data-col="count"]')).to_have_text("400")

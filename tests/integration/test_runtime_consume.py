@@ -19,7 +19,9 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(120)]
 def test_a_batch_is_whatever_has_arrived_not_a_wait_for_a_full_batch():
     topic = unique("trickle")
     create_topics({topic: 1})
-    consumer = Consumer({"bootstrap.servers": bootstrap(), "group.id": unique("g"), "enable.auto.commit": False})
+    consumer = Consumer(
+        {"bootstrap.servers": bootstrap(), "group.id": unique("g"), "enable.auto.commit": False}
+    )
     try:
         consumer.assign([TP(topic, 0, OFFSET_BEGINNING)])
         produce(topic, [(b"k", b"%d" % i) for i in range(5)])

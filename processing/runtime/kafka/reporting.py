@@ -80,7 +80,9 @@ class Reporter:
         pending = self.pending_views
         for view, rows in deltas.items():
             if view not in self.due:
-                self.due[view] = self.last_flush.get(view, 0.0) + self.intervals.get(view, self.view_interval_s)
+                self.due[view] = self.last_flush.get(view, 0.0) + self.intervals.get(
+                    view, self.view_interval_s
+                )
             pending[view].update(rows)
 
     def drop_view_deltas(self) -> None:

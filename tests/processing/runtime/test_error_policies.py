@@ -39,7 +39,14 @@ def test_a_dead_letter_keeps_the_records_own_headers_before_the_error_headers():
     driver.pipe_input("in", "bad", b"\x00not json", timestamp=2, headers=own)
     (dead,) = driver.dlq()
     assert dead.headers[:3] == own
-    assert [name for name, _ in dead.headers[3:]] == [H_TOPIC, H_PARTITION, H_OFFSET, H_NODE, H_CLASS, H_MESSAGE]
+    assert [name for name, _ in dead.headers[3:]] == [
+        H_TOPIC,
+        H_PARTITION,
+        H_OFFSET,
+        H_NODE,
+        H_CLASS,
+        H_MESSAGE,
+    ]
 
 
 def test_expression_errors_are_attributed_to_their_node():

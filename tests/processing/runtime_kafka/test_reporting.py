@@ -98,7 +98,13 @@ def test_a_quiet_views_change_goes_out_at_once_and_a_busy_view_sends_one_delta_p
     reporter.due["live"] -= 1.0
     loop_tick()
     second = events.of_type("table_delta")[1]
-    assert {r["key"]["key"]: r["value"]["clicks"] for r in second["rows"]} == {"alice": 5, "k2": 1, "k3": 1, "k4": 1, "k5": 1}
+    assert {r["key"]["key"]: r["value"]["clicks"] for r in second["rows"]} == {
+        "alice": 5,
+        "k2": 1,
+        "k3": 1,
+        "k4": 1,
+        "k5": 1,
+    }
 
 
 class TickChoosingSink(ListEventSink):
