@@ -3,7 +3,12 @@
 The editor builds its forms from ``catalog_schema()`` and the compiler validates configs with
 the same models, so nothing is written twice. Ports are typed ``stream`` or ``table`` as in
 Kafka Streams. A node's output kind may depend on its input (``filter`` and ``map`` keep
-the kind they receive; a ``join`` of two tables is a table), which ``output_kind`` computes.
+the kind they receive; a ``join`` of two tables is a table). That dependency is data, the
+``output_rule`` of each type, exported with the catalog: ``output_kind`` here and the editor's
+``outputKind`` (static/editor/model.mjs) both evaluate the same rule, and a golden test
+(tests/topology/compiler/golden/) feeds both the same documents.
+
+``catalog_schema()`` is the one format the editor reads (docs/editor.md, "The catalog").
 
 Expression fields hold SQL (see docs/expressions.md); durations are an integer number of
 milliseconds or a string such as ``"500ms"``, ``"10s"``, ``"5m"``, ``"1h"``, ``"1d"``.
@@ -262,6 +267,17 @@ class ViewConfig(Config):
 # --- node types -------------------------------------------------------------------------------
 
 
+PaletteGroup = Literal["sources", "transforms", "aggregations", "joins", "sinks"]
+# The editor's palette shows the groups in this order, under these titles.
+PALETTE_GROUPS: tuple[tuple[PaletteGroup, str], ...] = (
+    ("sources", "Sources"),
+    ("transforms", "Transforms"),
+    ("aggregations", "Aggregations"),
+    ("joins", "Joins"),
+    ("sinks", "Sinks and views"),
+)
+
+
 @dataclass(frozen=True)
 class InputPort:
     name: str
@@ -273,7 +289,7 @@ class InputPort:
 class NodeType:
     name: str
     title: str
-    category: str
+    group: PaletteGroup
     description: str
     config: type[Config]
     inputs: tuple[InputPort, ...] = ()
@@ -310,7 +326,7 @@ NODE_TYPES: dict[str, NodeType] = {
         NodeType(
             "filter",
             "Filter",
-            "transform",
+            "transforms",
             "Keeps the records for which `where` is TRUE. On a table, a dropped row becomes a delete.",
             FilterConfig,
             IN_EITHER,
@@ -320,7 +336,7 @@ NODE_TYPES: dict[str, NodeType] = {
         NodeType(
             "map",
             "Map",
-            "transform",
+            "transforms",
             "Computes, keeps and drops fields of each value.",
             MapConfig,
             IN_EITHER,
@@ -330,7 +346,7 @@ NODE_TYPES: dict[str, NodeType] = {
         NodeType(
             "flat_map",
             "Explode array",
-            "transform",
+            "transforms",
             "Emits one record per element of an array field.",
             FlatMapConfig,
             IN_STREAM,
@@ -338,7 +354,7 @@ NODE_TYPES: dict[str, NodeType] = {
         NodeType(
             "select_key",
             "Re-key",
-            "transform",
+            "transforms",
             "Sets a new record key and repartitions the stream by it.",
             SelectKeyConfig,
             IN_STREAM,
@@ -347,7 +363,7 @@ NODE_TYPES: dict[str, NodeType] = {
         NodeType(
             "branch",
             "Branch",
-            "transform",
+            "transforms",
             "Routes each record to the first branch whose condition is TRUE; the `default` output gets the rest.",
             BranchConfig,
             IN_STREAM,
@@ -357,7 +373,7 @@ NODE_TYPES: dict[str, NodeType] = {
         NodeType(
             "merge",
             "Merge",
-            "transform",
+            "transforms",
             "Merges several streams into one.",
             MergeConfig,
             (InputPort("in", STREAM, multiple=True),),
@@ -365,7 +381,7 @@ NODE_TYPES: dict[str, NodeType] = {
         NodeType(
             "aggregate",
             "Aggregate",
-            "stateful",
+            "aggregations",
             "Groups by an expression (repartitioning) or by the record key, optionally in windows; the output is a table.",
             AggregateConfig,
             IN_STREAM,
@@ -375,7 +391,7 @@ NODE_TYPES: dict[str, NodeType] = {
         NodeType(
             "join",
             "Join",
-            "stateful",
+            "joins",
             "Joins two inputs on their key: stream-stream within a window, stream-table lookups, or table-table.",
             JoinConfig,
             (InputPort("left", EITHER), InputPort("right", EITHER)),
@@ -385,7 +401,7 @@ NODE_TYPES: dict[str, NodeType] = {
         NodeType(
             "to_table",
             "To table",
-            "stateful",
+            "transforms",
             "Turns a stream into a table: the latest value per key.",
             ToTableConfig,
             IN_STREAM,
@@ -394,7 +410,7 @@ NODE_TYPES: dict[str, NodeType] = {
         NodeType(
             "to_stream",
             "To stream",
-            "transform",
+            "transforms",
             "Turns a table into its changelog stream of updates and deletes.",
             ToStreamConfig,
             (InputPort("in", TABLE),),
@@ -439,48 +455,84 @@ def join_sides(left: StreamKind, right: StreamKind) -> str:
     return "stream_table"
 
 
-def output_kind(node_type: NodeType, input_kinds: dict[str, StreamKind]) -> StreamKind | None:
+def output_rule(node_type: NodeType) -> dict[str, Any] | None:
+    """How a node's output kind follows from its input kinds, as data (exported to the editor).
+
+    ``{"kind": k}``: always ``k``. ``{"same_as": port}``: the kind arriving on that input
+    port (``KTable#filter`` is a table). ``{"table_if_all": [ports]}``: a table when every
+    named input is a table, else a stream (a join: table-table gives a table, stream-stream and
+    stream-table give a stream). ``None``: no output (sinks and views).
+    """
+    return _OUTPUT_RULES[node_type.name]
+
+
+def _rule_of(node_type: NodeType) -> dict[str, Any] | None:
     if node_type.output in ("stream", "table"):
-        return node_type.output
+        return {"kind": node_type.output}
     if node_type.output == "same":
-        return input_kinds.get("in")
+        return {"same_as": node_type.inputs[0].name}
     if node_type.output == "join":
-        if "left" in input_kinds and "right" in input_kinds:
-            return (
-                "table"
-                if join_sides(input_kinds["left"], input_kinds["right"]) == "table_table"
-                else "stream"
-            )
+        return {"table_if_all": [port.name for port in node_type.inputs]}
     return None
 
 
+def evaluate_output_rule(
+    rule: dict[str, Any] | None, input_kinds: dict[str, StreamKind]
+) -> StreamKind | None:
+    """The kind a rule gives for these input kinds, or None while an input it needs is unknown.
+    static/editor/model.mjs ``evaluateOutputRule`` is the same function, line for line."""
+    if rule is None:
+        return None
+    if "kind" in rule:
+        kind: StreamKind = rule["kind"]
+        return kind
+    if "same_as" in rule:
+        return input_kinds.get(rule["same_as"])
+    if "table_if_all" in rule:
+        sides = [input_kinds.get(port) for port in rule["table_if_all"]]
+        if None in sides:
+            return None
+        return "table" if all(side == "table" for side in sides) else "stream"
+    raise ValueError(f"unknown output rule {rule!r}")
+
+
+def output_kind(node_type: NodeType, input_kinds: dict[str, StreamKind]) -> StreamKind | None:
+    return evaluate_output_rule(_OUTPUT_RULES[node_type.name], input_kinds)
+
+
+_OUTPUT_RULES: dict[str, dict[str, Any] | None] = {name: _rule_of(t) for name, t in NODE_TYPES.items()}
+
+
+def _output_ports_schema(node_type: NodeType) -> list[dict[str, Any]]:
+    if node_type.output == "none":
+        return []
+    if node_type.dynamic_outputs:
+        # One port per entry of config.branches, named by its "name", then the catch-all.
+        return [{"dynamic": {"config_field": "branches", "name_field": "name"}}, {"name": "default"}]
+    return [{"name": "out"}]
+
+
 def catalog_schema() -> dict[str, Any]:
-    """Every node type with its config JSON Schema and ports, for the editor's forms."""
+    """Every node type with its palette group, ports, output rule and config JSON Schema.
+
+    This is the editor's only source for node types; docs/editor.md describes each field.
+    """
     types: dict[str, Any] = {}
     for name, node_type in NODE_TYPES.items():
-        output_kinds = {
-            "stream": ["stream"],
-            "table": ["table"],
-            "same": ["same as input"],
-            "join": ["stream", "table"],
-            "none": [],
-        }[node_type.output]
         types[name] = {
             "title": node_type.title,
-            "category": node_type.category,
+            "group": node_type.group,
             "description": node_type.description,
             "config": node_type.config.model_json_schema(by_alias=True),
             "inputs": [
                 {"name": p.name, "kinds": list(p.kinds), "multiple": p.multiple} for p in node_type.inputs
             ],
-            "outputs": (
-                {"dynamic": "one port per branch name, plus 'default'", "kinds": ["stream"]}
-                if node_type.dynamic_outputs
-                else [{"name": "out", "kinds": output_kinds}]
-                if output_kinds
-                else []
-            ),
-            "output_rule": node_type.output,
+            "outputs": _output_ports_schema(node_type),
+            "output_rule": output_rule(node_type),
             "expression_fields": list(node_type.expression_fields),
         }
-    return {"port_kinds": ["stream", "table"], "node_types": types}
+    return {
+        "port_kinds": ["stream", "table"],
+        "palette_groups": [{"id": group, "title": title} for group, title in PALETTE_GROUPS],
+        "node_types": types,
+    }

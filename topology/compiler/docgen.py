@@ -1,9 +1,11 @@
 """Generate docs/nodes.md, the node reference, from the catalog.
 
     python -m topology.compiler.docgen > docs/nodes.md
+    python -m topology.compiler.docgen --catalog-json > tests/topology/compiler/golden/catalog.json
 
-A test checks the committed file is what this prints, so the reference never drifts from
-the models the compiler validates with.
+A test checks each committed file is what this prints, so the reference never drifts from
+the models the compiler validates with, and the JavaScript tests load the catalog the server
+really sends (the second file).
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from topology.compiler.catalog import NODE_TYPES, NodeType, catalog_schema
+from topology.compiler.catalog import NODE_TYPES, PALETTE_GROUPS, NodeType, catalog_schema
 
 HEADER = """# Node reference
 
@@ -120,17 +122,21 @@ def _node_section(name: str, node_type: NodeType, exported: dict[str, Any]) -> l
     return lines
 
 
+def catalog_json() -> str:
+    return json.dumps(catalog_schema(), indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
 def render() -> str:
     exported = catalog_schema()["node_types"]
     lines = [HEADER]
-    categories: dict[str, list[str]] = {}
+    groups: dict[str, list[str]] = {group: [] for group, _ in PALETTE_GROUPS}
     for name, node_type in NODE_TYPES.items():
-        categories.setdefault(node_type.category, []).append(name)
-    lines.append("| category | node types |")
+        groups[node_type.group].append(name)
+    lines.append("| palette group | node types |")
     lines.append("| --- | --- |")
-    for category, names in categories.items():
-        links = ", ".join(f"[`{n}`](#{n})" for n in names)
-        lines.append(f"| {category} | {links} |")
+    for group, title in PALETTE_GROUPS:
+        links = ", ".join(f"[`{n}`](#{n})" for n in groups[group])
+        lines.append(f"| {title} | {links} |")
     lines.append("")
     for name, node_type in NODE_TYPES.items():
         lines += _node_section(name, node_type, exported[name])
@@ -138,4 +144,4 @@ def render() -> str:
 
 
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    sys.stdout.write(catalog_json() if sys.argv[1:] == ["--catalog-json"] else render())

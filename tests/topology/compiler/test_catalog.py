@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from topology.compiler import catalog_schema, document_schema
-from topology.compiler.catalog import NODE_TYPES, parse_duration
+from topology.compiler.catalog import NODE_TYPES, evaluate_output_rule, parse_duration
 
 DOCUMENTED_TYPES = {
     "source",
@@ -41,13 +41,49 @@ def test_the_catalog_schema_is_json_with_ports_and_config_schemas():
     assert join["config"]["properties"]["how"]["enum"] == ["inner", "left", "outer"]
     assert join["config"]["additionalProperties"] is False
     assert schema["node_types"]["to_stream"]["inputs"][0]["kinds"] == ["table"]
-    assert schema["node_types"]["aggregate"]["outputs"][0]["kinds"] == ["table"]
+    assert schema["node_types"]["aggregate"]["outputs"] == [{"name": "out"}]
+    assert schema["node_types"]["aggregate"]["output_rule"] == {"kind": "table"}
     assert schema["node_types"]["merge"]["inputs"][0]["multiple"] is True
-    assert schema["node_types"]["branch"]["outputs"]["dynamic"]
+    assert schema["node_types"]["branch"]["outputs"] == [
+        {"dynamic": {"config_field": "branches", "name_field": "name"}},
+        {"name": "default"},
+    ]
     assert "as" in schema["node_types"]["flat_map"]["config"]["properties"]
     assert schema["node_types"]["sink"]["outputs"] == []
     for node_type in schema["node_types"].values():
         assert node_type["description"] and node_type["title"]
+
+
+def test_the_catalog_says_each_types_palette_group_and_how_its_output_kind_follows():
+    schema = catalog_schema()
+    groups = [group["id"] for group in schema["palette_groups"]]
+    assert groups == ["sources", "transforms", "aggregations", "joins", "sinks"]
+    types = schema["node_types"]
+    assert {name for name, t in types.items() if t["group"] == "sources"} == {"source", "table_source"}
+    assert types["to_table"]["group"] == "transforms" and types["view"]["group"] == "sinks"
+    assert all(t["group"] in groups for t in types.values())
+    # "same as input" is machine-readable: the input port whose kind the output takes.
+    assert types["filter"]["output_rule"] == {"same_as": "in"}
+    assert types["map"]["output_rule"] == {"same_as": "in"}
+    assert types["join"]["output_rule"] == {"table_if_all": ["left", "right"]}
+    assert types["sink"]["output_rule"] is None and types["view"]["output_rule"] is None
+    assert types["source"]["output_rule"] == {"kind": "stream"}
+
+
+@pytest.mark.parametrize(
+    ("rule", "inputs", "kind"),
+    [
+        ({"kind": "table"}, {}, "table"),
+        ({"same_as": "in"}, {"in": "table"}, "table"),
+        ({"same_as": "in"}, {}, None),
+        ({"table_if_all": ["left", "right"]}, {"left": "table", "right": "table"}, "table"),
+        ({"table_if_all": ["left", "right"]}, {"left": "stream", "right": "table"}, "stream"),
+        ({"table_if_all": ["left", "right"]}, {"left": "table"}, None),
+        (None, {"in": "stream"}, None),
+    ],
+)
+def test_output_rules_evaluate_to_a_kind_once_their_inputs_are_known(rule, inputs, kind):
+    assert evaluate_output_rule(rule, inputs) == kind
 
 
 def test_the_document_schema_is_strict_about_unknown_fields():
