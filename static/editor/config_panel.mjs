@@ -1,10 +1,9 @@
 // The config panel: the selected node's id, ports and schema-generated form, with the
 // compiler's issues shown under the fields they name.
 
-import { $, h } from "./dom.mjs";
+import { $, h } from "../common/dom.mjs";
 import * as M from "./model.mjs";
 import { renderSchemaForm, paintFieldIssues } from "./form.mjs";
-import { portKindLabel } from "./lists.mjs";
 
 export function showFormMessage(editor, text) {
   editor.formNodeId = null;
@@ -50,7 +49,7 @@ export function openForm(editor, nodeId, focus) {
     h("div", { class: "field", "data-field": "__id" }, h("label", { for: "node-id-input", text: "Node id" }), idInput, idError),
   );
   const ports = h("p", { class: "muted ports-summary" });
-  ports.textContent = `Inputs: ${M.inputPorts(editor.catalog, node).map((p) => `${p.name} (${portKindLabel(p)})`).join(", ") || "none"} · Outputs: ${M.outputPorts(editor.catalog, node).map((p) => `${p.name} (${portKindLabel(p)})`).join(", ") || "none"}`;
+  ports.textContent = `Inputs: ${M.inputPorts(editor.catalog, node).map((p) => `${p.name} (${M.portKindLabel(p)})`).join(", ") || "none"} · Outputs: ${M.outputPorts(editor.catalog, node).map((p) => `${p.name} (${M.portKindLabel(p)})`).join(", ") || "none"}`;
   const problems = h("div", { class: "node-problems", role: "alert" });
   panel.replaceChildren(h("form", { class: "node-form", "data-node-id": node.id, onsubmit: (e) => e.preventDefault() }, header, ports, form, problems));
   paintForm(editor);

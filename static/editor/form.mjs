@@ -3,7 +3,7 @@
 // so no form is written by hand per node type. Each field carries data-field="dotted.path"
 // so compiler issues (which name a field) can be shown inline.
 
-import { h as el } from "./dom.mjs";
+import { h as el } from "../common/dom.mjs";
 
 function resolve(schema, defs) {
   let current = schema ?? {};

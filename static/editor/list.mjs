@@ -1,4 +1,4 @@
-import { request, errorText } from "./api.mjs";
+import { request, errorText } from "../common/api.mjs";
 
 const form = document.getElementById("new-topology");
 form?.addEventListener("submit", async (e) => {

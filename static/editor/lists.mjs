@@ -1,12 +1,8 @@
 // The lists beside the canvas: the palette, the problems panel and the outline. Together
 // with the toolbar they make every editing action reachable from the keyboard.
 
-import { $, h } from "./dom.mjs";
+import { $, h } from "../common/dom.mjs";
 import * as M from "./model.mjs";
-
-export function portKindLabel(port) {
-  return port.kinds.includes("same") ? "same as input" : port.kinds.join(" or ");
-}
 
 export function renderProblems(editor) {
   const list = $("#problems-list", editor.root);
@@ -78,7 +74,7 @@ export function buildPalette(editor) {
           h("ul", {}, ...group.types.map((t) => {
             const item = h("button", { type: "button", class: "palette-item", draggable: "true", "data-type": t.type, title: t.description || t.title, "aria-label": `Add ${t.title} node` },
               h("span", { class: "palette-title", text: t.title }),
-              h("span", { class: "palette-ports", text: `${t.inputs.map(portKindLabel).join("+") || "—"} → ${t.outputs.map(portKindLabel).join("+") || "—"}` }));
+              h("span", { class: "palette-ports", text: `${t.inputs.map(M.portKindLabel).join("+") || "—"} → ${t.outputs.length ? M.portKindLabel(t.outputs[0]) : "—"}` }));
             item.addEventListener("dragstart", (e) => {
               e.dataTransfer.setData("application/x-weir-node-type", t.type);
               e.dataTransfer.effectAllowed = "copy";

@@ -3,133 +3,72 @@
 // is the single source of truth, which keeps undo/redo, copy/paste and the outline panel in
 // agreement with what gets saved.
 
-export const PALETTE_GROUPS = [
-  { id: "sources", title: "Sources" },
-  { id: "transforms", title: "Transforms" },
-  { id: "aggregations", title: "Aggregations" },
-  { id: "joins", title: "Joins" },
-  { id: "sinks", title: "Sinks and views" },
-];
+// The catalog comes from the server (topology/compiler/catalog.py catalog_schema(), described
+// in docs/editor.md): this file reads exactly that one format and keeps no copy of it.
 
-// Used only when the server's catalog does not say which group a type belongs to.
-const FALLBACK_GROUP = {
-  source: "sources",
-  table_source: "sources",
-  filter: "transforms",
-  map: "transforms",
-  flat_map: "transforms",
-  select_key: "transforms",
-  branch: "transforms",
-  merge: "transforms",
-  to_table: "transforms",
-  to_stream: "transforms",
-  aggregate: "aggregations",
-  join: "joins",
-  sink: "sinks",
-  view: "sinks",
-};
-
-const GROUP_ALIASES = {
-  source: "sources",
-  sources: "sources",
-  transform: "transforms",
-  transforms: "transforms",
-  stateless: "transforms",
-  aggregation: "aggregations",
-  aggregations: "aggregations",
-  aggregate: "aggregations",
-  stateful: "aggregations",
-  join: "joins",
-  joins: "joins",
-  sink: "sinks",
-  sinks: "sinks",
-  view: "sinks",
-  views: "sinks",
-  output: "sinks",
-  outputs: "sinks",
-  "sinks and views": "sinks",
-};
-
-function asList(value) {
-  if (value == null) return [];
-  return Array.isArray(value) ? value : [value];
-}
-
-// A port's kind: "stream", "table", or "any"/"same" (takes the kind of what feeds the node).
-function normalizeKinds(port) {
-  const raw = port.kinds ?? port.accepts ?? port.kind ?? port.type ?? "stream";
-  const kinds = asList(raw).map((k) => String(k).toLowerCase().replace(/^same.*/, "same"));
-  if (kinds.includes("any") || kinds.includes("same") || kinds.includes("input")) {
-    return kinds.includes("same") || kinds.includes("input") ? ["same"] : ["stream", "table"];
-  }
-  return kinds;
-}
-
-function normalizePorts(raw, defaultName) {
-  if (raw == null) return [];
-  if (!Array.isArray(raw) && typeof raw === "object" && raw.dynamic) {
-    // One port per name in the config (branch), plus the catch-all "default".
-    return [{ name: "*", kinds: normalizeKinds(raw), label: "", dynamic: true, namedBy: raw.named_by ?? "branches", multiple: true, extra: ["default"] }];
-  }
-  if (!Array.isArray(raw) && typeof raw === "object") {
-    raw = Object.entries(raw).map(([name, spec]) =>
-      typeof spec === "string" ? { name, kind: spec } : { name, ...spec },
-    );
-  }
-  return asList(raw).map((port, index) => {
-    if (typeof port === "string") port = { name: index === 0 ? defaultName : port, kind: port };
-    return {
-      name: port.name ?? port.id ?? (index === 0 ? defaultName : `${defaultName}${index}`),
-      kinds: normalizeKinds(port),
-      label: port.label ?? port.title ?? port.name ?? "",
-      dynamic: Boolean(port.dynamic ?? port.from_config ?? port.named_by),
-      namedBy: port.named_by ?? port.from_config ?? null,
-      multiple: port.multiple ?? port.many ?? true,
-    };
-  });
-}
-
-function typeEntries(raw) {
-  const container =
-    raw?.node_types ?? raw?.nodes ?? raw?.types ?? raw?.catalog ?? raw?.definitions ?? raw;
-  if (Array.isArray(container)) return container.map((spec) => [spec.type ?? spec.name ?? spec.id, spec]);
-  return Object.entries(container ?? {}).filter(([, spec]) => spec && typeof spec === "object");
-}
-
-/** Turn the server's catalog (JSON Schema per node type plus port kinds) into one shape. */
+/** The server's catalog in the shape the editor works with: ports, palette group, output rule. */
 export function normalizeCatalog(raw) {
   const types = {};
-  for (const [type, spec] of typeEntries(raw)) {
-    if (!type) continue;
-    const ports = spec.ports ?? {};
-    const schema = spec.config_schema ?? spec.schema ?? spec.config ?? spec.json_schema ?? { type: "object" };
-    const groupRaw = String(spec.group ?? spec.category ?? FALLBACK_GROUP[type] ?? "transforms").toLowerCase();
-    const outputs = normalizePorts(ports.outputs ?? ports.out ?? spec.outputs ?? spec.output_ports, "out");
-    // A join's output kind is computed from its inputs, as in Kafka Streams.
-    if (spec.output_rule === "join") for (const port of outputs) port.kinds = ["join"];
+  for (const [type, spec] of Object.entries(raw.node_types)) {
     types[type] = {
       type,
-      title: spec.title ?? spec.label ?? schema.title ?? type.replace(/_/g, " "),
-      description: spec.description ?? spec.doc ?? spec.docs ?? schema.description ?? "",
-      group: FALLBACK_GROUP[type] ?? GROUP_ALIASES[groupRaw] ?? "transforms",
-      expressionFields: spec.expression_fields ?? [],
-      schema,
-      defs: schema.$defs ?? schema.definitions ?? raw?.$defs ?? raw?.definitions ?? {},
-      inputs: normalizePorts(ports.inputs ?? ports.in ?? spec.inputs ?? spec.input_ports, "in"),
-      outputs,
+      title: spec.title,
+      description: spec.description,
+      group: spec.group,
+      expressionFields: spec.expression_fields,
+      schema: spec.config,
+      defs: spec.config.$defs ?? {},
+      inputs: spec.inputs.map((port) => ({ name: port.name, label: port.name, kinds: port.kinds, multiple: port.multiple })),
+      // A dynamic port stands for one port per entry of a config list (a branch's branches).
+      outputs: spec.outputs.map((port) =>
+        port.dynamic
+          ? { name: "*", label: "", dynamic: true, configField: port.dynamic.config_field, nameField: port.dynamic.name_field, rule: spec.output_rule }
+          : { name: port.name, label: port.name, dynamic: false, rule: spec.output_rule },
+      ),
+      outputRule: spec.output_rule,
     };
-    if (type === "branch" && !types[type].outputs.some((p) => p.dynamic)) {
-      const kinds = types[type].outputs[0]?.kinds ?? ["same"];
-      types[type].outputs = [{ name: "*", kinds, label: "", dynamic: true, namedBy: "branches", multiple: true }];
-    }
   }
-  return { types };
+  return { types, groups: raw.palette_groups };
+}
+
+/**
+ * The kind an output rule gives for the known input kinds, or null while an input it needs is
+ * unknown. The same function as evaluate_output_rule in topology/compiler/catalog.py; the
+ * golden test (static/editor/tests/golden.test.mjs) holds the two equal.
+ */
+export function evaluateOutputRule(rule, inputKinds) {
+  if (rule == null) return null;
+  if ("kind" in rule) return rule.kind;
+  if ("same_as" in rule) return inputKinds[rule.same_as] ?? null;
+  if ("table_if_all" in rule) {
+    const sides = rule.table_if_all.map((port) => inputKinds[port] ?? null);
+    if (sides.includes(null)) return null;
+    return sides.every((kind) => kind === "table") ? "table" : "stream";
+  }
+  throw new Error(`unknown output rule ${JSON.stringify(rule)}`);
+}
+
+/** The input ports whose kinds a rule reads. */
+function ruleInputs(rule) {
+  if (rule == null) return [];
+  if ("same_as" in rule) return [rule.same_as];
+  return rule.table_if_all ?? [];
+}
+
+/** A port's kind in words: an input's accepted kinds, an output's rule. */
+export function portKindLabel(port) {
+  if (!("rule" in port)) return port.kinds.join(" or ");
+  const rule = port.rule;
+  if (rule == null) return "none";
+  if ("kind" in rule) return rule.kind;
+  if ("same_as" in rule) return "same as input";
+  return "stream or table";
 }
 
 /** Palette entries grouped and filtered by a search text (title, type or description). */
 export function paletteGroups(catalog, query = "") {
   const needle = query.trim().toLowerCase();
-  return PALETTE_GROUPS.map((group) => ({
+  return catalog.groups.map((group) => ({
     ...group,
     types: Object.values(catalog.types)
       .filter((t) => t.group === group.id)
@@ -156,12 +95,10 @@ export function findNode(doc, id) {
   return doc.nodes.find((n) => n.id === id) ?? null;
 }
 
-/** Branch outputs are named by the node's config, so the port list depends on the config. */
-function branchNames(config, key) {
-  const value = config?.[key] ?? config?.branches ?? config?.outputs;
-  if (Array.isArray(value)) return value.map((b) => (typeof b === "string" ? b : b?.name)).filter(Boolean);
-  if (value && typeof value === "object") return Object.keys(value);
-  return [];
+/** A dynamic port's names come from the node's config: one per entry of the list it names. */
+function dynamicNames(config, port) {
+  const entries = config?.[port.configField];
+  return Array.isArray(entries) ? entries.map((entry) => entry?.[port.nameField]).filter(Boolean) : [];
 }
 
 export function inputPorts(catalog, node) {
@@ -170,11 +107,11 @@ export function inputPorts(catalog, node) {
 
 export function outputPorts(catalog, node) {
   const ports = catalog.types[node.type]?.outputs ?? [];
-  return ports.flatMap((port) => {
-    if (!port.dynamic) return [port];
-    const names = [...branchNames(node.config, port.namedBy ?? "branches"), ...(port.extra ?? [])];
-    return [...new Set(names)].map((name) => ({ ...port, name, label: name, dynamic: false }));
-  });
+  const expanded = ports.flatMap((port) =>
+    port.dynamic ? dynamicNames(node.config, port).map((name) => ({ name, label: name, dynamic: false, rule: port.rule })) : [port],
+  );
+  const seen = new Set();
+  return expanded.filter((port) => !seen.has(port.name) && seen.add(port.name));
 }
 
 export function edgeKey(edge) {
@@ -199,28 +136,25 @@ export function portForEdge(catalog, doc, edge, side) {
 }
 
 /**
- * The kind of records leaving a node's port. "same" ports take the kind of what feeds the
- * node (a filter on a table is a table, as KTable#filter is); unconnected, they are unknown.
+ * The kind of records leaving a node's port: its type's output rule evaluated on the kinds
+ * arriving at its inputs (a filter on a table is a table, as KTable#filter is). Inputs that
+ * are not connected yet are unknown, and so is a kind that follows them.
  */
 export function outputKind(catalog, doc, nodeId, portName, seen = new Set()) {
   const node = findNode(doc, nodeId);
   if (!node || seen.has(nodeId)) return null;
   const port = findPort(outputPorts(catalog, node), portName);
   if (!port) return null;
-  if (port.kinds.includes("join")) {
-    seen.add(nodeId);
-    const sides = doc.edges.filter((e) => e.target === nodeId).map((e) => outputKind(catalog, doc, e.source, e.source_port, new Set(seen)));
-    if (sides.length < 2 || sides.includes(null)) return null;
-    return sides.every((k) => k === "table") ? "table" : "stream";
+  const upstream = new Set(seen).add(nodeId);
+  const ins = inputPorts(catalog, node);
+  const inputKinds = {};
+  for (const name of ruleInputs(port.rule)) {
+    const kinds = doc.edges
+      .filter((e) => e.target === nodeId && findPort(ins, e.target_port)?.name === name)
+      .map((e) => outputKind(catalog, doc, e.source, e.source_port, upstream));
+    if (kinds.length && !kinds.includes(null)) inputKinds[name] = kinds[kinds.length - 1];
   }
-  if (!port.kinds.includes("same")) return port.kinds.length === 1 ? port.kinds[0] : null;
-  seen.add(nodeId);
-  const incoming = doc.edges.filter((e) => e.target === nodeId);
-  for (const edge of incoming) {
-    const kind = outputKind(catalog, doc, edge.source, edge.source_port, seen);
-    if (kind) return kind;
-  }
-  return null;
+  return evaluateOutputRule(port.rule, inputKinds);
 }
 
 /** True when target can already reach source, so source → target would close a cycle. */
@@ -281,7 +215,7 @@ export function checkConnection(catalog, doc, edge) {
     return { ok: false, reason: `${portLabel(target, inPort, ins)} already has an input.` };
   }
   const kind = outputKind(catalog, doc, source.id, outPort.name);
-  const accepts = inPort.kinds.includes("same") ? ["stream", "table"] : inPort.kinds;
+  const accepts = inPort.kinds;
   if (kind && !accepts.includes(kind)) {
     const wanted = accepts.join(" or ");
     const hint = kind === "table" && accepts.includes("stream") ? " Put a to_stream node in between." : kind === "stream" && accepts.includes("table") ? " Put a to_table or aggregate node in between." : "";
@@ -501,20 +435,16 @@ export function issuesForField(issues, nodeId, field) {
   });
 }
 
-/** One line per change, for the version history panel. */
+/** One line per change, for the version history panel (topology/compiler/diff.py semantic_diff). */
 export function describeDiff(diff) {
   const lines = [];
-  const names = (list) => asList(list).map((x) => (typeof x === "string" ? x : x.id ?? x.node_id ?? JSON.stringify(x)));
-  for (const id of names(diff?.nodes_added ?? diff?.added)) lines.push({ kind: "added", text: `+ node ${id} added` });
-  for (const id of names(diff?.nodes_removed ?? diff?.removed)) lines.push({ kind: "removed", text: `- node ${id} removed` });
-  const changed = diff?.nodes_changed ?? diff?.changed ?? [];
-  const changedEntries = Array.isArray(changed) ? changed.map((c) => (typeof c === "string" ? [c, null] : [c.id ?? c.node_id, c])) : Object.entries(changed);
-  for (const [id, detail] of changedEntries) {
-    const fields = detail?.fields ?? detail?.changed_fields ?? (detail && typeof detail === "object" && !detail.id ? Object.keys(detail) : []);
-    lines.push({ kind: "changed", text: `~ node ${id} changed${fields.length ? ` (${fields.join(", ")})` : ""}` });
+  for (const id of diff.added) lines.push({ kind: "added", text: `+ node ${id} added` });
+  for (const id of diff.removed) lines.push({ kind: "removed", text: `- node ${id} removed` });
+  for (const change of diff.changed) {
+    lines.push({ kind: "changed", text: `~ node ${change.id} changed${change.fields.length ? ` (${change.fields.join(", ")})` : ""}` });
   }
-  for (const e of asList(diff?.edges_added)) lines.push({ kind: "added", text: `+ edge ${typeof e === "string" ? e : `${e.source} → ${e.target}`}` });
-  for (const e of asList(diff?.edges_removed)) lines.push({ kind: "removed", text: `- edge ${typeof e === "string" ? e : `${e.source} → ${e.target}`}` });
+  for (const e of diff.edges_added) lines.push({ kind: "added", text: `+ edge ${e.source} → ${e.target}` });
+  for (const e of diff.edges_removed) lines.push({ kind: "removed", text: `- edge ${e.source} → ${e.target}` });
   return lines;
 }
 

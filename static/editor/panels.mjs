@@ -2,9 +2,9 @@
 // describe and deploy. Each reads the editor's current document and never edits it except
 // through the editor's own commands (import and "open version" replace it as one undo step).
 
-import { $, h } from "./dom.mjs";
+import { $, h } from "../common/dom.mjs";
 import * as M from "./model.mjs";
-import { request, errorText } from "./api.mjs";
+import { request, errorText } from "../common/api.mjs";
 
 const DEPLOY_POLL_MS = 1500;
 

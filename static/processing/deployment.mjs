@@ -1,7 +1,7 @@
 // One deployment's page: the buttons call the REST API (the only write path) and the page
 // re-renders from the API's answer, then keeps polling it so status changes made by the
 // supervisor show up without a reload.
-import { request } from "../editor/api.mjs";
+import { request } from "../common/api.mjs";
 
 const POLL_MS = 2000;
 const root = document.getElementById("deployment");

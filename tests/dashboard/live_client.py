@@ -1,4 +1,4 @@
-"""A reference client of the live protocol in Python, with the same rules as static/dashboard/live.js:
+"""A reference client of the live protocol in Python, with the same rules as static/dashboard/live.mjs:
 subscribe, apply the snapshot, apply deltas in seq order, and on a gap ask for the snapshot."""
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ def test_deployment_dashboard_page_redirects_to_the_default_dashboard_and_render
     assert response.status_code == 200
     config = response.context["config"]
     assert [w["view"] for w in config["widgets"]] == ["counts", "minutes"]
-    assert b"dashboard/live.js" in response.content
+    assert b"dashboard/dashboard.mjs" in response.content
 
 
 def test_other_users_dashboards_and_monitor_are_not_found(owner, stranger, deployment):

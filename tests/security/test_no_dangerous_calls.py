@@ -6,7 +6,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED_PYTHON = ["config", "topology", "processing", "dashboard", "ops", "manage.py"]
-OUR_JAVASCRIPT = ["static/editor", "static/dashboard", "static/processing"]
+OUR_JAVASCRIPT = ["static/common", "static/editor", "static/dashboard", "static/processing"]
 
 PYTHON_CALLS = re.compile(
     r"(^|[^a-z_.])(eval|exec)\(|pickle\.loads?\(|marshal\.loads?\(|shell\s*=\s*True|yaml\.load\(|os\.system\("

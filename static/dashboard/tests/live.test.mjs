@@ -1,10 +1,7 @@
-// The browser client's seq rules (static/dashboard/live.js), without a browser or a socket.
+// The browser client's seq rules (static/dashboard/live.mjs), without a browser or a socket.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { createRequire } from "node:module";
-
-const require = createRequire(import.meta.url);
-const { ViewState, canonicalKey } = require("../live.js");
+import { ViewState, canonicalKey } from "../live.mjs";
 
 const snapshot = (seq, rows, generation = "g1") => ({ type: "view.snapshot", seq, generation, windowed: false, rows });
 const delta = (seq, rows, generation = "g1") => ({ type: "view.delta", seq, generation, windowed: false, rows });

@@ -1,22 +1,11 @@
 import test from "node:test";
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
 import * as m from "../model.mjs";
 
-const rawCatalog = {
-  node_types: {
-    source: { group: "sources", title: "Source", ports: { inputs: [], outputs: [{ name: "out", kind: "stream" }] },
-      config_schema: { type: "object", properties: { topics: { type: "array", items: { type: "string" }, default: [] }, value_format: { enum: ["json", "string"], default: "json" } } } },
-    table_source: { group: "sources", ports: { inputs: [], outputs: [{ name: "out", kind: "table" }] }, config_schema: { type: "object" } },
-    filter: { group: "transforms", description: "Keep records matching a SQL condition", ports: { inputs: [{ name: "in", kind: "any" }], outputs: [{ name: "out", kind: "same" }] },
-      config_schema: { type: "object", properties: { where: { type: "string" } }, required: ["where"] } },
-    aggregate: { group: "aggregations", ports: { inputs: [{ name: "in", kind: "stream" }], outputs: [{ name: "out", kind: "table" }] },
-      config_schema: { type: "object", properties: { group_by: { anyOf: [{ type: "string" }, { type: "null" }], default: null }, window: { $ref: "#/$defs/Window" } }, $defs: { Window: { type: "object", properties: { grace: { type: "string", default: "0s" } } } } } },
-    join: { group: "joins", ports: { inputs: [{ name: "left", kind: ["stream", "table"], multiple: false }, { name: "right", kind: ["stream", "table"], multiple: false }], outputs: [{ name: "out", kind: "same" }] }, config_schema: { type: "object" } },
-    branch: { group: "transforms", ports: { inputs: [{ name: "in", kind: "stream" }], outputs: [{ name: "*", kind: "stream", dynamic: true, named_by: "branches" }] }, config_schema: { type: "object" } },
-    sink: { group: "sinks", ports: { inputs: [{ name: "in", kind: "stream" }], outputs: [] }, config_schema: { type: "object" } },
-    view: { group: "views", ports: { inputs: [{ name: "in", kind: "any" }], outputs: [] }, config_schema: { type: "object" } },
-  },
-};
+// The catalog exactly as the server sends it (checked equal to catalog_schema() by
+// tests/topology/compiler/test_golden_output_kinds.py).
+const rawCatalog = JSON.parse(readFileSync(new URL("../../../tests/topology/compiler/golden/catalog.json", import.meta.url), "utf-8"));
 
 function pipeline() {
   const catalog = m.normalizeCatalog(rawCatalog);
@@ -34,8 +23,11 @@ test("palette groups types and filters them by search text", () => {
   const catalog = m.normalizeCatalog(rawCatalog);
   const groups = m.paletteGroups(catalog);
   assert.deepEqual(groups.map((g) => g.id), ["sources", "transforms", "aggregations", "joins", "sinks"]);
+  assert.deepEqual(groups.map((g) => g.title), ["Sources", "Transforms", "Aggregations", "Joins", "Sinks and views"]);
   assert.deepEqual(groups.find((g) => g.id === "sinks").types.map((t) => t.type).sort(), ["sink", "view"]);
-  const found = m.paletteGroups(catalog, "sql condition");
+  assert.deepEqual(groups.find((g) => g.id === "transforms").types.map((t) => t.type).sort(),
+    ["branch", "filter", "flat_map", "map", "merge", "select_key", "to_stream", "to_table"]);
+  const found = m.paletteGroups(catalog, "where` is true");
   assert.deepEqual(found.flatMap((g) => g.types.map((t) => t.type)), ["filter"]);
 });
 
@@ -44,26 +36,34 @@ test("new nodes get readable unique ids and the schema defaults", () => {
   const second = m.addNode(doc, catalog, "filter", { x: 5.4, y: 7.6 });
   assert.equal(second.id, "filter_2");
   assert.deepEqual(second.position, { x: 5, y: 8 });
-  assert.deepEqual(m.findNode(doc, "source").config, { topics: [], value_format: "json" });
-  assert.deepEqual(m.findNode(doc, "aggregate").config, { group_by: null, window: { grace: "0s" } });
+  // A required list without a default (topics) stays out; a required map starts empty.
+  assert.deepEqual(m.findNode(doc, "source").config, {
+    key_format: "string", value_format: "json", timestamp: null, offset_reset: "earliest", partitions: null, fields: null,
+  });
+  assert.deepEqual(m.findNode(doc, "aggregate").config, { group_by: null, aggregations: {}, window: null, emit: "changes", partitions: null });
 });
 
 test("a table output into a stream-only port is refused with a reason naming both ends", () => {
   const { catalog, doc } = pipeline();
-  const verdict = m.checkConnection(catalog, doc, { source: "aggregate", target: "sink" });
+  m.addNode(doc, catalog, "select_key");
+  const verdict = m.checkConnection(catalog, doc, { source: "aggregate", target: "select_key" });
   assert.equal(verdict.ok, false);
-  assert.match(verdict.reason, /aggregate produces a table, but sink \(sink\) takes a stream/);
+  assert.match(verdict.reason, /aggregate produces a table, but select_key \(select_key\) takes a stream/);
   assert.match(verdict.reason, /to_stream/);
+  m.addNode(doc, catalog, "to_stream");
+  assert.match(m.checkConnection(catalog, doc, { source: "filter", target: "to_stream" }).reason, /takes a table\. Put a to_table or aggregate/);
 });
 
-test("a filter on a table produces a table, so it cannot feed a stream-only sink", () => {
+test("a filter on a table produces a table, so it cannot feed a stream-only port", () => {
   const { catalog, doc } = pipeline();
   m.addNode(doc, catalog, "table_source");
   m.addNode(doc, catalog, "filter", {}, "table_filter");
+  m.addNode(doc, catalog, "flat_map");
   assert.ok(m.addEdge(catalog, doc, { source: "table_source", target: "table_filter" }).ok);
   assert.equal(m.outputKind(catalog, doc, "table_filter"), "table");
-  assert.equal(m.checkConnection(catalog, doc, { source: "table_filter", target: "sink" }).ok, false);
-  assert.equal(m.checkConnection(catalog, doc, { source: "filter", target: "sink" }).ok, true);
+  assert.equal(m.checkConnection(catalog, doc, { source: "table_filter", target: "flat_map" }).ok, false);
+  assert.equal(m.checkConnection(catalog, doc, { source: "filter", target: "flat_map" }).ok, true);
+  assert.equal(m.checkConnection(catalog, doc, { source: "table_filter", target: "sink" }).ok, true);
 });
 
 test("a connection that would close a cycle is refused", () => {
@@ -97,7 +97,7 @@ test("branch outputs are the names in its config", () => {
   const { catalog, doc } = pipeline();
   const node = m.addNode(doc, catalog, "branch");
   node.config.branches = [{ name: "big", where: "x > 1" }, { name: "small", where: "x <= 1" }];
-  assert.deepEqual(m.outputPorts(catalog, node).map((p) => p.name), ["big", "small"]);
+  assert.deepEqual(m.outputPorts(catalog, node).map((p) => p.name), ["big", "small", "default"]);
   assert.ok(m.addEdge(catalog, doc, { source: "source", target: "branch" }).ok);
   const edge = m.addEdge(catalog, doc, { source: "branch", source_port: "big", target: "sink" });
   assert.deepEqual(edge.edge, { source: "branch", source_port: "big", target: "sink" });
@@ -163,40 +163,33 @@ test("issues land on their node, their edge, or the document", () => {
 });
 
 test("a version diff reads as one line per change", () => {
-  const lines = m.describeDiff({ nodes_added: ["eu"], nodes_removed: [{ id: "old" }], nodes_changed: { filter: { where: ["a", "b"] } } });
-  assert.deepEqual(lines.map((l) => l.text), ["+ node eu added", "- node old removed", "~ node filter changed (where)"]);
+  const lines = m.describeDiff({
+    added: ["eu"], removed: ["old"], changed: [{ id: "filter", type: "filter", fields: ["config.where"] }], renamed: [], moved: [],
+    edges_added: [{ source: "eu", source_port: "out", target: "filter", target_port: "in" }], edges_removed: [],
+  });
+  assert.deepEqual(lines.map((l) => l.text), ["+ node eu added", "- node old removed", "~ node filter changed (config.where)", "+ edge eu → filter"]);
 });
 
-test("the server's branch outputs are its branch names plus default", () => {
-  const catalog = m.normalizeCatalog({
-    node_types: {
-      branch: { category: "transform", config: { type: "object" }, inputs: [{ name: "in", kinds: ["stream"], multiple: false }], outputs: { dynamic: "one port per branch name, plus 'default'", kinds: ["stream"] } },
-      filter: { category: "transform", config: { type: "object" }, inputs: [{ name: "in", kinds: ["stream", "table"] }], outputs: [{ name: "out", kinds: ["same as input"] }], output_rule: "same" },
-      join: { category: "stateful", config: { type: "object" }, inputs: [{ name: "left", kinds: ["stream", "table"] }, { name: "right", kinds: ["stream", "table"] }], outputs: [{ name: "out", kinds: ["stream", "table"] }], output_rule: "join" },
-    },
-  });
+test("the server's branch outputs are its branch names plus default, and a join waits for both sides", () => {
+  const catalog = m.normalizeCatalog(rawCatalog);
   const doc = m.createDocument();
   const node = m.addNode(doc, catalog, "branch");
   node.config.branches = [{ name: "big", where: "x > 1" }];
   assert.deepEqual(m.outputPorts(catalog, node).map((p) => p.name), ["big", "default"]);
-  assert.deepEqual(catalog.types.filter.outputs[0].kinds, ["same"]);
+  assert.deepEqual(catalog.types.filter.outputRule, { same_as: "in" });
+  assert.equal(m.portKindLabel(catalog.types.filter.outputs[0]), "same as input");
+  assert.equal(m.portKindLabel(catalog.types.filter.inputs[0]), "stream or table");
   assert.equal(catalog.types.join.group, "joins");
   const join = m.addNode(doc, catalog, "join");
   const left = m.addNode(doc, catalog, "filter", {}, "left_side");
   const right = m.addNode(doc, catalog, "filter", {}, "right_side");
   doc.edges.push({ source: left.id, target: join.id, target_port: "left" }, { source: right.id, target: join.id, target_port: "right" });
-  // Unconnected "same" inputs leave the join's kind unknown until its sides are known.
+  // Unconnected filters have no kind yet, so neither has the join they feed.
   assert.equal(m.outputKind(catalog, doc, "join"), null);
 });
 
 test("a join outputs a table only when both sides are tables", () => {
-  const catalog = m.normalizeCatalog({
-    node_types: {
-      source: { config: { type: "object" }, inputs: [], outputs: [{ name: "out", kinds: ["stream"] }] },
-      table_source: { config: { type: "object" }, inputs: [], outputs: [{ name: "out", kinds: ["table"] }] },
-      join: { config: { type: "object" }, inputs: [{ name: "left", kinds: ["stream", "table"], multiple: false }, { name: "right", kinds: ["stream", "table"], multiple: false }], outputs: [{ name: "out", kinds: ["stream", "table"] }], output_rule: "join" },
-    },
-  });
+  const catalog = m.normalizeCatalog(rawCatalog);
   const doc = m.createDocument();
   for (const [id, type] of [["clicks", "source"], ["users", "table_source"], ["regions", "table_source"], ["j1", "join"], ["j2", "join"]]) m.addNode(doc, catalog, type, {}, id);
   assert.ok(m.addEdge(catalog, doc, { source: "clicks", target: "j1", target_port: "left" }).ok);
