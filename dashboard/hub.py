@@ -12,7 +12,7 @@ the hub joins its groups again and asks every local socket to resync.
 
 The same watchdog tells the runtime how many sockets watch each view (``groups.watchers_key``:
 one field per hub, refreshed every second): the reporter picks a view's tick from that number
-(processing/reporter.py, ``view_tick_s``), short for a few sockets, longer for many.
+(dashboard/publisher.py, ``view_tick_s``), short for a few sockets, longer for many.
 """
 
 from __future__ import annotations

@@ -130,7 +130,7 @@ def test_runner_lets_the_dashboards_choose_view_ticks_and_reports_through_them(d
     from django.conf import settings
 
     from dashboard import groups
-    from processing.reporter import UNWATCHED_VIEW_TICK_S
+    from dashboard.publisher import UNWATCHED_VIEW_TICK_S
 
     pending_slot(deployment)
     loop = TickAskingLoop()
