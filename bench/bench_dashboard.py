@@ -323,6 +323,8 @@ def make_deployment(topic: str):
     from django.test import Client
 
     from processing.models import Deployment
+    from topology.compiler import compile_document
+    from topology.compiler.plan import plan_to_dict
     from topology.models import Topology, TopologyVersion
 
     user = get_user_model().objects.create_user(
@@ -330,8 +332,10 @@ def make_deployment(topic: str):
     )
     topology = Topology.objects.create(name=f"bench-{secrets.token_hex(3)}", owner=user)
     document = bench_document(topic)
+    # The dashboards read the views from the version's plan.
+    plan = compile_document(document).plan
     version = TopologyVersion.objects.create(
-        topology=topology, number=1, document=document, plan={}, plan_hash="0" * 64
+        topology=topology, number=1, document=document, plan=plan_to_dict(plan), plan_hash=plan.hash
     )
     deployment = Deployment.objects.create(version=version, app_id=f"{topology.name}-app", created_by=user)
     client = Client()

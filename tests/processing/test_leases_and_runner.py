@@ -124,6 +124,7 @@ class TickAskingLoop(FakeLoop):
         super().__call__(plan, events=events, should_stop=should_stop, **kwargs)
 
 
+@pytest.mark.integration  # the dashboards' sink writes the slot to the settings' Redis
 def test_runner_lets_the_dashboards_choose_view_ticks_and_reports_through_them(deployment):
     import orjson
     import redis
