@@ -24,6 +24,7 @@ def page_views():
 def api(owner_client):
     return owner_client
 
+
 EU_RECORDS = [
     {"key": "u1", "value": {"region": "eu", "page": "/a", "duration_ms": 500}, "timestamp": 1_000},
     {"key": "u2", "value": {"region": "us", "page": "/a", "duration_ms": 500}, "timestamp": 2_000},
