@@ -264,7 +264,10 @@ def restart_deployment(request: HttpRequest, deployment_id: int):
 @answers_refusals
 def scale_deployment(request: HttpRequest, deployment_id: int, payload: ScaleIn):
     deployment = _get(request, deployment_id)
-    partitions = deployment_parallelism(deployment)["source_partitions"]
+    # Read afresh, not from the poll cache: the scale event's warning is written once.
+    partitions = selectors.parallelism(deployment, timeout=selectors.PAGE_METADATA_TIMEOUT_S)[
+        "source_partitions"
+    ]
     return _detail(
         _call(actions.scale, deployment, payload.instances, actor=request.user, source_partitions=partitions)
     )
