@@ -10,21 +10,6 @@ from django.test import Client
 from tests.processing.plans import count_by_key, store_version
 
 
-@pytest.fixture(autouse=True)
-def kafka_is_down_in_broker_free_tests(request, monkeypatch):
-    """A test that is not marked integration has no broker: its pages read partition counts as
-    they do when Kafka is down ("partition counts unavailable"), at once instead of after the
-    metadata timeout. Integration tests ask the real broker."""
-    if request.node.get_closest_marker("integration") is not None:
-        return
-    from processing.runtime.kafka import admin
-
-    def no_broker(kafka_config, topics, *args, **kwargs):
-        raise ConnectionError("no Kafka broker in a broker-free test")
-
-    monkeypatch.setattr(admin, "topic_partitions", no_broker)
-
-
 @pytest.fixture
 def owner(django_user_model):
     return django_user_model.objects.create_user(f"owner-{secrets.token_hex(3)}", password="pw-owner")
