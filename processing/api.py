@@ -29,9 +29,9 @@ router = Router(tags=["deployments"])
 
 RECENT_EVENTS = 50
 # The detail page polls every few seconds and each parallelism check is a Kafka metadata
-# request (up to selectors.PAGE_METADATA_TIMEOUT_S, 3 s, when Kafka is down). Partition counts change only when someone
-# adds partitions, so a check is reused this long; a scale changes the key, so its warning is
-# never stale.
+# request (waiting up to selectors.PAGE_METADATA_TIMEOUT_S, 3 s, when Kafka is down). Partition
+# counts change only when someone adds partitions, so a check is reused this long; a scale
+# changes the key, so its warning is never stale.
 PARALLELISM_TTL_S = 30.0
 # The largest id the database can hold: a bigger filter value would overflow SQLite's INTEGER
 # (a 500) instead of answering that nothing matches.

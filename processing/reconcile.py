@@ -6,6 +6,10 @@ deployment and its instance rows, ``decide()`` turns that snapshot into a list o
 so two overlapping passes can never launch a slot twice: a launch is an update of the slot's
 row from the epoch it saw to the next one, which only one pass wins.
 
+The snapshot, the derived status and the event log live in processing/status.py (instances
+refresh their deployment's status from there without importing the supervisor); launched
+tasks are queued on commit through processing/queue.py. The names are re-exported here.
+
 Rules
 -----
 - A slot below ``instances`` with no live instance is launched (new epoch, task queued on
