@@ -19,7 +19,7 @@ What is produced: events at the given rate over ``--keys`` keys to a one-partiti
 stamped with the time it was produced (``produced_at``, epoch ms). The topology counts per key
 and keeps ``LATEST(produced_at)`` into the view ``counts``; the runtime coalesces the view's
 changes per key and sends one delta per tick, the tick chosen from the number of sockets
-watching (processing/reporter.py, ``view_tick_s``; ``--tick-ms`` fixes it, for ``--direct``
+watching (dashboard/publisher.py, ``view_tick_s``; ``--tick-ms`` fixes it, for ``--direct``
 only). Latency is measured per row: browser = when the table rendered the frame holding it
 (requestAnimationFrame after the DOM update), socket clients = when the frame was read. So every
 number includes the producer's linger, the broker, the consumer, the wait for the tick, Redis,
@@ -323,6 +323,8 @@ def make_deployment(topic: str):
     from django.test import Client
 
     from processing.models import Deployment
+    from topology.compiler import compile_document
+    from topology.compiler.plan import plan_to_dict
     from topology.models import Topology, TopologyVersion
 
     user = get_user_model().objects.create_user(
@@ -330,8 +332,10 @@ def make_deployment(topic: str):
     )
     topology = Topology.objects.create(name=f"bench-{secrets.token_hex(3)}", owner=user)
     document = bench_document(topic)
+    # The dashboards read the views from the version's plan.
+    plan = compile_document(document).plan
     version = TopologyVersion.objects.create(
-        topology=topology, number=1, document=document, plan={}, plan_hash="0" * 64
+        topology=topology, number=1, document=document, plan=plan_to_dict(plan), plan_hash=plan.hash
     )
     deployment = Deployment.objects.create(version=version, app_id=f"{topology.name}-app", created_by=user)
     client = Client()
@@ -380,7 +384,7 @@ def emit_deltas(sink, rate, args):
     started = time.monotonic()
     next_tick = started
     while time.monotonic() - started < args.seconds:
-        # The runtime's rule (processing/reporter.py, view_tick_s): the tick follows the number
+        # The runtime's rule (dashboard/publisher.py, view_tick_s): the tick follows the number
         # of sockets the hubs count on the view, unless --tick-ms fixes it.
         tick = args.tick_ms / 1000 if args.tick_ms else sink.view_interval_s("counts")
         ticks.append(tick * 1000)
@@ -515,7 +519,7 @@ def runtime_worker(args) -> None:
     import django
 
     django.setup()
-    from processing.reporter import DeploymentEventSink
+    from dashboard.publisher import DeploymentEventSink
     from processing.runtime.kafka import loop
     from topology.compiler import compile_document
 
@@ -594,7 +598,7 @@ def _renderer_busy(cdp) -> dict[str, float]:
 
 
 def run_case(rate, clients, args, deployment, cookie, port, sink, page, workdir, producer, topic):
-    from processing.reporter import DeploymentEventSink  # noqa: F401 - sink passed in
+    from dashboard.publisher import DeploymentEventSink  # noqa: F401 - sink passed in
 
     others = clients - 1  # the browser page is one client
     out = workdir / f"clients-{rate}-{clients}.json"
@@ -763,7 +767,7 @@ def run(argv: list[str]) -> int:
     setup_django(workdir)
     from playwright.sync_api import sync_playwright
 
-    from processing.reporter import DeploymentEventSink
+    from dashboard.publisher import DeploymentEventSink
 
     topic = f"bench-dashboard-{secrets.token_hex(4)}"
     deployment, cookie = make_deployment(topic)

@@ -17,7 +17,7 @@ from dashboard.api_dashboards import router as dashboards_router  # noqa: E402
 
 api.add_router("/dashboards", dashboards_router)
 
-from topology.api_preview import router as preview_router  # noqa: E402
+from processing.api_preview import router as preview_router  # noqa: E402
 
 api.add_router("/preview", preview_router)
 

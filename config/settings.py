@@ -161,6 +161,12 @@ CELERY_TASK_ACKS_LATE = False
 CELERY_TASK_TIME_LIMIT = None
 CELERY_TASK_SOFT_TIME_LIMIT = None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Where a running instance's events go besides its own status (processing/runner.py): dotted
+# paths of classes called with (deployment_id, slot), imported when an instance starts, like
+# healthchecks' transports. The dashboards' publisher fills the Redis serving tables and the
+# channel-layer groups the live pages read.
+WEIR_EVENT_SINKS = ["dashboard.publisher.DeploymentEventSink"]
+
 CELERY_BEAT_SCHEDULE = {
     "reconcile-deployments": {
         "task": "processing.tasks.reconcile",

@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class DashboardConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "dashboard"
+
+    def ready(self) -> None:
+        from dashboard import signals
+
+        signals.connect()

@@ -62,7 +62,8 @@ def check_database() -> dict[str, Any]:
 
 
 def check_celery() -> dict[str, Any]:
-    from config.celery import app
+    # The project's app (config/celery.py, loaded with Django): dashboard does not import config.
+    from celery import current_app as app
 
     queues: dict[str, dict[str, Any]] = {name: {"ok": False, "workers": []} for name in CELERY_QUEUES}
     try:

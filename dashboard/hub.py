@@ -3,7 +3,7 @@
 With plain Channels every websocket joins the group itself, so one delta becomes one Redis
 message per browser. Here each process (each event loop) owns one hub channel that joins a
 group once, however many sockets watch it; the frame arrives once, already serialised by the
-reporter, and is written to each local socket as the same string.
+publisher, and is written to each local socket as the same string.
 
 If Redis restarts empty, group memberships and queued frames are gone, and redis-py's own
 retries may hide the restart from ``receive``. So a watchdog keeps a marker key with a TTL
@@ -11,8 +11,8 @@ in Redis and checks it every second: when the marker has vanished (or receive fa
 the hub joins its groups again and asks every local socket to resync.
 
 The same watchdog tells the runtime how many sockets watch each view (``groups.watchers_key``:
-one field per hub, refreshed every second): the reporter picks a view's tick from that number
-(processing/reporter.py, ``view_tick_s``), short for a few sockets, longer for many.
+one field per hub, refreshed every second): the publisher picks a view's tick from that number
+(dashboard/publisher.py, ``view_tick_s``), short for a few sockets, longer for many.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Dashboards: pages of widgets bound to a deployment's view nodes, saved in Django.
 
-Each deployment gets a default dashboard (one table widget per view) when it is created; the
-first visit of a deployment created before this app existed makes it too.
+Each deployment gets a default dashboard (one table widget per view) when it is created
+(dashboard/signals.py); the first visit of a deployment created before this app existed makes
+it too.
 """
 
 from __future__ import annotations
@@ -59,32 +60,3 @@ class Widget(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} of {self.view}"
-
-
-def _create_default_dashboard(sender, instance, created, raw=False, **kwargs):
-    # Fixtures (raw) load dashboards themselves.
-    if created and not raw:
-        from dashboard.actions import ensure_default_dashboard
-
-        ensure_default_dashboard(instance)
-
-
-models.signals.post_save.connect(
-    _create_default_dashboard, sender="processing.Deployment", dispatch_uid="weir-default-dashboard"
-)
-
-
-def _forget_live_state(sender, instance, **kwargs):
-    from dashboard.serving import clear_deployment
-
-    try:
-        clear_deployment(instance.pk)
-    except Exception:  # Redis down: the keys are only a cache of the runtime's state
-        import logging
-
-        logging.getLogger(__name__).warning("could not clear live state of deployment %s", instance.pk)
-
-
-models.signals.post_delete.connect(
-    _forget_live_state, sender="processing.Deployment", dispatch_uid="weir-forget-live-state"
-)

@@ -1,7 +1,8 @@
 """Read-side queries for dashboards and the live layer: who may see which deployment and view.
 
 A user sees a deployment when they own its topology or are staff (``processing.selectors``);
-the views of a deployment are the ``view`` nodes of the topology version it runs.
+the views of a deployment are the view operators of the stored execution plan of the topology
+version it runs (``Plan.views()``), the same plan its instances run.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any
 
 from dashboard.models import Dashboard
 from processing.models import Deployment
-from processing.selectors import visible_deployments
+from processing.selectors import load_plan, visible_deployments
 
 
 def deployment_for(user, deployment_id: int) -> Deployment | None:
@@ -20,13 +21,11 @@ def deployment_for(user, deployment_id: int) -> Deployment | None:
 
 
 def view_nodes(deployment: Deployment) -> list[dict[str, Any]]:
-    """[{id, title}] of the deployment's view nodes, in document order."""
-    document = deployment.version.document or {}
-    return [
-        {"id": node["id"], "title": (node.get("config") or {}).get("title") or node["id"]}
-        for node in document.get("nodes", [])
-        if node.get("type") == "view" and "id" in node
-    ]
+    """[{id, title}] of the deployment's views, in plan order; none when the version has no plan."""
+    plan = load_plan(deployment.version)
+    if plan is None:
+        return []
+    return [{"id": view.node_id, "title": view.title or view.node_id} for view in plan.views()]
 
 
 def topology_outline(deployment: Deployment) -> dict[str, Any]:

@@ -1,5 +1,5 @@
 """Reading the serving copy of views and the monitor state from Redis (written by
-processing/reporter.py). Snapshots are read in one MULTI so rows and seq always agree."""
+dashboard/publisher.py). Snapshots are read in one MULTI so rows and seq always agree."""
 
 from __future__ import annotations
 

@@ -1,9 +1,10 @@
 from django.urls import path
 
-from dashboard import views_dashboards
+from dashboard import views, views_dashboards
 
-urlpatterns: list = []
-urlpatterns += [
+urlpatterns: list = [
+    path("", views.home, name="home"),
+    path("status/", views.status, name="status"),
     path("dashboards/", views_dashboards.dashboard_list, name="dashboard-list"),
     path("dashboards/<int:dashboard_id>/", views_dashboards.dashboard_detail, name="dashboard-detail"),
     path(
@@ -16,12 +17,4 @@ urlpatterns += [
         views_dashboards.deployment_monitor,
         name="deployment-monitor",
     ),
-]
-
-from dashboard import views  # noqa: E402
-
-urlpatterns += [
-    path("dashboards/", views_dashboards.dashboard_list, name="dashboard-list"),
-    path("", views.home, name="home"),
-    path("status/", views.status, name="status"),
 ]

@@ -1,8 +1,11 @@
 """Every write a user can make to a deployment. Each function writes, then notifies.
 
-Status changes are conditional updates checked for one row; tasks are queued on commit
-(processing/tasks.py). Views (API, admin) authenticate, validate input into arguments, call
-one of these and serialise the result; they hold no logic of their own.
+Status changes are conditional updates checked for one row (processing/status.py, which also
+writes the event log); tasks are queued on commit, by name (processing/queue.py). Views (API,
+admin) authenticate, validate input into arguments, call one of these and serialise the
+result; they hold no logic of their own. An action does no broker I/O: what it needs from Kafka
+(source partition counts for a scale's warning) the caller reads first, through
+processing/selectors.py, and passes in.
 
 Bad input raises ``ActionError`` with the field it concerns; callers turn it into a 400/409.
 """
@@ -16,12 +19,10 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.text import slugify
 
-from processing import reconcile as supervisor
 from processing.models import (
     LIVE_INSTANCE_STATUSES,
     MAX_INSTANCES,
     Deployment,
-    DeploymentEvent,
     DeploymentInstance,
     DesiredState,
     ErrorPolicy,
@@ -30,7 +31,9 @@ from processing.models import (
     Status,
     derive_app_id,
 )
-from processing.tasks import queue_reconcile
+from processing.queue import queue_reconcile
+from processing.selectors import idle_instances_warning, load_plan
+from processing.status import record_event, set_status
 from topology.compiler import naming
 
 log = logging.getLogger(__name__)
@@ -76,26 +79,7 @@ class UpgradeNeedsConfirmation(ActionError):
 
 
 def _event(deployment: Deployment, kind: str, message: str, actor=None, **payload) -> None:
-    DeploymentEvent.objects.create(
-        deployment=deployment,
-        kind=kind,
-        message=message,
-        payload=payload,
-        actor=actor if getattr(actor, "is_authenticated", False) else None,
-    )
-
-
-def load_plan(version):
-    from topology.compiler.plan import plan_from_dict
-
-    data = version.plan
-    if not data:
-        return None
-    if isinstance(data, str | bytes):
-        import orjson
-
-        data = orjson.loads(data)
-    return plan_from_dict(data)
+    record_event(deployment.pk, kind, message, payload, actor=actor)
 
 
 def _check_choice(value: str, choices, name: str) -> None:
@@ -198,7 +182,7 @@ def start(deployment: Deployment, *, actor=None) -> Deployment:
     deployment.refresh_from_db()
     _forgive_crashed_slots(deployment)
     if deployment.status in (Status.FAILED, Status.STOPPED):
-        supervisor.set_status(deployment.pk, deployment.status, Status.STARTING, error="")
+        set_status(deployment.pk, deployment.status, Status.STARTING, error="")
     _event(deployment, "start", "start requested", actor)
     queue_reconcile()
     deployment.refresh_from_db()
@@ -245,7 +229,7 @@ def restart(deployment: Deployment, *, actor=None) -> Deployment:
     deployment.refresh_from_db()
     _forgive_crashed_slots(deployment)
     if deployment.status in (Status.FAILED, Status.STOPPED):
-        supervisor.set_status(deployment.pk, deployment.status, Status.STARTING, error="")
+        set_status(deployment.pk, deployment.status, Status.STARTING, error="")
     stopping = _stop_live_instances(deployment)
     _event(deployment, "restart", f"restart requested ({stopping} live instance(s) asked to stop)", actor)
     queue_reconcile()
@@ -256,7 +240,12 @@ def restart(deployment: Deployment, *, actor=None) -> Deployment:
 # --- scale ------------------------------------------------------------------------------------
 
 
-def scale(deployment: Deployment, instances, *, actor=None) -> Deployment:
+def scale(
+    deployment: Deployment, instances, *, actor=None, source_partitions: dict[str, int] | None = None
+) -> Deployment:
+    """Change the wanted instances. ``source_partitions`` (topic -> partitions, as
+    ``selectors.parallelism`` reads them) lets the event warn about instances that will sit
+    idle; the action itself asks Kafka nothing."""
     _check_instances(instances)
     old = deployment.instances
     changed = Deployment.objects.filter(pk=deployment.pk, instances=old).update(
@@ -270,48 +259,18 @@ def scale(deployment: Deployment, instances, *, actor=None) -> Deployment:
             status=409,
         )
     deployment.refresh_from_db()
-    info = parallelism(deployment)
+    warning = idle_instances_warning(instances, source_partitions or {})
     _event(
         deployment,
         "scale",
-        f"scaled from {old} to {instances} instance(s)"
-        + (f". Warning: {info['warning']}" if info.get("warning") else ""),
+        f"scaled from {old} to {instances} instance(s)" + (f". Warning: {warning}" if warning else ""),
         actor,
         old=old,
         new=instances,
-        warning=info.get("warning"),
+        warning=warning,
     )
     queue_reconcile()
     return deployment
-
-
-def parallelism(deployment: Deployment, *, timeout: float = 3.0) -> dict:
-    """Source partitions and a warning when instances outnumber them (extra instances idle)."""
-    plan = load_plan(deployment.version)
-    topics = list(plan.source_topics()) if plan else []
-    info: dict = {"source_partitions": {}, "max_useful_instances": None, "warning": None}
-    if not topics:
-        return info
-    try:
-        from django.conf import settings
-
-        from processing.runtime.kafka.admin import topic_partitions
-
-        partitions = topic_partitions(dict(settings.KAFKA_CLIENT_CONFIG), topics)
-    except Exception as exc:  # Kafka down or the admin helper missing: no warning, say why
-        info["error"] = f"partition counts unavailable: {exc}"
-        return info
-    partitions = {t: n for t, n in (partitions or {}).items() if n}
-    info["source_partitions"] = partitions
-    if partitions:
-        useful = max(partitions.values())
-        info["max_useful_instances"] = useful
-        if deployment.instances > useful:
-            info["warning"] = (
-                f"{deployment.instances} instances but the source topics have at most {useful} partition(s): "
-                f"{deployment.instances - useful} instance(s) will sit idle. Add partitions to scale further."
-            )
-    return info
 
 
 # --- upgrade ----------------------------------------------------------------------------------

@@ -13,7 +13,7 @@ from django.contrib.admin.helpers import ActionForm
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from processing import actions
+from processing import actions, selectors
 from processing.models import Deployment, DeploymentEvent, DeploymentInstance, Status
 from topology.models import TopologyVersion
 
@@ -177,7 +177,7 @@ class DeploymentAdmin(admin.ModelAdmin):
 
     @admin.display(description="parallelism")
     def parallelism_info(self, obj):
-        info = actions.parallelism(obj)
+        info = selectors.parallelism(obj, timeout=selectors.PAGE_METADATA_TIMEOUT_S)
         parts = ", ".join(f"{t}: {n}" for t, n in sorted(info["source_partitions"].items())) or "unknown"
         if info.get("warning"):
             return format_html(
@@ -229,8 +229,9 @@ class DeploymentAdmin(admin.ModelAdmin):
         n = form.cleaned_data["instances"]
 
         def scale_one(deployment):
-            actions.scale(deployment, n, actor=request.user)
-            warning = actions.parallelism(deployment).get("warning")
+            info = selectors.parallelism(deployment, timeout=selectors.PAGE_METADATA_TIMEOUT_S)
+            actions.scale(deployment, n, actor=request.user, source_partitions=info["source_partitions"])
+            warning = selectors.idle_instances_warning(n, info["source_partitions"])
             if warning:
                 self.message_user(request, f"{deployment.app_id}: {warning}", messages.WARNING)
 

@@ -20,7 +20,7 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from pydantic import ConfigDict
 
-from processing import actions
+from processing import actions, selectors
 from processing.models import Deployment, DeploymentInstance, ErrorPolicy, Guarantee
 from processing.selectors import visible_deployments
 from topology.models import Topology, TopologyVersion
@@ -29,9 +29,9 @@ router = Router(tags=["deployments"])
 
 RECENT_EVENTS = 50
 # The detail page polls every few seconds and each parallelism check is a Kafka metadata
-# request (up to its 3 s timeout when Kafka is down). Partition counts change only when someone
-# adds partitions, so a check is reused this long; a scale changes the key, so its warning is
-# never stale.
+# request (waiting up to selectors.PAGE_METADATA_TIMEOUT_S, 3 s, when Kafka is down). Partition
+# counts change only when someone adds partitions, so a check is reused this long; a scale
+# changes the key, so its warning is never stale.
 PARALLELISM_TTL_S = 30.0
 # The largest id the database can hold: a bigger filter value would overflow SQLite's INTEGER
 # (a 500) instead of answering that nothing matches.
@@ -109,15 +109,15 @@ _parallelism_lock = threading.Lock()
 
 
 def deployment_parallelism(deployment: Deployment) -> dict[str, Any]:
-    """``actions.parallelism``, reused for PARALLELISM_TTL_S per source-topic set and instance count."""
-    plan = actions.load_plan(deployment.version)
+    """``selectors.parallelism``, reused for PARALLELISM_TTL_S per source-topic set and instance count."""
+    plan = selectors.load_plan(deployment.version)
     key = (frozenset(plan.source_topics()) if plan else frozenset(), deployment.instances)
     now = time.monotonic()
     with _parallelism_lock:
         cached = _parallelism_cache.get(key)
     if cached is not None and now - cached[0] < PARALLELISM_TTL_S:
         return copy.deepcopy(cached[1])
-    info = actions.parallelism(deployment)
+    info = selectors.parallelism(deployment, timeout=selectors.PAGE_METADATA_TIMEOUT_S)
     with _parallelism_lock:
         for stale in [k for k, (at, _) in _parallelism_cache.items() if now - at >= PARALLELISM_TTL_S]:
             del _parallelism_cache[stale]
@@ -263,7 +263,14 @@ def restart_deployment(request: HttpRequest, deployment_id: int):
 @router.post("/{int:deployment_id}/scale")
 @answers_refusals
 def scale_deployment(request: HttpRequest, deployment_id: int, payload: ScaleIn):
-    return _detail(_call(actions.scale, _get(request, deployment_id), payload.instances, actor=request.user))
+    deployment = _get(request, deployment_id)
+    # Read afresh, not from the poll cache: the scale event's warning is written once.
+    partitions = selectors.parallelism(deployment, timeout=selectors.PAGE_METADATA_TIMEOUT_S)[
+        "source_partitions"
+    ]
+    return _detail(
+        _call(actions.scale, deployment, payload.instances, actor=request.user, source_partitions=partitions)
+    )
 
 
 @router.post("/{int:deployment_id}/upgrade", summary="Run another version of the same topology")

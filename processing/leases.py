@@ -15,14 +15,8 @@ from datetime import datetime
 
 from django.utils import timezone
 
-from processing.models import (
-    Deployment,
-    DeploymentEvent,
-    DeploymentInstance,
-    DesiredState,
-    InstanceStatus,
-    Status,
-)
+from processing.models import Deployment, DeploymentInstance, DesiredState, InstanceStatus, Status
+from processing.status import record_event
 
 
 @dataclass(frozen=True)
@@ -56,11 +50,11 @@ def claim(lease: Lease, *, host: str, pid: int, task_id: str) -> bool:
     )
     if claimed != 1:
         return False
-    DeploymentEvent.objects.create(
-        deployment_id=lease.deployment_id,
-        kind="instance_claimed",
-        message=f"slot {lease.slot} epoch {lease.epoch} started on {host} pid {pid}",
-        payload={"slot": lease.slot, "epoch": lease.epoch, "host": host, "pid": pid, "task_id": task_id},
+    record_event(
+        lease.deployment_id,
+        "instance_claimed",
+        f"slot {lease.slot} epoch {lease.epoch} started on {host} pid {pid}",
+        {"slot": lease.slot, "epoch": lease.epoch, "host": host, "pid": pid, "task_id": task_id},
     )
     return True
 
@@ -121,11 +115,11 @@ def release(lease: Lease, *, status: str, error: str = "") -> bool:
     released = DeploymentInstance.objects.filter(
         deployment_id=lease.deployment_id, slot=lease.slot, epoch=lease.epoch, claimed=True
     ).update(claimed=False, status=status, error=error, exited_at=timezone.now(), partitions=[])
-    DeploymentEvent.objects.create(
-        deployment_id=lease.deployment_id,
-        kind="instance_exited",
-        message=f"slot {lease.slot} epoch {lease.epoch} {status}" + (f": {error}" if error else ""),
-        payload={
+    record_event(
+        lease.deployment_id,
+        "instance_exited",
+        f"slot {lease.slot} epoch {lease.epoch} {status}" + (f": {error}" if error else ""),
+        {
             "slot": lease.slot,
             "epoch": lease.epoch,
             "status": status,

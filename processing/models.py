@@ -6,13 +6,17 @@ policy, desired state) and what is observed (status, last error). Each instance 
 reconciler launches a task for the slot, and a task only runs while the epoch it was started
 with is still the slot's epoch (see processing/leases.py). ``DeploymentEvent`` is the audit log.
 
-Writes go through processing/actions.py (users) and processing/reconcile.py (the supervisor).
+Writes go through four modules, and no other writes these tables:
+
+- processing/actions.py: what users ask for (deploy, start, stop, restart, scale, upgrade);
+- processing/reconcile.py: the supervisor (launch and cancel slots, mark crashes, fail);
+- processing/leases.py: an instance's own slot row (claim, heartbeat, release);
+- processing/status.py: the deployment's observed status and every ``DeploymentEvent``.
 """
 
 from __future__ import annotations
 
 import secrets
-import uuid
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -179,7 +183,3 @@ class DeploymentEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.created_at:%Y-%m-%d %H:%M:%S} {self.kind}: {self.message}"
-
-
-def new_task_id() -> str:
-    return uuid.uuid4().hex

@@ -6,6 +6,10 @@ deployment and its instance rows, ``decide()`` turns that snapshot into a list o
 so two overlapping passes can never launch a slot twice: a launch is an update of the slot's
 row from the epoch it saw to the next one, which only one pass wins.
 
+The snapshot, the derived status and the event log live in processing/status.py (instances
+refresh their deployment's status from there without importing the supervisor); launched
+tasks are queued on commit through processing/queue.py. The names are re-exported here.
+
 Rules
 -----
 - A slot below ``instances`` with no live instance is launched (new epoch, task queued on
@@ -24,57 +28,27 @@ Rules
 from __future__ import annotations
 
 import logging
-import socket
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from processing import conf
-from processing.models import (
-    LIVE_INSTANCE_STATUSES,
-    Deployment,
-    DeploymentEvent,
-    DeploymentInstance,
-    DesiredState,
-    InstanceStatus,
-    Status,
+from processing.models import Deployment, DeploymentInstance, DesiredState, InstanceStatus, Status
+from processing.queue import queue_instance
+from processing.status import (
+    DeploymentSnapshot,
+    SlotSnapshot,
+    aggregate_status,
+    is_live,
+    record_event,
+    refresh_status,
+    set_status,
+    snapshot,
 )
 
 log = logging.getLogger(__name__)
-
-
-# --- snapshot -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SlotSnapshot:
-    slot: int
-    epoch: int
-    status: str
-    claimed: bool
-    heartbeat_age: float | None  # seconds; None = never
-    queued_age: float | None
-    process_gone: bool = False  # same host and the pid no longer exists
-    error: str = ""
-
-
-@dataclass(frozen=True)
-class DeploymentSnapshot:
-    desired_state: str
-    status: str
-    instances: int
-    restart_count: int
-    seconds_since_restart: float | None
-    slots: tuple[SlotSnapshot, ...] = ()
-
-    def slot(self, number: int) -> SlotSnapshot | None:
-        for s in self.slots:
-            if s.slot == number:
-                return s
-        return None
 
 
 @dataclass(frozen=True)
@@ -157,13 +131,9 @@ class Decisions:
         return [a for a in self.actions if isinstance(a, kind)]
 
 
-def _is_live(s: SlotSnapshot) -> bool:
-    return s.claimed and s.status in LIVE_INSTANCE_STATUSES
-
-
 def _is_dead(s: SlotSnapshot, limits: Limits) -> str | None:
     """Why a live-looking instance is dead, or None."""
-    if not _is_live(s):
+    if not is_live(s):
         return None
     if s.process_gone:
         return "its worker process is gone"
@@ -199,7 +169,7 @@ def decide(snap: DeploymentSnapshot, limits: Limits) -> Decisions:
     if snap.desired_state == DesiredState.STOPPED:
         for s in slots.values():
             cancel_queued(s)
-        if not any(_is_live(s) for s in slots.values()) and snap.status != Status.STOPPED:
+        if not any(is_live(s) for s in slots.values()) and snap.status != Status.STOPPED:
             out.add(SetStatus(Status.STOPPED))
         return out
 
@@ -220,7 +190,7 @@ def decide(snap: DeploymentSnapshot, limits: Limits) -> Decisions:
         if s is None:
             out.add(Launch(number, None, "missing"))
             continue
-        if _is_live(s):
+        if is_live(s):
             continue
         if s.status == InstanceStatus.PENDING:
             if s.queued_age is not None and s.queued_age > limits.pending_timeout:
@@ -262,106 +232,12 @@ def decide(snap: DeploymentSnapshot, limits: Limits) -> Decisions:
     return out
 
 
-def aggregate_status(snap: DeploymentSnapshot, slots: dict[int, SlotSnapshot] | None = None) -> str:
-    """The deployment's observed status from its instances' statuses."""
-    slots = slots if slots is not None else {s.slot: s for s in snap.slots}
-    if snap.desired_state == DesiredState.STOPPED:
-        return Status.STOPPED if not any(_is_live(s) for s in slots.values()) else snap.status
-    if snap.status == Status.FAILED:
-        return Status.FAILED
-    wanted = [slots.get(n) for n in range(snap.instances)]
-    live = [s for s in wanted if s is not None and _is_live(s)]
-    surplus_live = any(_is_live(s) for n, s in slots.items() if n >= snap.instances)
-    statuses = {s.status for s in live}
-    if len(live) == snap.instances and statuses == {InstanceStatus.RUNNING} and not surplus_live:
-        return Status.RUNNING
-    if InstanceStatus.REBALANCING in statuses or (InstanceStatus.RUNNING in statuses) or surplus_live:
-        # Some run while others join or leave: partitions are moving.
-        return Status.REBALANCING
-    if InstanceStatus.RESTORING in statuses:
-        return Status.RESTORING
-    if not any(s is not None and (s.claimed or s.status != InstanceStatus.PENDING) for s in slots.values()):
-        return Status.PENDING
-    return Status.STARTING
-
-
 # --- apply ----------------------------------------------------------------------------------
-
-
-def _pid_gone(instance: DeploymentInstance, hostname: str) -> bool:
-    if not instance.claimed or instance.pid is None or instance.worker_host != hostname:
-        return False
-    try:
-        with open(f"/proc/{instance.pid}/stat", encoding="ascii") as fh:
-            # A zombie is dead too: its parent has not reaped it yet.
-            return fh.read().rsplit(")", 1)[1].split()[0] == "Z"
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-
-
-def _age(now: datetime, then: datetime | None) -> float | None:
-    return None if then is None else max(0.0, (now - then).total_seconds())
-
-
-def snapshot(deployment: Deployment, now: datetime | None = None) -> DeploymentSnapshot:
-    now = now or timezone.now()
-    hostname = socket.gethostname()
-    return DeploymentSnapshot(
-        desired_state=deployment.desired_state,
-        status=deployment.status,
-        instances=deployment.instances,
-        restart_count=deployment.restart_count,
-        seconds_since_restart=_age(now, deployment.last_restart_at),
-        slots=tuple(
-            SlotSnapshot(
-                slot=i.slot,
-                epoch=i.epoch,
-                status=i.status,
-                claimed=i.claimed,
-                heartbeat_age=_age(now, i.heartbeat_at),
-                queued_age=_age(now, i.queued_at),
-                process_gone=_pid_gone(i, hostname),
-                error=i.error,
-            )
-            for i in deployment.instance_set.all()
-        ),
-    )
-
-
-def record(deployment_id: int, kind: str, message: str, payload: dict | None = None, actor=None) -> None:
-    DeploymentEvent.objects.create(
-        deployment_id=deployment_id, kind=kind, message=message, payload=payload or {}, actor=actor
-    )
-
-
-def set_status(deployment_id: int, old: str, new: str, error: str | None = None) -> bool:
-    """Conditional status change, logged once; False when someone else changed it first."""
-    if old == new:
-        return False
-    fields: dict = {"status": new}
-    if error is not None:
-        fields["last_error"] = error
-    changed = Deployment.objects.filter(pk=deployment_id, status=old).update(
-        **fields, updated_at=timezone.now()
-    )
-    if changed == 1:
-        record(
-            deployment_id,
-            "status",
-            f"{old} → {new}" + (f": {error}" if error else ""),
-            {"from": old, "to": new, "error": error},
-        )
-        return True
-    return False
 
 
 def launch(deployment_id: int, slot: int, from_epoch: int | None, reason: str) -> int | None:
     """Move the slot to a new epoch and queue its task on commit. Returns the new epoch, or None
     when another pass won the race."""
-    from processing.tasks import queue_instance
-
     now = timezone.now()
     if from_epoch is None:
         try:
@@ -395,7 +271,7 @@ def launch(deployment_id: int, slot: int, from_epoch: int | None, reason: str) -
         )
         if moved != 1:
             return None
-    record(
+    record_event(
         deployment_id,
         "instance_launch",
         f"slot {slot} epoch {epoch} queued ({reason})",
@@ -424,7 +300,7 @@ def apply(deployment: Deployment, decisions: Decisions) -> None:
                 error=f"instance crashed: {action.reason}",
             )
             if changed:
-                record(
+                record_event(
                     did,
                     "instance_crashed",
                     f"slot {action.slot} epoch {action.epoch}: {action.reason}",
@@ -439,7 +315,7 @@ def apply(deployment: Deployment, decisions: Decisions) -> None:
                 status=InstanceStatus.PENDING,
             ).update(epoch=F("epoch") + 1, status=InstanceStatus.STOPPED, exited_at=now)
             if changed:
-                record(
+                record_event(
                     did,
                     "instance_cancelled",
                     f"slot {action.slot}: queued task cancelled",
@@ -450,7 +326,7 @@ def apply(deployment: Deployment, decisions: Decisions) -> None:
         elif isinstance(action, Fail):
             Deployment.objects.filter(pk=did).exclude(status=Status.FAILED).update(last_error=action.reason)
             set_status(did, deployment.status, Status.FAILED, error=action.reason)
-            record(did, "failed", action.reason, {"reason": action.reason})
+            record_event(did, "failed", action.reason, {"reason": action.reason})
         elif isinstance(action, ResetRestarts):
             Deployment.objects.filter(pk=did).update(restart_count=0)
         elif isinstance(action, SetStatus):
@@ -464,18 +340,6 @@ def reconcile_deployment(deployment: Deployment, limits: Limits | None = None) -
     with transaction.atomic():
         apply(deployment, decisions)
     return decisions
-
-
-def refresh_status(deployment_id: int) -> str | None:
-    """Recompute the observed status now (instances call this on their own status changes, so
-    the deployment does not wait for the next reconcile pass to say "running")."""
-    deployment = Deployment.objects.filter(pk=deployment_id).first()
-    if deployment is None:
-        return None
-    snap = snapshot(deployment)
-    status = aggregate_status(snap)
-    set_status(deployment_id, snap.status, status)
-    return status
 
 
 def reconcile_all() -> int:

@@ -21,9 +21,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import close_old_connections, connection
+from django.utils.module_loading import import_string
 
 from processing import conf, leases
 from processing.models import Deployment, InstanceStatus
+from processing.status import refresh_status
 
 log = logging.getLogger(__name__)
 
@@ -116,17 +118,21 @@ class FanOutSink:
                 log.exception("event sink %r failed to close", sink)
 
 
-def reporter_sink(deployment_id: int, slot: int):
-    """The dashboards' sink (Redis + channel layer) when it is installed."""
-    try:
-        from processing.reporter import DeploymentEventSink
-    except ImportError:
-        return None
-    try:
-        return DeploymentEventSink(deployment_id, slot)
-    except Exception:
-        log.exception("could not create the reporter sink")
-        return None
+def event_sinks(deployment_id: int, slot: int) -> list:
+    """The sinks ``settings.WEIR_EVENT_SINKS`` names, one per instance.
+
+    Each entry is a dotted path to a class (or factory) called with ``(deployment_id, slot)``,
+    imported here, when an instance starts: processing names no app above it (the dashboards'
+    publisher is ``dashboard.publisher.DeploymentEventSink``). A sink that cannot be created is
+    logged and left out; the instance runs without it.
+    """
+    sinks = []
+    for path in getattr(settings, "WEIR_EVENT_SINKS", ()):
+        try:
+            sinks.append(import_string(path)(deployment_id, slot))
+        except Exception:
+            log.exception("could not create the event sink %s", path)
+    return sinks
 
 
 class Warden(threading.Thread):
@@ -141,8 +147,6 @@ class Warden(threading.Thread):
         self.check_every = conf.get("WEIR_STOP_CHECK_SECONDS")
 
     def run(self) -> None:
-        from processing.reconcile import refresh_status
-
         last_beat = 0.0
         last_check = 0.0
         try:
@@ -190,7 +194,6 @@ class InstanceRunner:
 
     def run(self) -> str:
         """Returns how the instance ended: "stale", "stopped" or "failed"."""
-        from processing.reconcile import refresh_status
         from topology.compiler.plan import plan_from_dict
 
         close_old_connections()
@@ -203,7 +206,7 @@ class InstanceRunner:
         warden = Warden(self.lease, state)
         warden.start()
         outcome, error = "stopped", ""
-        events = FanOutSink(StateSink(state), reporter_sink(deployment.pk, self.lease.slot))
+        events = FanOutSink(StateSink(state), *event_sinks(deployment.pk, self.lease.slot))
         try:
             plan = plan_from_dict(_plan_data(deployment.version))
             run_loop = self.run_loop

@@ -1,4 +1,4 @@
-"""Celery tasks. They take ids only and are queued on commit (processing/actions.py).
+"""Celery tasks. They take ids only and are queued on commit, by name (processing/queue.py).
 
 ``run_instance`` is a long-running task on the ``streams`` queue (routed in settings): it hosts
 one instance of a deployment until its stop flag says otherwise. It is acknowledged when it
@@ -10,7 +10,6 @@ limits, and it is never revoked with ``terminate=True``: stopping is cooperative
 from __future__ import annotations
 
 from celery import shared_task
-from django.db import transaction
 
 
 @shared_task(
@@ -32,14 +31,3 @@ def reconcile() -> int:
     from processing.reconcile import reconcile_all
 
     return reconcile_all()
-
-
-def queue_instance(deployment_id: int, slot: int, epoch: int) -> None:
-    """Queue the instance task once the transaction that gave the slot its epoch commits, so
-    the task never reads a row that is not there yet."""
-    transaction.on_commit(lambda: run_instance.apply_async(args=(deployment_id, slot, epoch)))
-
-
-def queue_reconcile() -> None:
-    """Ask for a reconcile pass now instead of at the next beat (actions call this)."""
-    transaction.on_commit(lambda: reconcile.apply_async())

@@ -357,3 +357,18 @@ def live_daphne(stack_process_env, stack_processes) -> str:
 
     wait_for(answers, PROCESS_READY_TIMEOUT_S, "Daphne to serve HTTP")
     return url
+
+
+@pytest.fixture(autouse=True)
+def kafka_is_down_in_broker_free_tests(request, monkeypatch):
+    """A test that is not marked integration has no broker: its pages read partition counts as
+    they do when Kafka is down ("partition counts unavailable"), at once instead of after the
+    metadata timeout. Integration tests ask the real broker."""
+    if request.node.get_closest_marker("integration") is not None:
+        return
+    from processing.runtime.kafka import admin
+
+    def no_broker(kafka_config, topics, *args, **kwargs):
+        raise ConnectionError("no Kafka broker in a broker-free test")
+
+    monkeypatch.setattr(admin, "topic_partitions", no_broker)

@@ -38,7 +38,6 @@ from topology.schemas import (
 )
 
 router = Router(tags=["topology"])
-urlpatterns: list = []
 
 ERRORS = {400: ErrorOut, 403: ErrorOut, 404: ErrorOut, 409: ErrorOut, 422: ErrorOut}
 

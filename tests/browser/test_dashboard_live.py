@@ -13,7 +13,7 @@ from channels_redis.core import RedisChannelLayer
 from django.conf import settings
 from playwright.sync_api import expect
 
-from processing.reporter import DeploymentEventSink
+from dashboard.publisher import DeploymentEventSink
 from tests.browser.editor_support import chromium_browser, count_cell, dashboard_page, session_cookie
 from tests.dashboard.conftest import make_deployment
 from tests.dashboard.live_client import canonical, serving_table_at

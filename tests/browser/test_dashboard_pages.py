@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from dashboard.actions import create_dashboard
-from processing.reporter import DeploymentEventSink
+from dashboard.publisher import DeploymentEventSink
 from tests.browser.editor_support import chromium_browser, session_cookie
 from tests.dashboard.conftest import make_deployment
 from tests.integration.runtime_harness import unique

@@ -2,7 +2,7 @@
 matching cell of the deployment's dashboard table in Debian's Chromium.
 
 The runtime runs in a thread of this process with the reporter sink a Celery instance task
-gives it (processing/reporter.py), the shared Redis and the session's Daphne.
+gives it (dashboard/publisher.py), the shared Redis and the session's Daphne.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import orjson
 import pytest
 from playwright.sync_api import expect
 
-from processing.reporter import DeploymentEventSink
+from dashboard.publisher import DeploymentEventSink
 from processing.runtime.events import ListEventSink
 from processing.runtime.kafka import loop
 from tests.browser.editor_support import chromium_browser, count_cell, dashboard_page, session_cookie

@@ -56,12 +56,23 @@ def staff(django_user_model):
 
 
 def make_deployment(owner, document=None):
+    """A deployment of ``document`` compiled into its version's plan (dashboards read the views
+    from the plan), created directly: no reconcile, no Celery."""
     from processing.models import Deployment
+    from topology.compiler import compile_document
+    from topology.compiler.plan import plan_to_dict
     from topology.models import Topology, TopologyVersion
 
+    document = {"name": "clicks", **(document or WINDOWED_COUNTS)}
+    result = compile_document(document)
+    assert result.ok, [issue.to_dict() for issue in result.issues]
     topology = Topology.objects.create(name=f"clicks-{secrets.token_hex(4)}", owner=owner)
     version = TopologyVersion.objects.create(
-        topology=topology, number=1, document=document or WINDOWED_COUNTS, plan={}, plan_hash="0" * 64
+        topology=topology,
+        number=1,
+        document=document,
+        plan=plan_to_dict(result.plan),
+        plan_hash=result.plan.hash,
     )
     return Deployment.objects.create(version=version, app_id=f"{topology.name}-app", created_by=owner)
 

@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 
 from dashboard.models import Dashboard
-from processing.reporter import DeploymentEventSink
+from dashboard.publisher import DeploymentEventSink
 from tests.dashboard.conftest import make_deployment
 
 pytestmark = pytest.mark.django_db

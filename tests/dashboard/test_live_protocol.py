@@ -10,8 +10,8 @@ import redis
 from django.conf import settings
 
 from dashboard import groups
+from dashboard.publisher import DeploymentEventSink
 from dashboard.serving import read_table_sync
-from processing.reporter import DeploymentEventSink
 from tests.dashboard.conftest import communicator, make_deployment, session_cookie
 from tests.dashboard.live_client import ReferenceClient, canonical
 
@@ -209,7 +209,7 @@ def test_many_sockets_in_one_process_share_one_group_membership(owner, deploymen
 def test_the_hub_tells_the_sink_how_many_sockets_watch_a_view_and_the_tick_follows(
     owner, deployment, clear_serving
 ):
-    from processing.reporter import MIN_VIEW_TICK_S, UNWATCHED_VIEW_TICK_S
+    from dashboard.publisher import MIN_VIEW_TICK_S, UNWATCHED_VIEW_TICK_S
 
     sink = DeploymentEventSink(deployment.pk, 0)
     sink.emit(delta("counts", 1, [("alice", {"count": 1})]))

@@ -16,8 +16,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from dashboard.publisher import DeploymentEventSink
 from dashboard.wire import PreparedFrame, direct_writer, encode_deflated_text_frame, encode_text_frame
-from processing.reporter import DeploymentEventSink
 from tests.dashboard.conftest import make_deployment, session_cookie
 
 

@@ -138,3 +138,39 @@ def test_upgrade_refuses_a_version_of_another_topology(topology, version, owner)
     with pytest.raises(actions.ActionError) as error:
         actions.upgrade(deployment, foreign)
     assert error.value.field == "version"
+
+
+def test_scale_asks_kafka_nothing_and_warns_from_the_partitions_it_is_given(version, monkeypatch):
+    from processing.runtime.kafka import admin
+
+    def must_not_be_called(*args, **kwargs):
+        raise AssertionError("a write action made a broker call")
+
+    monkeypatch.setattr(admin, "topic_partitions", must_not_be_called)
+    deployment = actions.deploy(version, instances=1)
+    deployment = actions.scale(deployment, 3, source_partitions={"A": 2, "B": 1})
+    event = deployment.events.filter(kind="scale").get()
+    assert event.payload["warning"].startswith(
+        "3 instances but the source topics have at most 2 partition(s)"
+    )
+    assert "1 instance(s) will sit idle" in event.message
+    deployment = actions.scale(deployment, 2, source_partitions={"A": 2, "B": 1})
+    assert deployment.events.filter(kind="scale").order_by("-id").first().payload["warning"] is None
+
+
+def test_parallelism_passes_its_timeout_to_the_metadata_request(version, monkeypatch):
+    from processing import selectors
+    from processing.runtime.kafka import admin
+
+    asked = []
+
+    def partitions(kafka_config, topics, *, timeout):
+        asked.append(timeout)
+        return {topic: 1 for topic in topics}
+
+    monkeypatch.setattr(admin, "topic_partitions", partitions)
+    deployment = actions.deploy(version, instances=2)
+    info = selectors.parallelism(deployment, timeout=0.25)
+    assert asked == [0.25]
+    assert info["source_partitions"] == {"A": 1, "B": 1} and info["max_useful_instances"] == 1
+    assert info["warning"].startswith("2 instances but the source topics have at most 1 partition(s)")

@@ -124,13 +124,14 @@ class TickAskingLoop(FakeLoop):
         super().__call__(plan, events=events, should_stop=should_stop, **kwargs)
 
 
+@pytest.mark.integration  # the dashboards' sink writes the slot to the settings' Redis
 def test_runner_lets_the_dashboards_choose_view_ticks_and_reports_through_them(deployment):
     import orjson
     import redis
     from django.conf import settings
 
     from dashboard import groups
-    from processing.reporter import UNWATCHED_VIEW_TICK_S
+    from dashboard.publisher import UNWATCHED_VIEW_TICK_S
 
     pending_slot(deployment)
     loop = TickAskingLoop()
@@ -190,3 +191,42 @@ def test_stale_task_exits_without_touching_the_slot(deployment):
     assert InstanceRunner(deployment.pk, 0, 4, run_loop=loop).run() == "stale"
     assert loop.kwargs is None
     assert DeploymentInstance.objects.get(deployment=deployment).status == "pending"
+
+
+class RecordingSink:
+    """An event sink named by dotted path in settings.WEIR_EVENT_SINKS."""
+
+    created: list = []
+
+    def __init__(self, deployment_id, slot):
+        self.args = (deployment_id, slot)
+        self.events: list = []
+        self.closed = False
+        RecordingSink.created.append(self)
+
+    def emit(self, event):
+        self.events.append(event["type"] == "status" and event["status"])
+
+    def close(self):
+        self.closed = True
+
+
+def test_runner_creates_the_sinks_the_settings_name_and_runs_without_one_it_cannot_import(
+    deployment, settings, caplog
+):
+    settings.WEIR_EVENT_SINKS = [
+        "tests.processing.test_leases_and_runner.RecordingSink",
+        "tests.processing.no_such_module.Sink",
+    ]
+    RecordingSink.created = []
+    pending_slot(deployment)
+    thread, result = run_in_thread(InstanceRunner(deployment.pk, 0, 1, run_loop=FakeLoop()))
+    wait_until(lambda: Deployment.objects.get(pk=deployment.pk).status == "running")
+    Deployment.objects.filter(pk=deployment.pk).update(desired_state="stopped")
+    thread.join(10)
+    assert result["outcome"] == "stopped"
+    [sink] = RecordingSink.created
+    assert sink.args == (deployment.pk, 0)
+    assert [e for e in sink.events if e] == ["starting", "running", "stopped"]
+    assert sink.closed
+    assert "could not create the event sink tests.processing.no_such_module.Sink" in caplog.text

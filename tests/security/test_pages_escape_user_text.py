@@ -9,8 +9,8 @@ import os
 import pytest
 
 from dashboard import actions as dashboard_actions
+from dashboard.publisher import DeploymentEventSink
 from processing.models import DeploymentEvent
-from processing.reporter import DeploymentEventSink
 from tests.browser.editor_support import chromium_browser, logged_in_page
 from tests.dashboard.conftest import WINDOWED_COUNTS, clear_serving, make_deployment  # noqa: F401
 

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
+from processing import preview
 from tests.topology.compiler import documents
-from topology import preview
 
 pytestmark = pytest.mark.django_db
 

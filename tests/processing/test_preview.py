@@ -8,9 +8,22 @@ import uuid
 import pytest
 from confluent_kafka import Producer
 
+from tests.topology.compiler import documents
 from tests.topology.conftest import node
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def page_views():
+    """A valid document (the example of issue 3); each test gets its own copy to change."""
+    return documents.page_views()
+
+
+@pytest.fixture
+def api(owner_client):
+    return owner_client
+
 
 EU_RECORDS = [
     {"key": "u1", "value": {"region": "eu", "page": "/a", "duration_ms": 500}, "timestamp": 1_000},

@@ -9,7 +9,7 @@ import redis
 
 from dashboard import groups
 from dashboard.protocol import row_key
-from processing.reporter import DeploymentEventSink
+from dashboard.publisher import DeploymentEventSink
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
 
@@ -173,7 +173,7 @@ def test_keys_and_values_with_unicode_quotes_and_big_numbers_are_stored_exactly(
 
 
 def test_a_views_tick_grows_with_its_watchers_and_is_long_when_nobody_watches():
-    from processing.reporter import MAX_VIEW_TICK_S, MIN_VIEW_TICK_S, UNWATCHED_VIEW_TICK_S, view_tick_s
+    from dashboard.publisher import MAX_VIEW_TICK_S, MIN_VIEW_TICK_S, UNWATCHED_VIEW_TICK_S, view_tick_s
 
     ticks = [view_tick_s(n) for n in (1, 100, 400, 600, 1_000, 5_000)]
     assert ticks == sorted(ticks)
@@ -184,7 +184,7 @@ def test_a_views_tick_grows_with_its_watchers_and_is_long_when_nobody_watches():
 
 
 def test_watcher_counts_of_hubs_that_stopped_refreshing_are_ignored():
-    from processing.reporter import count_watchers
+    from dashboard.publisher import count_watchers
 
     now = 1_000_000.0
     fields = [b"3 999999.5", b"40 999990.0", "7 1000000.0", b"garbage"]

@@ -7,7 +7,7 @@ from typing import Any
 from ninja import Field, Router, Schema
 from pydantic import ConfigDict
 
-from topology import preview
+from processing import preview
 
 router = Router(tags=["preview"])
 

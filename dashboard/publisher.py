@@ -1,6 +1,8 @@
-"""The Django-side event sink: runtime events -> Redis serving tables + channel-layer groups.
+"""The dashboards' event sink: runtime events -> Redis serving tables + channel-layer groups.
 
-One ``DeploymentEventSink(deployment_id, slot)`` per running instance. For each ``view`` node
+One ``DeploymentEventSink(deployment_id, slot)`` per running instance. The instance runner
+(processing/runner.py) creates it from its dotted path in ``settings.WEIR_EVENT_SINKS``, so
+processing never imports dashboard. For each ``view`` node
 the serving copy in Redis is the snapshot every browser starts from:
 
 - ``table_delta`` rows are applied to the view's hash and the view's serving ``seq`` is
