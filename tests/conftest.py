@@ -9,7 +9,8 @@ Celery tasks or channel-layer messages.
 
 Kafka
     ``kafka_config``   dict of librdkafka settings: ``bootstrap.servers`` plus any
-                       ``WEIR_KAFKA_*`` client settings (session).
+                       ``WEIR_KAFKA_*`` client settings (session; ``settings.KAFKA_CLIENT_CONFIG``,
+                       processing/runtime/kafka/config.py says how a client picks from it).
     ``kafka_admin``    a confluent_kafka AdminClient on it (session).
     ``new_topic``      factory: ``new_topic(partitions=1, prefix="t", config=None) -> name``
                        creates a uniquely named topic, waits until every partition has a
@@ -120,9 +121,9 @@ def kafka_config() -> dict:
 
 @pytest.fixture(scope="session")
 def kafka_admin(kafka_config):
-    from confluent_kafka.admin import AdminClient
+    from processing.runtime.kafka.admin import admin_client
 
-    return AdminClient(kafka_config)
+    return admin_client(kafka_config)
 
 
 @pytest.fixture
