@@ -36,6 +36,10 @@ Real processes (session-scoped; started once, AFTER pytest-django created the te
     with the pytest process if it is killed without its teardown.
     ``stack_process_env`` that environment as a dict, for tests that start processes of their
                        own (e.g. ``manage.py run_topology``) against this session's test DB.
+Marks
+    A test that uses any of the fixtures above (or ``chromium``/``page``), directly or through
+    another fixture, is marked ``integration`` (browser ones also ``browser``) at collection
+    (``STACK_FIXTURES`` below); `make check` runs everything else with no stack.
 Helpers (fixtures of the same names, or import them from tests.conftest)
     ``wait_for(condition, timeout, message)`` polls until ``condition()`` is truthy and returns
     its value, or fails the test with ``message``.
@@ -81,6 +85,42 @@ os.environ["WEIR_REDIS_PREFIX"] = settings.REDIS_KEY_PREFIX
 # machine that takes a few seconds each, rarely more than a minute.
 PROCESS_READY_TIMEOUT_S = 90
 PROCESS_STOP_TIMEOUT_S = 10
+
+
+# ------------------------------------------------------------------------------- marks
+
+# Fixtures that reach a server (Kafka, Redis, or a process that needs them). A test using one,
+# directly or through another fixture, is marked ``integration``; one using Chromium also
+# ``browser``. `make check` runs the rest with nothing listening (`-m "not integration and not
+# browser"`); a test that needs a server without using one of these says so with its own mark.
+STACK_FIXTURES = frozenset(
+    {
+        "kafka_config",
+        "kafka_admin",
+        "new_topic",
+        "redis_url",
+        "celery_workers",
+        "celery_beat",
+        "live_daphne",
+        "stack_processes",
+        "stack_process_env",
+        # tests/dashboard/conftest.py and tests/browser/conftest.py
+        "clear_serving",
+        "private_redis",
+        "daphne_on_private_redis",
+    }
+)
+BROWSER_FIXTURES = frozenset({"chromium", "page"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by mark
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & BROWSER_FIXTURES and item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.browser)
+        if used & (STACK_FIXTURES | BROWSER_FIXTURES) and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.integration)
 
 
 # ------------------------------------------------------------------------------- helpers
