@@ -123,6 +123,20 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.integration)
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request):
+    """Users of a test that needs no stack get MD5 hashes: Django's PBKDF2 costs ~0.25 s per
+    user (a third of `make check`). Processes started for integration tests check passwords
+    with the default hashers, so users of integration tests keep them."""
+    if request.node.get_closest_marker("integration") is not None:
+        yield
+        return
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 # ------------------------------------------------------------------------------- helpers
 
 
