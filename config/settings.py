@@ -120,6 +120,15 @@ KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9
 # WEIR_KAFKA_<SETTING> variables map to librdkafka settings and which ones are left out).
 KAFKA_CLIENT_CONFIG = connection_config({**os.environ, "KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP_SERVERS})
 
+# --- Live websockets (dashboard/wire.py) -------------------------------------------------
+# Hub frames go pre-framed straight to Daphne's Twisted transport (~80 -> ~12 us per socket per
+# frame); off, every frame goes through Channels' send and no Daphne private is read.
+LIVE_DIRECT_WRITE = env_bool("WEIR_LIVE_DIRECT_WRITE", True)
+# A socket whose unsent bytes (queued in Twisted behind a browser that stopped reading) pass
+# this is dropped; the browser reconnects and resyncs. 0 = no bound. Enforced by the direct
+# writer only.
+LIVE_MAX_UNSENT_BYTES = int(os.environ.get("WEIR_LIVE_MAX_UNSENT_BYTES", str(8 * 1024 * 1024)))
+
 # --- Redis, Channels, Celery -------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
 # Prefix for every Redis key, pub/sub channel and Celery queue of this installation, so

@@ -28,6 +28,8 @@ Real processes (session-scoped; started once, AFTER pytest-django created the te
     ``celery_beat``    celery beat (the periodic reconcile), on top of ``celery_workers``.
     ``live_daphne``    base URL (``http://127.0.0.1:<port>``) of a Daphne serving
                        ``config.asgi:application`` on a free port.
+    ``daphne_with``    factory: ``daphne_with(name, WEIR_SETTING="...") -> base URL`` of a
+                       further Daphne with extra environment (log: ``<name>.log``).
     All three get the test DB (``DATABASE_URL`` of the test database file), ``REDIS_URL``,
     ``KAFKA_BOOTSTRAP_SERVERS`` and ``WEIR_REDIS_PREFIX`` through their environment; their
     logs are in ``<data dir>/logs/pytest-<pid>/``. Tests that use them must use the
@@ -102,6 +104,7 @@ STACK_FIXTURES = frozenset(
         "celery_workers",
         "celery_beat",
         "live_daphne",
+        "daphne_with",
         "stack_processes",
         "stack_process_env",
         # tests/dashboard/conftest.py and tests/browser/conftest.py
@@ -395,20 +398,34 @@ def _http_answers(url: str) -> bool:
         return True
 
 
-@pytest.fixture(scope="session")
-def live_daphne(stack_process_env, stack_processes) -> str:
+def _start_daphne(stack_processes: StackProcesses, env: dict[str, str], name: str) -> str:
     port = free_port()
-    env = dict(stack_process_env, WEIR_HTTP_PORT=str(port))
     stack_processes.start(
-        "daphne",
+        name,
         [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        env,
+        dict(env, WEIR_HTTP_PORT=str(port)),
     )
     url = f"http://127.0.0.1:{port}"
 
     def answers():
-        stack_processes.check_alive("daphne")
+        stack_processes.check_alive(name)
         return _http_answers(f"{url}/accounts/login/")
 
-    wait_for(answers, PROCESS_READY_TIMEOUT_S, "Daphne to serve HTTP")
+    wait_for(answers, PROCESS_READY_TIMEOUT_S, f"{name} to serve HTTP")
     return url
+
+
+@pytest.fixture(scope="session")
+def live_daphne(stack_process_env, stack_processes) -> str:
+    return _start_daphne(stack_processes, stack_process_env, "daphne")
+
+
+@pytest.fixture(scope="session")
+def daphne_with(stack_process_env, stack_processes):
+    """``daphne_with(name, **environment) -> base URL``: a Daphne of its own with extra
+    environment variables (settings), logging to ``<name>.log``; stopped at session end."""
+
+    def start(name: str, **environment: str) -> str:
+        return _start_daphne(stack_processes, {**stack_process_env, **environment}, name)
+
+    return start
