@@ -13,7 +13,9 @@ stops whatever a previous, crashed run of the same data dir left behind.
 Ports and the data dir come from the profile and can be overridden with WEIR_BROKER_PORT,
 WEIR_CONTROLLER_PORT, WEIR_REDIS_PORT, WEIR_HTTP_PORT and WEIR_DATA_DIR. An explicit
 KAFKA_BOOTSTRAP_SERVERS or REDIS_URL means "use that one": the local one is not started.
-(The WEIR_KAFKA_ prefix is reserved for librdkafka client settings, see docs/operations.md.)
+(The WEIR_KAFKA_ prefix is reserved for librdkafka client settings, see docs/operations.md;
+the ones ops/ reads itself, WEIR_KAFKA_HEAP, are listed in processing/runtime/kafka/config.py
+OPS_ONLY, so no client gets them.)
 
 ``setup`` runs under any python3 with the standard library only; everything else runs under
 .venv/bin/python because readiness is checked with confluent_kafka's AdminClient.
