@@ -372,8 +372,9 @@ def check_steps() -> list[tuple[str, list[str]]]:
         ("django check", manage("check")),
         ("migrations are up to date", manage("makemigrations", "--check", "--dry-run")),
     ]
-    if js_tests():
-        steps.append(("node --test", ["node", "--test", *js_tests()]))
+    js = js_tests()
+    if js:
+        steps.append(("node --test", ["node", "--test", *js]))
     steps.append(("pytest (no stack)", [str(bin_dir / "pytest"), "-q", "-m", NO_STACK, "tests"]))
     return steps
 
