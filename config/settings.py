@@ -2,13 +2,15 @@
 
 Documented in docs/operations.md. Kafka client settings beyond the bootstrap servers
 (SASL, SSL, ...) come from variables prefixed ``WEIR_KAFKA_``: ``WEIR_KAFKA_SASL_MECHANISM``
-becomes librdkafka's ``sasl.mechanism``.
+becomes librdkafka's ``sasl.mechanism`` (processing/runtime/kafka/config.py).
 """
 
 import os
 from pathlib import Path
 
 import dj_database_url
+
+from processing.runtime.kafka.config import connection_config
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -114,15 +116,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024 * 1024
 
 # --- Kafka -----------------------------------------------------------------------------
 KAFKA_BOOTSTRAP_SERVERS = os.environ.get("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092")
-KAFKA_CLIENT_PREFIX = "WEIR_KAFKA_"
-KAFKA_CLIENT_CONFIG = {
-    "bootstrap.servers": KAFKA_BOOTSTRAP_SERVERS,
-    **{
-        key[len(KAFKA_CLIENT_PREFIX) :].lower().replace("_", "."): value
-        for key, value in os.environ.items()
-        if key.startswith(KAFKA_CLIENT_PREFIX)
-    },
-}
+# Every Kafka client starts from this (processing/runtime/kafka/config.py says how the
+# WEIR_KAFKA_<SETTING> variables map to librdkafka settings and which ones are left out).
+KAFKA_CLIENT_CONFIG = connection_config({**os.environ, "KAFKA_BOOTSTRAP_SERVERS": KAFKA_BOOTSTRAP_SERVERS})
+
+# --- Live websockets (dashboard/wire.py) -------------------------------------------------
+# Hub frames go pre-framed straight to Daphne's Twisted transport (~80 -> ~12 us per socket per
+# frame); off, every frame goes through Channels' send and no Daphne private is read.
+LIVE_DIRECT_WRITE = env_bool("WEIR_LIVE_DIRECT_WRITE", True)
+# A socket whose unsent bytes (queued in Twisted behind a browser that stopped reading) pass
+# this is dropped; the browser reconnects and resyncs. 0 = no bound. Enforced by the direct
+# writer only.
+LIVE_MAX_UNSENT_BYTES = int(os.environ.get("WEIR_LIVE_MAX_UNSENT_BYTES", str(8 * 1024 * 1024)))
 
 # --- Redis, Channels, Celery -------------------------------------------------------------
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")

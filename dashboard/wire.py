@@ -20,7 +20,22 @@ Used only for a Channels consumer served by Daphne over plain TCP, on an open so
 fragmented message in progress; anywhere else
 (WebsocketCommunicator in tests, another ASGI server, TLS terminated by Twisted, a future
 Daphne whose internals moved) :func:`direct_writer` answers ``None`` and the caller sends
-through Channels as usual.
+through Channels as usual. ``settings.LIVE_DIRECT_WRITE`` (``WEIR_LIVE_DIRECT_WRITE=0``) turns
+all of this off, back to stock Daphne and Channels: no shared permessage-deflate, no direct
+writes, no Daphne, autobahn or Twisted internals read; every frame goes through Channels'
+send (and the unsent-bytes bound below is not enforced). Twisted and autobahn are pinned
+exactly in requirements.txt for the internals read here.
+
+A browser that stops reading (a frozen tab, a dead link) would otherwise make Twisted queue
+every frame for it, ~0.7 MB/s per socket at 10,000 events/s, until the process runs out of
+memory. When the bytes still queued for a socket from earlier frames pass
+``settings.LIVE_MAX_UNSENT_BYTES`` (8 MiB by default, 0 = no bound), the writer drops the
+connection instead of queueing more. A close frame cannot help here (it would wait behind the
+very bytes the browser does not read), so the TCP connection is aborted (a reset: Twisted's
+and the kernel's buffers for it are freed at once): the browser's live client sees the socket
+close (code 1006), reconnects with backoff and subscribes again, which brings a fresh
+snapshot of every view (static/dashboard/live.js; only codes 4400, 4401 and 4403 stop it). One frame larger than the bound still goes out whole when nothing is queued
+before it, so a large snapshot never closes the socket it was meant for.
 """
 
 from __future__ import annotations
@@ -31,6 +46,8 @@ import struct
 import sys
 import zlib
 from typing import Any
+
+from django.conf import settings
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +64,7 @@ _LONG = struct.Struct("!BBQ")
 # bounded so a cycle can never loop.
 _MAX_WRAPPERS = 8
 _announced = False
+_announced_off = False
 
 
 def _frame(first_byte: int, payload: bytes) -> bytes:
@@ -97,16 +115,25 @@ class PreparedFrame:
 class DirectWriter:
     """Writes pre-framed bytes to one Daphne websocket connection."""
 
-    __slots__ = ("protocol", "transport", "_open", "_ground")
+    __slots__ = ("protocol", "transport", "max_unsent", "_open", "_ground")
 
-    def __init__(self, protocol: Any, transport: Any) -> None:
+    def __init__(self, protocol: Any, transport: Any, max_unsent: int = 0) -> None:
         self.protocol = protocol
         self.transport = transport
+        self.max_unsent = max_unsent  # 0: no bound
         self._open = type(protocol).STATE_OPEN
         self._ground = type(protocol).SEND_STATE_GROUND
 
+    def unsent(self) -> int:
+        """Bytes Twisted holds for this socket that the kernel has not taken yet."""
+        transport = self.transport
+        return transport._tempDataLen + len(transport.dataBuffer) - transport.offset
+
     def write(self, prepared: PreparedFrame) -> bool:
-        """Write the frame now; False if the caller must send it through Channels instead."""
+        """Write the frame now; False if the caller must send it through Channels instead.
+
+        True also when the socket is dropped for a backlog past ``max_unsent`` (the frame is
+        then discarded with the rest of the socket's bytes)."""
         protocol = self.protocol
         if protocol.state != self._open or protocol.send_state != self._ground or protocol.send_queue:
             return False
@@ -120,7 +147,11 @@ class DirectWriter:
         transport = self.transport
         if not transport.connected or transport.disconnecting:
             return False
-        if transport._tempDataLen or transport.offset < len(transport.dataBuffer):
+        backlog = self.unsent()
+        if backlog:
+            if self.max_unsent and backlog > self.max_unsent:
+                self._drop(backlog)
+                return True
             transport.write(frame)  # keep the order behind what is already queued
             sent = len(frame)
         else:
@@ -130,6 +161,20 @@ class DirectWriter:
         if not _announced:
             _announce()
         return True
+
+    def _drop(self, backlog: int) -> None:
+        peer = getattr(self.protocol, "peer", "?")
+        log.warning(
+            "live socket %s: %d bytes unsent (bound %d, WEIR_LIVE_MAX_UNSENT_BYTES): dropping the "
+            "connection; the browser reconnects and fetches fresh snapshots",
+            peer,
+            backlog,
+            self.max_unsent,
+        )
+        # autobahn's own teardown: state CLOSED at once (later writes fall back to Channels,
+        # which Daphne ignores for a closed socket), Twisted discards the buffer and the
+        # consumer's disconnect follows.
+        self.protocol.dropConnection(abort=True)
 
 
 def _shares_deflate(compression: Any) -> bool:
@@ -160,6 +205,12 @@ def _announce() -> None:
     log.info("live sockets: hub frames are written pre-framed to Daphne's transport")
 
 
+def _announce_off() -> None:
+    global _announced_off
+    _announced_off = True
+    log.info("live sockets: direct writes are off (WEIR_LIVE_DIRECT_WRITE); frames go through Channels")
+
+
 def _daphne_protocol(send: Any) -> Any:
     """Daphne's WebSocketProtocol behind an ASGI send callable, through middleware wrappers."""
     ws_module = sys.modules.get("daphne.ws_protocol")
@@ -181,7 +232,12 @@ def _daphne_protocol(send: Any) -> Any:
 
 
 def direct_writer(consumer: Any) -> DirectWriter | None:
-    """A writer for an accepted consumer's socket, or None where only Channels' send is safe."""
+    """A writer for an accepted consumer's socket, or None where only Channels' send is safe
+    (or wanted: ``settings.LIVE_DIRECT_WRITE``)."""
+    if not settings.LIVE_DIRECT_WRITE:
+        if not _announced_off:
+            _announce_off()
+        return None
     try:
         protocol = _daphne_protocol(getattr(consumer, "base_send", None))
         if protocol is None:
@@ -190,7 +246,7 @@ def direct_writer(consumer: Any) -> DirectWriter | None:
         tcp = sys.modules.get("twisted.internet.tcp")
         if tcp is None or not isinstance(transport, tcp.Connection) or getattr(transport, "TLS", False):
             return None
-        for name in ("state", "send_state", "send_queue", "_perMessageCompress"):
+        for name in ("state", "send_state", "send_queue", "_perMessageCompress", "dropConnection"):
             getattr(protocol, name)
         for name in ("socket", "connected", "disconnecting", "_tempDataLen", "offset", "dataBuffer"):
             getattr(transport, name)
@@ -198,7 +254,7 @@ def direct_writer(consumer: Any) -> DirectWriter | None:
     except Exception:  # internals moved: fall back, and say so once
         log.warning("live sockets: Daphne internals not as expected; sending through Channels", exc_info=True)
         return None
-    return DirectWriter(protocol, transport)
+    return DirectWriter(protocol, transport, max_unsent=settings.LIVE_MAX_UNSENT_BYTES)
 
 
 def _accept_deflate(offers: list[Any]) -> Any:
@@ -219,11 +275,12 @@ def _accept_deflate(offers: list[Any]) -> Any:
 
 
 def install() -> bool:
-    """Under Daphne, accept permessage-deflate on websockets (see the module docstring); called
-    once from config/asgi.py. Autobahn gives an option set on the protocol class precedence over
-    the factory's (WebSocketProtocol._connectionMade), and Daphne builds its factory without it."""
+    """Under Daphne, accept permessage-deflate on websockets (see the module docstring), unless
+    direct writes are off; called once from config/asgi.py. Autobahn gives an option set on the
+    protocol class precedence over the factory's (WebSocketProtocol._connectionMade), and
+    Daphne builds its factory without it."""
     ws_module = sys.modules.get("daphne.ws_protocol")
-    if ws_module is None:
+    if ws_module is None or not settings.LIVE_DIRECT_WRITE:
         return False
     ws_module.WebSocketProtocol.perMessageCompressionAccept = staticmethod(_accept_deflate)
     return True

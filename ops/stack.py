@@ -2,7 +2,8 @@
 
     python3 ops/stack.py setup            # idempotent: .venv + pip, redis/chromium via apt, Kafka jars
     .venv/bin/python ops/stack.py run     # `make run`: the whole stack in the foreground, Ctrl-C stops it
-    .venv/bin/python ops/stack.py test    # `make test`: own Kafka + Redis, every check, then stop
+    .venv/bin/python ops/stack.py check   # `make check`: lint, types, contracts, JS and every test that needs no stack
+    .venv/bin/python ops/stack.py test    # `make test`: `check`, then own Kafka + Redis, the stack suites, then stop
     .venv/bin/python ops/stack.py bench   # `make bench`: own Kafka + Redis, `python -m bench`, then stop
     .venv/bin/python ops/stack.py up|down|status [run|test|bench]   # infrastructure only, in the background
 
@@ -12,7 +13,9 @@ stops whatever a previous, crashed run of the same data dir left behind.
 Ports and the data dir come from the profile and can be overridden with WEIR_BROKER_PORT,
 WEIR_CONTROLLER_PORT, WEIR_REDIS_PORT, WEIR_HTTP_PORT and WEIR_DATA_DIR. An explicit
 KAFKA_BOOTSTRAP_SERVERS or REDIS_URL means "use that one": the local one is not started.
-(The WEIR_KAFKA_ prefix is reserved for librdkafka client settings, see docs/operations.md.)
+(The WEIR_KAFKA_ prefix is reserved for librdkafka client settings, see docs/operations.md;
+the ones ops/ reads itself, WEIR_KAFKA_HEAP, are listed in processing/runtime/kafka/config.py
+OPS_ONLY, so no client gets them.)
 
 ``setup`` runs under any python3 with the standard library only; everything else runs under
 .venv/bin/python because readiness is checked with confluent_kafka's AdminClient.
@@ -50,6 +53,7 @@ from stack_processes import (
     StackError,
     external_kafka,
     external_redis,
+    free_port,
     ignore_signals,
     install_signal_handlers,
     log_dir,
@@ -343,36 +347,104 @@ def command_run() -> int:
     return exit_code
 
 
-# --------------------------------------------------------------------------------- make test / bench
+# --------------------------------------------------------------------------------- make check / test
+
+# `make check` selects the tests that need no server; tests/conftest.py marks the others (every
+# test using a Kafka, Redis or process fixture, and every browser test) at collection.
+NO_STACK = "not integration and not browser"
+STACK_SUITES = "integration or browser"
+
+
+def js_tests() -> list[str]:
+    paths = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "static").glob("**/tests/*.test.mjs"))
+    return [path for path in paths if "/vendor/" not in path and "node_modules" not in path]
+
+
+def check_steps() -> list[tuple[str, list[str]]]:
+    """Everything that needs no Kafka, Redis or browser, fastest first."""
+    bin_dir = VENV / "bin"
+    steps = [
+        ("ruff", [str(bin_dir / "ruff"), "check", "."]),
+        ("ruff format", [str(bin_dir / "ruff"), "format", "--check", "."]),
+        ("import contracts", [str(bin_dir / "lint-imports")]),
+        # The pure cores (pyproject.toml [tool.mypy] files: the compiler and the runtime).
+        ("mypy", [str(bin_dir / "mypy")]),
+        ("django check", manage("check")),
+        ("migrations are up to date", manage("makemigrations", "--check", "--dry-run")),
+    ]
+    js = js_tests()
+    if js:
+        steps.append(("node --test", ["node", "--test", *js]))
+    steps.append(("pytest (no stack)", [str(bin_dir / "pytest"), "-q", "-m", NO_STACK, "tests"]))
+    return steps
 
 
 def test_checks() -> list[tuple[str, list[str]]]:
-    bin_dir = VENV / "bin"
-    checks = [
-        ("ruff", [str(bin_dir / "ruff"), "check", "."]),
-        ("import contracts", [str(bin_dir / "lint-imports")]),
-        ("django check", manage("check")),
-        ("migrations are up to date", manage("makemigrations", "--check", "--dry-run")),
-        ("pytest", [str(bin_dir / "pytest"), "tests"]),
-    ]
-    js_tests = sorted(str(path.relative_to(ROOT)) for path in (ROOT / "static").glob("**/tests/*.test.mjs"))
-    js_tests = [path for path in js_tests if "/vendor/" not in path and "node_modules" not in path]
-    if js_tests:
-        checks.append(("node --test", ["node", "--test", *js_tests]))
-    return checks
+    """The suites `make test` runs on top of `make check`, against its own Kafka and Redis."""
+    return [("pytest (stack)", [str(VENV / "bin" / "pytest"), "-m", STACK_SUITES, "tests"])]
+
+
+def no_stack_env() -> dict[str, str]:
+    """`make check`'s environment: Kafka and Redis on ports nothing listens on, so a test that
+    needs a server fails here, whatever runs on this machine (a `make run`, a shared broker)."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+            "REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+            "PYTHONUNBUFFERED": "1",
+        }
+    )
+    return env
+
+
+def run_steps(steps: list[tuple[str, list[str]]], env: dict[str, str]) -> list[str]:
+    """Run every step (a failure does not stop the others); the labels of those that failed."""
+    failures = []
+    for label, argv in steps:
+        shown = " ".join(argv) if label == "node --test" else " ".join(argv[1:])
+        say(f"--- {label}: {shown}")
+        started = time.monotonic()
+        if subprocess.run(argv, cwd=ROOT, env=env).returncode != 0:
+            failures.append(label)
+        say(f"    {label}: {time.monotonic() - started:.1f} s")
+    return failures
+
+
+def report(failures: list[str], started: float) -> int:
+    elapsed = time.monotonic() - started
+    if failures:
+        say(f"FAILED: {', '.join(failures)} ({elapsed:.0f} s)")
+        return 1
+    say(f"all checks passed ({elapsed:.0f} s)")
+    return 0
+
+
+def command_check() -> int:
+    """`make check`: the fast loop. Starts nothing; passes with nothing listening."""
+    started = time.monotonic()
+    install_signal_handlers()
+    try:
+        failures = run_steps(check_steps(), no_stack_env())
+    except Interrupted:
+        failures = ["interrupted"]
+    return report(failures, started)
 
 
 def command_test() -> int:
+    """`make test`: `make check`, then the integration and browser suites on a stack of its own."""
+    started = time.monotonic()
+    install_signal_handlers()
+    try:
+        failures = run_steps(check_steps(), no_stack_env())
+    except Interrupted:
+        return report(["interrupted"], started)
     profile = resolve_profile("test")
     env = stack_env(profile)
-    install_signal_handlers()
-    failures: list[str] = []
     try:
         start_infrastructure(profile, env)
-        for label, argv in test_checks():
-            say(f"--- {label}: {' '.join(argv[1:]) if label != 'node --test' else ' '.join(argv)}")
-            if subprocess.run(argv, cwd=ROOT, env=env).returncode != 0:
-                failures.append(label)
+        failures += run_steps(test_checks(), env)
     except Interrupted:
         failures.append("interrupted")
     except StackError as exc:
@@ -383,11 +455,7 @@ def command_test() -> int:
         stop_all(profile)
         if profile.data_dir.name.startswith("test-"):
             shutil.rmtree(profile.data_dir, ignore_errors=True)
-    if failures:
-        say(f"FAILED: {', '.join(failures)}")
-        return 1
-    say("all checks passed")
-    return 0
+    return report(failures, started)
 
 
 def command_bench() -> int:
@@ -450,6 +518,7 @@ def main(argv: list[str]) -> int:
     commands = {
         "setup": command_setup,
         "run": command_run,
+        "check": command_check,
         "test": command_test,
         "bench": command_bench,
         "up": lambda: command_up(profile_name),

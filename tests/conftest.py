@@ -9,7 +9,8 @@ Celery tasks or channel-layer messages.
 
 Kafka
     ``kafka_config``   dict of librdkafka settings: ``bootstrap.servers`` plus any
-                       ``WEIR_KAFKA_*`` client settings (session).
+                       ``WEIR_KAFKA_*`` client settings (session; ``settings.KAFKA_CLIENT_CONFIG``,
+                       processing/runtime/kafka/config.py says how a client picks from it).
     ``kafka_admin``    a confluent_kafka AdminClient on it (session).
     ``new_topic``      factory: ``new_topic(partitions=1, prefix="t", config=None) -> name``
                        creates a uniquely named topic, waits until every partition has a
@@ -27,6 +28,8 @@ Real processes (session-scoped; started once, AFTER pytest-django created the te
     ``celery_beat``    celery beat (the periodic reconcile), on top of ``celery_workers``.
     ``live_daphne``    base URL (``http://127.0.0.1:<port>``) of a Daphne serving
                        ``config.asgi:application`` on a free port.
+    ``daphne_with``    factory: ``daphne_with(name, WEIR_SETTING="...") -> base URL`` of a
+                       further Daphne with extra environment (log: ``<name>.log``).
     All three get the test DB (``DATABASE_URL`` of the test database file), ``REDIS_URL``,
     ``KAFKA_BOOTSTRAP_SERVERS`` and ``WEIR_REDIS_PREFIX`` through their environment; their
     logs are in ``<data dir>/logs/pytest-<pid>/``. Tests that use them must use the
@@ -35,6 +38,10 @@ Real processes (session-scoped; started once, AFTER pytest-django created the te
     with the pytest process if it is killed without its teardown.
     ``stack_process_env`` that environment as a dict, for tests that start processes of their
                        own (e.g. ``manage.py run_topology``) against this session's test DB.
+Marks
+    A test that uses any of the fixtures above (or ``chromium``/``page``), directly or through
+    another fixture, is marked ``integration`` (browser ones also ``browser``) at collection
+    (``STACK_FIXTURES`` below); `make check` runs everything else with no stack.
 Helpers (fixtures of the same names, or import them from tests.conftest)
     ``wait_for(condition, timeout, message)`` polls until ``condition()`` is truthy and returns
     its value, or fails the test with ``message``.
@@ -82,6 +89,57 @@ PROCESS_READY_TIMEOUT_S = 90
 PROCESS_STOP_TIMEOUT_S = 10
 
 
+# ------------------------------------------------------------------------------- marks
+
+# Fixtures that reach a server (Kafka, Redis, or a process that needs them). A test using one,
+# directly or through another fixture, is marked ``integration``; one using Chromium also
+# ``browser``. `make check` runs the rest with nothing listening (`-m "not integration and not
+# browser"`); a test that needs a server without using one of these says so with its own mark.
+STACK_FIXTURES = frozenset(
+    {
+        "kafka_config",
+        "kafka_admin",
+        "new_topic",
+        "redis_url",
+        "celery_workers",
+        "celery_beat",
+        "live_daphne",
+        "daphne_with",
+        "stack_processes",
+        "stack_process_env",
+        # tests/dashboard/conftest.py and tests/browser/conftest.py
+        "clear_serving",
+        "private_redis",
+        "daphne_on_private_redis",
+    }
+)
+BROWSER_FIXTURES = frozenset({"chromium", "page"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before pytest's own hook deselects by mark
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & BROWSER_FIXTURES and item.get_closest_marker("browser") is None:
+            item.add_marker(pytest.mark.browser)
+        if used & (STACK_FIXTURES | BROWSER_FIXTURES) and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.integration)
+
+
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(request):
+    """Users of a test that needs no stack get MD5 hashes: Django's PBKDF2 costs ~0.25 s per
+    user (a third of `make check`). Processes started for integration tests check passwords
+    with the default hashers, so users of integration tests keep them."""
+    if request.node.get_closest_marker("integration") is not None:
+        yield
+        return
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 # ------------------------------------------------------------------------------- helpers
 
 
@@ -120,9 +178,9 @@ def kafka_config() -> dict:
 
 @pytest.fixture(scope="session")
 def kafka_admin(kafka_config):
-    from confluent_kafka.admin import AdminClient
+    from processing.runtime.kafka.admin import admin_client
 
-    return AdminClient(kafka_config)
+    return admin_client(kafka_config)
 
 
 @pytest.fixture
@@ -340,25 +398,24 @@ def _http_answers(url: str) -> bool:
         return True
 
 
-@pytest.fixture(scope="session")
-def live_daphne(stack_process_env, stack_processes) -> str:
+def _start_daphne(stack_processes: StackProcesses, env: dict[str, str], name: str) -> str:
     port = free_port()
-    env = dict(stack_process_env, WEIR_HTTP_PORT=str(port))
     stack_processes.start(
-        "daphne",
+        name,
         [str(VENV_BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
-        env,
+        dict(env, WEIR_HTTP_PORT=str(port)),
     )
     url = f"http://127.0.0.1:{port}"
 
     def answers():
-        stack_processes.check_alive("daphne")
+        stack_processes.check_alive(name)
         return _http_answers(f"{url}/accounts/login/")
 
-    wait_for(answers, PROCESS_READY_TIMEOUT_S, "Daphne to serve HTTP")
+    wait_for(answers, PROCESS_READY_TIMEOUT_S, f"{name} to serve HTTP")
     return url
 
 
+<<<<<<< HEAD
 @pytest.fixture(autouse=True)
 def kafka_is_down_in_broker_free_tests(request, monkeypatch):
     """A test that is not marked integration has no broker: its pages read partition counts as
@@ -372,3 +429,19 @@ def kafka_is_down_in_broker_free_tests(request, monkeypatch):
         raise ConnectionError("no Kafka broker in a broker-free test")
 
     monkeypatch.setattr(admin, "topic_partitions", no_broker)
+=======
+@pytest.fixture(scope="session")
+def live_daphne(stack_process_env, stack_processes) -> str:
+    return _start_daphne(stack_processes, stack_process_env, "daphne")
+
+
+@pytest.fixture(scope="session")
+def daphne_with(stack_process_env, stack_processes):
+    """``daphne_with(name, **environment) -> base URL``: a Daphne of its own with extra
+    environment variables (settings), logging to ``<name>.log``; stopped at session end."""
+
+    def start(name: str, **environment: str) -> str:
+        return _start_daphne(stack_processes, {**stack_process_env, **environment}, name)
+
+    return start
+>>>>>>> check

@@ -10,6 +10,7 @@ import json
 import os
 import socket
 import struct
+import threading
 import time
 import zlib
 from types import SimpleNamespace
@@ -216,4 +217,116 @@ def test_hub_frames_reach_a_prompt_and_a_stalled_socket_whole_and_in_order_throu
     )
     prompt.close()
     stalled.close()
+    sink.close()
+
+
+def covered_seqs(deltas: list[dict]) -> list[int]:
+    return [seq for d in deltas for seq in range(d.get("first_seq", d["seq"]), d["seq"] + 1)]
+
+
+def subscribed(url: str, cookie: str, deployment_pk: int, **options) -> tuple[RawWebsocket, dict]:
+    """A socket subscribed to the view ``counts``, and the snapshot that answered."""
+    client = RawWebsocket(url, cookie, **options)
+    client.send({"type": "view.subscribe", "deployment": deployment_pk, "view": "counts"})
+    while True:
+        frame = client.receive()
+        if frame["type"] == "view.snapshot":
+            return client, frame
+
+
+def big_delta(seq: int, n: int) -> dict:
+    # ~150 KB; keys cycle over ten sets so a merged delta (hub.coalesce) stays as large.
+    rows = [{"key": f"k{n % 10}-{i:03d}", "value": {"n": n, "pad": "p" * 1000}} for i in range(150)]
+    return {"type": "table_delta", "view": "counts", "seq": seq, "windowed": False, "rows": rows}
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(180)
+def test_a_socket_that_stops_reading_is_dropped_past_the_unsent_bound_and_a_reconnect_resyncs(
+    transactional_db, owner, daphne_with, stack_processes, clear_serving
+):
+    bound = 1 << 20
+    url = daphne_with("daphne-bounded", WEIR_LIVE_MAX_UNSENT_BYTES=str(bound))
+    deployment = make_deployment(owner)
+    cookie = session_cookie(owner)
+    sink = DeploymentEventSink(deployment.pk, 0)
+    sink.emit({"type": "table_delta", "view": "counts", "seq": 1, "windowed": False, "rows": []})
+    prompt, snapshot = subscribed(url, cookie, deployment.pk)
+    stalled, _ = subscribed(url, cookie, deployment.pk, receive_buffer=8192)
+    first_seq = snapshot["seq"]
+
+    # The prompt socket is read all along, in a thread; the stalled one not at all.
+    prompt_deltas: list[dict] = []
+    last_seq = [float("inf")]
+
+    def read_prompt():
+        while not prompt_deltas or prompt_deltas[-1]["seq"] < last_seq[0]:
+            frame = prompt.receive()
+            if frame["type"] == "view.delta":
+                prompt_deltas.append(frame)
+
+    reader = threading.Thread(target=read_prompt, daemon=True)
+    reader.start()
+
+    # The stalled socket's kernel buffers hold ~4 MB; past them Twisted queues, and past the
+    # bound the writer drops the connection. Deltas go on until the log says so (at most 45 MB).
+    dropped = "bytes unsent (bound"
+    n = 0
+    while n < 300 and (n % 5 or dropped not in stack_processes.log_tail("daphne-bounded", 200)):
+        n += 1
+        sink.emit(big_delta(first_seq + n, n))
+        time.sleep(0.005)
+    assert dropped in stack_processes.log_tail("daphne-bounded", 200), f"not dropped after {n} deltas"
+    # One last small delta, so the reader never waits for a frame that is not coming.
+    n += 1
+    last_seq[0] = first_seq + n
+    sink.emit({"type": "table_delta", "view": "counts", "seq": last_seq[0], "windowed": False, "rows": []})
+    reader.join(60)
+    assert not reader.is_alive(), "the prompt socket did not get every delta"
+    # Nobody else paid for the stalled browser: the prompt socket got every delta, in order.
+    assert covered_seqs(prompt_deltas) == list(range(first_seq + 1, last_seq[0] + 1))
+
+    # The stalled browser's connection is reset (the bytes queued for it go too): whatever it
+    # still reads is in order, then the socket closes (live.js: onclose, reconnect).
+    stalled_deltas: list[dict] = []
+    with pytest.raises(ConnectionError):
+        while True:
+            frame = stalled.receive()
+            if frame["type"] == "view.delta":
+                stalled_deltas.append(frame)
+    covered = covered_seqs(stalled_deltas)
+    assert covered == list(range(first_seq + 1, first_seq + 1 + len(covered)))
+    assert len(covered) < n
+
+    # What live.js does on that close: connect again, subscribe, apply a fresh snapshot.
+    again, resync = subscribed(url, cookie, deployment.pk)
+    assert resync["seq"] == last_seq[0]
+    for client in (prompt, stalled, again):
+        client.close()
+    sink.close()
+
+
+@pytest.mark.integration
+@pytest.mark.timeout(120)
+def test_with_direct_writes_off_hub_frames_reach_the_browser_through_channels(
+    transactional_db, owner, daphne_with, stack_processes, clear_serving
+):
+    url = daphne_with("daphne-channels-only", WEIR_LIVE_DIRECT_WRITE="0")
+    deployment = make_deployment(owner)
+    cookie = session_cookie(owner)
+    sink = DeploymentEventSink(deployment.pk, 0)
+    sink.emit({"type": "table_delta", "view": "counts", "seq": 1, "windowed": False, "rows": []})
+    client, snapshot = subscribed(url, cookie, deployment.pk, deflate=True)
+    # Stock Daphne: the deflate offer is not accepted either (no shared compression).
+    assert "permessage-deflate" not in client.handshake
+    first_seq = snapshot["seq"]
+    for n in range(1, 6):
+        sink.emit(big_delta(first_seq + n, n))
+    deltas = deltas_until(client, first_seq + 5)
+    assert covered_seqs(deltas) == list(range(first_seq + 1, first_seq + 6))
+    assert client.compressed_frames == 0
+    log = stack_processes.log_tail("daphne-channels-only", 400)
+    assert "direct writes are off" in log
+    assert "pre-framed" not in log
+    client.close()
     sink.close()

@@ -37,6 +37,43 @@ def test_records_produced_to_a_topic_are_consumed_back_in_order(kafka_config, ne
     assert received == sent
 
 
+@pytest.mark.timeout(60)
+def test_the_demo_feeder_of_make_run_feeds_its_topic_with_the_brokers_heap_set(kafka_admin, wait_for):
+    """`WEIR_KAFKA_HEAP=512m make run`: the heap is the local broker's, not a client setting."""
+    import os
+
+    from confluent_kafka import TopicPartition
+
+    from processing.runtime.kafka.config import connection_config
+    from processing.runtime.kafka.demo import DEMO_PARTITIONS, ensure_demo_topic, generate_pageviews
+
+    kafka_config = connection_config({**os.environ, "WEIR_KAFKA_HEAP": "512m"})
+    topic = f"stack-demo-{uuid.uuid4().hex[:12]}"
+    try:
+        assert ensure_demo_topic(kafka_config, topic=topic) is True
+        asked = []
+        sent = generate_pageviews(
+            kafka_config, lambda: asked.append(1) or len(asked) > 30, topic=topic, per_second=200
+        )
+        assert sent == 30
+        consumer = Consumer({**kafka_config, "group.id": f"stack-test-{uuid.uuid4().hex}"})
+        try:
+            partitions = [TopicPartition(topic, p) for p in range(DEMO_PARTITIONS)]
+            wait_for(
+                lambda: sum(consumer.get_watermark_offsets(tp, timeout=5)[1] for tp in partitions) == 30,
+                30,
+                "the 30 page views on the demo topic",
+            )
+        finally:
+            consumer.close()
+    finally:
+        for future in kafka_admin.delete_topics([topic], operation_timeout=15).values():
+            try:
+                future.result(timeout=30)
+            except Exception:  # never created: nothing to delete
+                pass
+
+
 @pytest.mark.timeout(120)
 def test_a_task_sent_to_the_control_queue_is_answered_by_the_real_worker(celery_workers):
     from dashboard.diagnostics import ping

@@ -1,4 +1,5 @@
-"""`make run` brings the whole stack up, and Ctrl-C takes every process it started down again."""
+"""`make run` brings the whole stack up (the demo feeder too, with the broker's heap set), and Ctrl-C
+takes every process it started down again."""
 
 import json
 import os
@@ -67,6 +68,9 @@ def test_ctrl_c_on_make_run_leaves_no_stack_process_running(tmp_path, free_port,
         WEIR_REDIS_PORT=str(free_port()),
         WEIR_HTTP_PORT=str(http_port),
         WEIR_DATA_DIR=str(data_dir),
+        # The local broker's heap, read by ops/ only: the demo feeder must not take it for a
+        # librdkafka setting (it died of "No such configuration property" before).
+        WEIR_KAFKA_HEAP="512m",
     )
     output = open(tmp_path / "make-run.log", "wb")  # noqa: SIM115 - closed below
     make = subprocess.Popen(

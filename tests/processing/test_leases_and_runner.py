@@ -124,11 +124,9 @@ class TickAskingLoop(FakeLoop):
         super().__call__(plan, events=events, should_stop=should_stop, **kwargs)
 
 
-@pytest.mark.integration  # the dashboards' sink writes the slot to the settings' Redis
-def test_runner_lets_the_dashboards_choose_view_ticks_and_reports_through_them(deployment):
+def test_runner_lets_the_dashboards_choose_view_ticks_and_reports_through_them(deployment, redis_url):
     import orjson
     import redis
-    from django.conf import settings
 
     from dashboard import groups
     from dashboard.publisher import UNWATCHED_VIEW_TICK_S
@@ -141,7 +139,7 @@ def test_runner_lets_the_dashboards_choose_view_ticks_and_reports_through_them(d
     thread.join(10)
     assert result["outcome"] == "stopped"
     assert loop.tick == UNWATCHED_VIEW_TICK_S  # the dashboards' sink answered: nobody watches
-    client = redis.Redis.from_url(settings.REDIS_URL)
+    client = redis.Redis.from_url(redis_url)  # the fixture marks this test integration
     try:
         slot = orjson.loads(client.hget(groups.monitor_slots_key(deployment.pk), "0"))
     finally:

@@ -2,14 +2,8 @@
 
 ``loop.run`` runs a plan against a cluster; ``admin`` creates internal topics and looks up
 partition counts; ``checkpoint`` orders outputs and offsets; ``clients`` holds the librdkafka
-configuration of the consumer, producer and restore consumer.
+configuration of the consumer, producer and restore consumer; ``config`` maps the environment
+to the client configuration every Kafka client starts from.
 """
 
 from __future__ import annotations
-
-import confluent_kafka
-
-
-def client_versions() -> dict[str, str]:
-    """The Python client's and librdkafka's versions, for diagnostics and health pages."""
-    return {"confluent_kafka": confluent_kafka.version()[0], "librdkafka": confluent_kafka.libversion()[0]}

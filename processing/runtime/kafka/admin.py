@@ -13,6 +13,8 @@ from typing import Any
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from processing.runtime.kafka.config import client_config
+
 # Metadata and CreateTopics are single round trips to the controller; ten seconds covers a
 # loaded single-node broker while still failing fast when the cluster is unreachable.
 ADMIN_TIMEOUT_S = 10.0
@@ -23,14 +25,12 @@ class TopicMismatch(RuntimeError):
 
 
 def admin_client(kafka_config: dict[str, Any]) -> AdminClient:
-    return AdminClient(_admin_config(kafka_config))
+    return AdminClient(admin_config(kafka_config))
 
 
-def _admin_config(kafka_config: dict[str, Any]) -> dict[str, Any]:
-    # Only connection settings matter to the AdminClient; consumer/producer keys would be
-    # rejected or warned about by librdkafka.
-    keep = ("bootstrap.servers", "security.", "sasl.", "ssl.", "client.id", "socket.")
-    return {k: v for k, v in kafka_config.items() if k.startswith(keep)}
+def admin_config(kafka_config: dict[str, Any]) -> dict[str, Any]:
+    """The AdminClient's settings: the unscoped ones (consumer./producer. keys are not its own)."""
+    return client_config(kafka_config)
 
 
 def topic_partitions(

@@ -1,14 +1,16 @@
 """librdkafka configuration for the runtime's consumer, producer and restore consumer.
 
-``kafka_config`` is the deployment's client configuration (bootstrap servers, security). Keys
-prefixed ``consumer.`` or ``producer.`` override the defaults below for that client only, so an
-operator can tune e.g. ``consumer.session.timeout.ms`` without code changes.
+``kafka_config`` is the installation's client configuration (``config.connection_config``):
+every unscoped setting reaches every client, under the defaults below; keys prefixed
+``consumer.`` or ``producer.`` override the defaults for that client only, so an operator can
+tune e.g. ``consumer.session.timeout.ms`` without code changes (see config.py).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from processing.runtime.kafka.config import scoped, unscoped
 from topology.compiler import naming
 
 GUARANTEES = ("at_least_once", "exactly_once")
@@ -26,21 +28,10 @@ MAX_POLL_INTERVAL_MS = 300_000
 # for a slot that never comes back, ten seconds bounds the stall (the commit interval is 1 s).
 TRANSACTION_TIMEOUT_MS = 10_000
 
-_CONNECTION_PREFIXES = ("bootstrap.servers", "security.", "sasl.", "ssl.", "client.", "socket.", "broker.")
-
 
 def _split(kafka_config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
-    common: dict[str, Any] = {}
-    consumer: dict[str, Any] = {}
-    producer: dict[str, Any] = {}
-    for key, value in kafka_config.items():
-        if key.startswith("consumer."):
-            consumer[key[len("consumer.") :]] = value
-        elif key.startswith("producer."):
-            producer[key[len("producer.") :]] = value
-        elif key.startswith(_CONNECTION_PREFIXES):
-            common[key] = value
-    return common, consumer, producer
+    """(settings for every client, the consumers' own, the producer's own)."""
+    return unscoped(kafka_config), scoped(kafka_config, "consumer"), scoped(kafka_config, "producer")
 
 
 def consumer_config(kafka_config: dict[str, Any], app_id: str, *, instance_slot: int = 0) -> dict[str, Any]:

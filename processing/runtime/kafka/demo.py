@@ -15,6 +15,8 @@ from typing import Any
 from confluent_kafka import KafkaException, Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
+from processing.runtime.kafka.config import client_config
+
 DEMO_TOPIC = "pageviews"
 # Three partitions so a demo deployment can show parallelism up to three instances.
 DEMO_PARTITIONS = 3
@@ -22,10 +24,18 @@ PAGES = ["/", "/pricing", "/docs", "/blog", "/signup", "/checkout"]
 REGIONS = ["eu", "us", "apac"]
 
 
+def admin_config(kafka_config: dict[str, Any]) -> dict[str, Any]:
+    # log_level 3: librdkafka's informational teardown notes are noise on the `make run` console.
+    return client_config(kafka_config, defaults={"log_level": 3})
+
+
+def feeder_config(kafka_config: dict[str, Any]) -> dict[str, Any]:
+    return client_config(kafka_config, "producer", defaults={"linger.ms": 50})
+
+
 def ensure_demo_topic(kafka_config: dict[str, Any], topic: str = DEMO_TOPIC, timeout: float = 15.0) -> bool:
     """Create the demo topic when missing. True when it was created now."""
-    # log_level 3: librdkafka's informational teardown notes are noise on the `make run` console.
-    admin = AdminClient({**kafka_config, "log_level": 3})
+    admin = AdminClient(admin_config(kafka_config))
     if topic in admin.list_topics(timeout=timeout).topics:
         return False
     future = admin.create_topics([NewTopic(topic, num_partitions=DEMO_PARTITIONS, replication_factor=1)])[
@@ -59,7 +69,7 @@ def generate_pageviews(
     per_second: float = 5.0,
 ) -> int:
     """Produce page views at about ``per_second`` until ``should_stop()``; returns how many."""
-    producer = Producer({**kafka_config, "linger.ms": 50})
+    producer = Producer(feeder_config(kafka_config))
     rng = random.Random()
     sent = 0
     interval = 1.0 / per_second

@@ -7,8 +7,7 @@ from typing import Any
 from confluent_kafka import KafkaException
 from confluent_kafka.admin import AdminClient
 
-# Only connection settings matter to the AdminClient; producer/consumer keys would be rejected.
-CONNECTION_PREFIXES = ("bootstrap.servers", "security.", "sasl.", "ssl.", "client.id", "socket.")
+from processing.runtime.kafka.config import client_config
 
 
 def cluster_health(kafka_config: dict[str, Any], timeout: float = 5.0) -> dict[str, Any]:
@@ -16,10 +15,7 @@ def cluster_health(kafka_config: dict[str, Any], timeout: float = 5.0) -> dict[s
 
     Never raises: an unreachable or misconfigured cluster is a red entry with the reason.
     """
-    config = {key: value for key, value in kafka_config.items() if key.startswith(CONNECTION_PREFIXES)}
-    # The failure is reported in the result; librdkafka's own connect errors would repeat it on
-    # stderr every time a status page polls.
-    config["log_level"] = 0
+    config = health_config(kafka_config)
     bootstrap = config.get("bootstrap.servers", "")
     try:
         admin = AdminClient(config)
@@ -43,6 +39,12 @@ def cluster_health(kafka_config: dict[str, Any], timeout: float = 5.0) -> dict[s
         "controller_id": controller.id if controller is not None else None,
         "brokers": brokers,
     }
+
+
+def health_config(kafka_config: dict[str, Any]) -> dict[str, Any]:
+    # The failure is reported in the result; librdkafka's own connect errors would repeat it on
+    # stderr every time a status page polls.
+    return client_config(kafka_config, defaults={"log_level": 0})
 
 
 def _red(bootstrap: str, error: str) -> dict[str, Any]:
