@@ -415,21 +415,6 @@ def _start_daphne(stack_processes: StackProcesses, env: dict[str, str], name: st
     return url
 
 
-<<<<<<< HEAD
-@pytest.fixture(autouse=True)
-def kafka_is_down_in_broker_free_tests(request, monkeypatch):
-    """A test that is not marked integration has no broker: its pages read partition counts as
-    they do when Kafka is down ("partition counts unavailable"), at once instead of after the
-    metadata timeout. Integration tests ask the real broker."""
-    if request.node.get_closest_marker("integration") is not None:
-        return
-    from processing.runtime.kafka import admin
-
-    def no_broker(kafka_config, topics, *args, **kwargs):
-        raise ConnectionError("no Kafka broker in a broker-free test")
-
-    monkeypatch.setattr(admin, "topic_partitions", no_broker)
-=======
 @pytest.fixture(scope="session")
 def live_daphne(stack_process_env, stack_processes) -> str:
     return _start_daphne(stack_processes, stack_process_env, "daphne")
@@ -444,4 +429,18 @@ def daphne_with(stack_process_env, stack_processes):
         return _start_daphne(stack_processes, {**stack_process_env, **environment}, name)
 
     return start
->>>>>>> check
+
+
+@pytest.fixture(autouse=True)
+def kafka_is_down_in_broker_free_tests(request, monkeypatch):
+    """A test that is not marked integration has no broker: its pages read partition counts as
+    they do when Kafka is down ("partition counts unavailable"), at once instead of after the
+    metadata timeout. Integration tests ask the real broker."""
+    if request.node.get_closest_marker("integration") is not None:
+        return
+    from processing.runtime.kafka import admin
+
+    def no_broker(kafka_config, topics, *args, **kwargs):
+        raise ConnectionError("no Kafka broker in a broker-free test")
+
+    monkeypatch.setattr(admin, "topic_partitions", no_broker)
