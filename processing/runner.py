@@ -17,6 +17,7 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from django.conf import settings
@@ -91,20 +92,6 @@ class FanOutSink:
             except Exception:  # a broken reporter must never stop processing
                 log.exception("event sink %r failed on %s", sink, event.get("type"))
 
-    def view_interval_s(self, view: str) -> float | None:
-        """A view's tick as the first sink that chooses ticks chooses it (the dashboards' sink:
-        by how many sockets watch); None leaves the runtime's default."""
-        for sink in self.sinks:
-            choose = getattr(sink, "view_interval_s", None)
-            if choose is None:
-                continue
-            try:
-                return choose(view)
-            except Exception:
-                log.exception("event sink %r could not choose a tick", sink)
-                return None
-        return None
-
     def close(self) -> None:
         for sink in self.sinks:
             close = getattr(sink, "close", None)
@@ -127,6 +114,22 @@ def reporter_sink(deployment_id: int, slot: int):
     except Exception:
         log.exception("could not create the reporter sink")
         return None
+
+
+def view_tick_of(dashboards) -> Callable[[str], float | None] | None:
+    """The view tick the loop asks at every flush of a view: the dashboards choose it by how
+    many sockets watch the view; None (no dashboards) leaves the runtime's default."""
+    if dashboards is None:
+        return None
+
+    def view_tick(view: str) -> float | None:
+        try:
+            return dashboards.view_interval_s(view)
+        except Exception:
+            log.exception("the dashboards could not choose a tick for view %s", view)
+            return None
+
+    return view_tick
 
 
 class Warden(threading.Thread):
@@ -203,7 +206,8 @@ class InstanceRunner:
         warden = Warden(self.lease, state)
         warden.start()
         outcome, error = "stopped", ""
-        events = FanOutSink(StateSink(state), reporter_sink(deployment.pk, self.lease.slot))
+        dashboards = reporter_sink(deployment.pk, self.lease.slot)
+        events = FanOutSink(StateSink(state), dashboards)
         try:
             plan = plan_from_dict(_plan_data(deployment.version))
             run_loop = self.run_loop
@@ -220,6 +224,7 @@ class InstanceRunner:
                 should_stop=warden.stop_requested.is_set,
                 instance_slot=self.lease.slot,
                 commit_interval_ms=int(conf.get("WEIR_COMMIT_INTERVAL_MS")),
+                view_tick=view_tick_of(dashboards),
             )
             status, _, reported = state.read()
             if status == InstanceStatus.FAILED:

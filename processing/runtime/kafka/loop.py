@@ -9,9 +9,13 @@
 3. subscribe; on assignment create one task per (sub-topology, partition) and restore its
    stores from their changelogs with a read_committed restore consumer before it processes;
 4. loop: ``consume`` a batch → ``task.process`` → produce outputs → every commit interval the
-   checkpoint (see checkpoint.py for the order); emit metrics, lag and view deltas;
+   checkpoint (processing/runtime/checkpoint.py owns the order); emit metrics, lag and view deltas;
 5. on revoke: checkpoint, then close the revoked tasks; on lost: drop them without committing;
 6. ``should_stop()`` → final checkpoint, close the consumer (leaves the group), ``stopped``.
+
+The instance moves through :class:`Phase` (STARTING → RUNNING → SHUTTING_DOWN → STOPPED, or
+FAILED from any of them); what a rebalance callback may do depends on it. The tasks and their
+states (Kafka Streams' ``Task.State``) are kept by tasks.TaskManager.
 
 Partition assignment is cooperative-sticky, except when a sub-topology reads several topics
 (co-partitioned inputs such as ``A`` and ``B`` of one count): librdkafka's sticky assignor does
@@ -23,6 +27,7 @@ which librdkafka cannot load.
 
 from __future__ import annotations
 
+import enum
 import gc
 import logging
 import time
@@ -39,18 +44,22 @@ from confluent_kafka import (
 )
 from confluent_kafka import TopicPartition as TP
 
-from processing.runtime.events import EventSink
+from processing.runtime.checkpoint import Checkpoint, ProducerFailure
+from processing.runtime.events import AssignmentEvent, EventSink, Status, StatusEvent
 from processing.runtime.kafka import admin, clients
-from processing.runtime.kafka.checkpoint import (
-    Checkpoint,
-    OutputProducer,
-    ProducerFailure,
+from processing.runtime.kafka.consume import (
+    ConsumerCommitter,
+    batch_records,
+    committed_offsets,
+    next_batch,
+    read_position,
 )
-from processing.runtime.kafka.consume import batch_records, committed_offsets, next_batch, read_position
 from processing.runtime.kafka.failures import InstanceFailed, fatal_consume_error
 from processing.runtime.kafka.ordering import OrderedInputs
+from processing.runtime.kafka.producer import OutputProducer
 from processing.runtime.kafka.reporting import Reporter
-from processing.runtime.kafka.restore import RestoreInterrupted, restore_tasks
+from processing.runtime.kafka.restore import restore_tasks
+from processing.runtime.kafka.tasks import TaskId, TaskManager
 from topology.compiler import naming
 from topology.compiler.plan import Plan, Source
 
@@ -72,8 +81,26 @@ GC_GEN0_THRESHOLD = 50_000
 # before it processes the others without it (Kafka Streams' max.task.idle.ms), see ordering.py.
 MAX_TASK_IDLE_MS = 500
 
-TaskId = tuple[int, int]
 _TOPIC_PARTITION = itemgetter(0, 1)
+
+
+class Phase(enum.Enum):
+    """Where the instance is in its life; rebalance callbacks act on it."""
+
+    STARTING = "starting"  # creating clients and topics; not yet subscribed
+    RUNNING = "running"  # the loop runs: a rebalance checkpoints and reports its status
+    SHUTTING_DOWN = "shutting_down"  # clean stop: a revoke still checkpoints, reports no status
+    FAILED = "failed"  # stopping on a failure: a revoke must not checkpoint a half-processed batch
+    STOPPED = "stopped"
+
+
+ALLOWED_PHASES: dict[Phase, frozenset[Phase]] = {
+    Phase.STARTING: frozenset({Phase.RUNNING, Phase.FAILED}),
+    Phase.RUNNING: frozenset({Phase.SHUTTING_DOWN, Phase.FAILED}),
+    Phase.SHUTTING_DOWN: frozenset({Phase.STOPPED, Phase.FAILED}),
+    Phase.FAILED: frozenset(),
+    Phase.STOPPED: frozenset(),
+}
 
 
 def run(
@@ -89,11 +116,16 @@ def run(
     commit_interval_ms: int = 1000,
     fault_hook: Callable[[str], None] | None = None,
     view_interval_ms: int = 50,
+    view_tick: Callable[[str], float | None] | None = None,
 ) -> None:
     """Run one instance of ``plan`` under ``app_id`` until ``should_stop()`` is true.
 
     Never raises for user or data errors: they end in a ``failed`` status event carrying the
     reason (and topic/partition/offset for a bad record under policy ``fail``).
+
+    ``view_tick(view)`` chooses a view's tick in seconds at each of its flushes (the dashboards
+    choose by how many sockets watch it); without it, or when it returns None, every view
+    ticks at ``view_interval_ms``.
     """
     if guarantee not in clients.GUARANTEES:
         raise ValueError(f"guarantee must be one of {clients.GUARANTEES}, not {guarantee!r}")
@@ -109,6 +141,7 @@ def run(
         commit_interval_ms=commit_interval_ms,
         fault_hook=fault_hook,
         view_interval_ms=view_interval_ms,
+        view_tick=view_tick,
     )
     instance.run()
 
@@ -128,6 +161,7 @@ class Instance:
         commit_interval_ms: int,
         fault_hook: Callable[[str], None] | None,
         view_interval_ms: int,
+        view_tick: Callable[[str], float | None] | None = None,
     ) -> None:
         self.plan = plan
         self.app_id = app_id
@@ -147,14 +181,17 @@ class Instance:
         # Created in _start(), inside run(): librdkafka handles must not cross a fork.
         self.producer: OutputProducer = None  # type: ignore[assignment]
         self.checkpoint: Checkpoint = None  # type: ignore[assignment]
+        self.task_manager: TaskManager = None  # type: ignore[assignment]
+        # The open tasks (task_manager.tasks, the same dict): the hot path reads it directly.
         self.tasks: dict[TaskId, Any] = {}
         self.assigned: set[tuple[str, int]] = set()
-        self.status = ""
+        self.phase = Phase.STARTING
+        self.status: Status | None = None  # the last status reported
+        # Rebalance glue: what a callback leaves for the loop, which handles it where the
+        # state is known: an exception it raised, or a rewind it requires.
         self.callback_error: BaseException | None = None
         self.needs_reset = False
         self.assignment_strategy = "cooperative-sticky"
-        self.closing = False
-        self.failed = False
         self.recoveries = 0
         self.only_topic: str | None = None
         # Sub-topologies reading several topics: their records go through self.inputs, in
@@ -169,7 +206,7 @@ class Instance:
         )
         self._start_offsets: dict[tuple[str, int], int] = {}
 
-        self.reporter = Reporter(plan, events, view_interval_ms / 1000)
+        self.reporter = Reporter(plan, events, view_interval_ms / 1000, view_tick=view_tick)
         self.latest_topics = {
             t
             for op in plan.operators()
@@ -178,6 +215,16 @@ class Instance:
         }
 
     # --- lifecycle -------------------------------------------------------------------------
+
+    def enter(self, phase: Phase) -> None:
+        if phase not in ALLOWED_PHASES[self.phase]:
+            raise RuntimeError(f"instance phase {self.phase.name} → {phase.name} is not allowed")
+        self.phase = phase
+
+    @property
+    def closing(self) -> bool:
+        """Leaving the group: a revoke then reports no rebalancing status."""
+        return self.phase in (Phase.SHUTTING_DOWN, Phase.FAILED)
 
     def run(self) -> None:
         self._set_status("starting")
@@ -192,6 +239,7 @@ class Instance:
             self._start()
             self._loop()
             self._shutdown()
+            self.enter(Phase.STOPPED)
             self._set_status("stopped")
         except InstanceFailed as failure:
             self._fail(str(failure), **failure.details)
@@ -218,9 +266,16 @@ class Instance:
         self.restore_consumer = Consumer(
             clients.restore_consumer_config(self.kafka_config, self.app_id, instance_slot=self.slot)
         )
+        self.task_manager = TaskManager(
+            self.runtime.create_task,
+            self.runtime.subtopology_of,
+            restore=self._restore,
+            on_close=self.reporter.task_closed,
+        )
+        self.tasks = self.task_manager.tasks
         self.checkpoint = Checkpoint(
             self.producer,
-            self.consumer,
+            ConsumerCommitter(self.consumer),
             exactly_once=self.exactly_once,
             fault_hook=self.fault_hook,
             owned=lambda: self.assigned,
@@ -234,6 +289,7 @@ class Instance:
             on_revoke=self._guard(self._on_revoke),
             on_lost=self._guard(self._on_lost),
         )
+        self.enter(Phase.RUNNING)
         self._set_status("running")
 
     def _new_producer(self) -> OutputProducer:
@@ -317,18 +373,17 @@ class Instance:
             )
             self._abort_quietly()
         self.reporter.flush_views()
-        self.closing = True
+        self.enter(Phase.SHUTTING_DOWN)
         # close() leaves the group; its revoke callback closes the remaining tasks.
         self.consumer.close()
-        self._close_tasks(list(self.tasks))
+        self.task_manager.close_all()
         self.reporter.emit_metrics([], set())
         self.restore_consumer.close()
         self.producer.close()
 
     def _fail(self, message: str, **details: Any) -> None:
         # close() below runs the revoke callback; it must not checkpoint a half-processed batch.
-        self.failed = True
-        self.closing = True
+        self.phase = Phase.FAILED  # from any phase: failing is always allowed
         self._abort_quietly()
         for client in (self.consumer, self.restore_consumer):
             if client is not None:
@@ -339,12 +394,8 @@ class Instance:
                     pass
         if self.producer is not None:
             self.producer.close()
-        for task in self.tasks.values():
-            try:
-                task.close()
-            except Exception:  # noqa: BLE001
-                pass
-        self.tasks.clear()
+        if self.task_manager is not None:
+            self.task_manager.abandon_all()
         self._set_status("failed", error=message, **details)
 
     # --- processing ------------------------------------------------------------------------
@@ -368,10 +419,10 @@ class Instance:
         assigned = self.assigned
         subtopology_of = self.runtime.subtopology_of
         ordered = self.ordered_subs
-        for tp, run in groupby(records, _TOPIC_PARTITION):
+        for tp, group in groupby(records, _TOPIC_PARTITION):
             if tp not in assigned:
                 continue  # revoked between fetch and now: not ours any more
-            run = list(run)
+            run = list(group)
             task_id = (subtopology_of(tp[0]), tp[1])
             if task_id[0] in ordered:
                 self.inputs.add(task_id, tp, run)
@@ -412,8 +463,7 @@ class Instance:
         self.reporter.batch_processed(time.monotonic() - started)
 
     def _task_partitions(self, task_id: TaskId) -> list[tuple[str, int]]:
-        subtopology_of = self.runtime.subtopology_of
-        return [tp for tp in self.assigned if tp[1] == task_id[1] and subtopology_of(tp[0]) == task_id[0]]
+        return self.task_manager.partitions_of(task_id, self.assigned)
 
     def _read_position(self, tp: tuple[str, int]) -> tuple[int, int] | None:
         return read_position(self.consumer, tp, self._start_offsets, self.latest_topics)
@@ -474,7 +524,7 @@ class Instance:
             self.consumer.resume([TP(*tp) for tp in resume])
         self._start_offsets.clear()
         task_ids = list(self.tasks)
-        self._close_tasks(task_ids)
+        self.task_manager.close(task_ids)
         self.reporter.drop_view_deltas()
         if not self.assigned:
             return
@@ -484,7 +534,7 @@ class Instance:
             if tp.offset < 0:
                 tp.offset = OFFSET_END if tp.topic in self.latest_topics else OFFSET_BEGINNING
             self.consumer.seek(tp)
-        self._open_tasks(task_ids)
+        self.task_manager.open(task_ids)
 
     # --- rebalance callbacks ---------------------------------------------------------------
 
@@ -517,8 +567,7 @@ class Instance:
         latest = [TP(t, p) for t, p in new if t in self.latest_topics]
         if latest:
             self._assign_with_latest_reset(consumer, partitions)
-        task_ids = sorted({(self.runtime.subtopology_of(t), p) for t, p in new} - set(self.tasks))
-        self._open_tasks(task_ids)
+        self.task_manager.open(self.task_manager.missing(new))
         self._set_status("running")
 
     def _assign_with_latest_reset(self, consumer: Any, partitions: list[Any]) -> None:
@@ -538,7 +587,7 @@ class Instance:
         if not self.closing:
             self._set_status("rebalancing")
         try:
-            if not self.failed:
+            if self.phase is not Phase.FAILED:
                 self._commit()
         except ProducerFailure as failure:
             # The partitions are leaving anyway; their next owner replays from the last commit.
@@ -550,7 +599,7 @@ class Instance:
         self.inputs.drop(revoked)
         for tp in revoked:
             self._start_offsets.pop(tp, None)
-        self._close_tasks(self._tasks_without_partitions())
+        self.task_manager.close(self.task_manager.without_partitions(self.assigned))
         if not self.closing:
             self._set_status("running")
 
@@ -563,50 +612,34 @@ class Instance:
         self.inputs.drop(lost)
         for tp in lost:
             self._start_offsets.pop(tp, None)
-        self._close_tasks(self._tasks_without_partitions())
+        self.task_manager.close(self.task_manager.without_partitions(self.assigned))
         if self.exactly_once:
             # The open transaction holds records of the lost tasks too; it must not commit.
             self.needs_reset = True
 
-    def _tasks_without_partitions(self) -> list[TaskId]:
-        owned = {(self.runtime.subtopology_of(t), p) for t, p in self.assigned}
-        return [task_id for task_id in self.tasks if task_id not in owned]
+    # --- restore -------------------------------------------------------------------------
 
-    # --- tasks and restore -----------------------------------------------------------------
-
-    def _open_tasks(self, task_ids: list[TaskId]) -> None:
-        created = []
-        for sub, partition in task_ids:
-            task = self.runtime.create_task(sub, partition)
-            self.tasks[(sub, partition)] = task
-            created.append(task)
-        if any(task.changelog_topics for task in created):
-            self._set_status("restoring")
-            try:
-                restore_tasks(self.restore_consumer, created, self.events, self.should_stop)
-            except RestoreInterrupted:
-                # Nothing of these partitions was consumed, so nothing of them gets committed.
-                for task in created:
-                    self.tasks.pop(task.id, None)
-                    task.close()
-
-    def _close_tasks(self, task_ids: list[TaskId]) -> None:
-        for task_id in task_ids:
-            task = self.tasks.pop(task_id, None)
-            if task is None:
-                continue
-            self.reporter.task_closed(task)
-            task.close()
+    def _restore(self, tasks: list[Any]) -> None:
+        """The task manager's restore: tasks with changelogs, before they process anything.
+        Raises RestoreInterrupted when should_stop() turns true meanwhile (nothing of those
+        partitions was consumed, so nothing of them gets committed)."""
+        self._set_status("restoring")
+        restore_tasks(self.restore_consumer, tasks, self.events, self.should_stop)
 
     # --- events ----------------------------------------------------------------------------
 
     def _report_assignment(self) -> None:
         # At once, not with the next metrics (up to a second later): the deployment's instances
         # must never look as if two of them owned the same partition after a rebalance.
-        self.events.emit({"type": "assignment", "partitions": [[t, p] for t, p in sorted(self.assigned)]})
+        self.events.emit(
+            AssignmentEvent(type="assignment", partitions=[[t, p] for t, p in sorted(self.assigned)])
+        )
 
-    def _set_status(self, status: str, error: str | None = None, **details: Any) -> None:
+    def _set_status(self, status: Status, error: str | None = None, **details: Any) -> None:
         if status == self.status and error is None:
             return
         self.status = status
-        self.events.emit({"type": "status", "status": status, "error": error, **details})
+        event = StatusEvent(type="status", status=status, error=error)
+        if details:
+            event.update(details)  # type: ignore[typeddict-item]
+        self.events.emit(event)
