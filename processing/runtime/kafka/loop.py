@@ -13,9 +13,11 @@
 5. on revoke: checkpoint, then close the revoked tasks; on lost: drop them without committing;
 6. ``should_stop()`` → final checkpoint, close the consumer (leaves the group), ``stopped``.
 
-The instance moves through :class:`Phase` (STARTING → RUNNING → SHUTTING_DOWN → STOPPED, or
-FAILED from any of them); what a rebalance callback may do depends on it. The tasks and their
-states (Kafka Streams' ``Task.State``) are kept by tasks.TaskManager.
+The instance moves through phases.Phase (STARTING → RUNNING → SHUTTING_DOWN → STOPPED, or
+FAILED from any of them); what a rebalance callback may do depends on it. The parts of an
+instance, one module each: the lifecycle and the processing (here), the rebalance glue
+(rebalance.py), the recovery after a failed checkpoint (recovery.py), the tasks and their
+states, Kafka Streams' ``Task.State`` (tasks.py).
 
 Partition assignment is cooperative-sticky, except when a sub-topology reads several topics
 (co-partitioned inputs such as ``A`` and ``B`` of one count): librdkafka's sticky assignor does
@@ -27,7 +29,6 @@ which librdkafka cannot load.
 
 from __future__ import annotations
 
-import enum
 import gc
 import logging
 import time
@@ -36,12 +37,7 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    OFFSET_END,
-    OFFSET_INVALID,
-    Consumer,
-)
+from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as TP
 
 from processing.runtime.checkpoint import Checkpoint, ProducerFailure
@@ -50,13 +46,15 @@ from processing.runtime.kafka import admin, clients
 from processing.runtime.kafka.consume import (
     ConsumerCommitter,
     batch_records,
-    committed_offsets,
     next_batch,
     read_position,
 )
 from processing.runtime.kafka.failures import InstanceFailed, fatal_consume_error
 from processing.runtime.kafka.ordering import OrderedInputs
+from processing.runtime.kafka.phases import Phase, check_phase
 from processing.runtime.kafka.producer import OutputProducer
+from processing.runtime.kafka.rebalance import RebalanceCallbacks
+from processing.runtime.kafka.recovery import Recovery
 from processing.runtime.kafka.reporting import Reporter
 from processing.runtime.kafka.restore import restore_tasks
 from processing.runtime.kafka.tasks import TaskId, TaskManager
@@ -72,9 +70,6 @@ BATCH_SIZE = 10_000
 # How long the loop waits for a first record (consume.next_batch). Short, so an idle instance still commits,
 # reports metrics and notices should_stop() promptly.
 POLL_TIMEOUT_S = 0.2
-# Rewinds in a row without one successful checkpoint before the instance gives up: a sink
-# topic deleted under us or lost permissions would otherwise replay the same interval forever.
-MAX_CONSECUTIVE_RECOVERIES = 5
 # Allocations between two gen-0 collections while an instance runs (default 700), see run().
 GC_GEN0_THRESHOLD = 50_000
 # How long a task reading several topics waits for a partition that has records to come
@@ -82,25 +77,6 @@ GC_GEN0_THRESHOLD = 50_000
 MAX_TASK_IDLE_MS = 500
 
 _TOPIC_PARTITION = itemgetter(0, 1)
-
-
-class Phase(enum.Enum):
-    """Where the instance is in its life; rebalance callbacks act on it."""
-
-    STARTING = "starting"  # creating clients and topics; not yet subscribed
-    RUNNING = "running"  # the loop runs: a rebalance checkpoints and reports its status
-    SHUTTING_DOWN = "shutting_down"  # clean stop: a revoke still checkpoints, reports no status
-    FAILED = "failed"  # stopping on a failure: a revoke must not checkpoint a half-processed batch
-    STOPPED = "stopped"
-
-
-ALLOWED_PHASES: dict[Phase, frozenset[Phase]] = {
-    Phase.STARTING: frozenset({Phase.RUNNING, Phase.FAILED}),
-    Phase.RUNNING: frozenset({Phase.SHUTTING_DOWN, Phase.FAILED}),
-    Phase.SHUTTING_DOWN: frozenset({Phase.STOPPED, Phase.FAILED}),
-    Phase.FAILED: frozenset(),
-    Phase.STOPPED: frozenset(),
-}
 
 
 def run(
@@ -146,7 +122,11 @@ def run(
     instance.run()
 
 
-class Instance:
+class Instance(RebalanceCallbacks, Recovery):
+    """One instance: lifecycle and processing here; the rebalance callbacks (rebalance.py) and
+    the recovery after a failed checkpoint (recovery.py) are parts of it; its tasks are kept
+    by a TaskManager (tasks.py)."""
+
     def __init__(
         self,
         plan: Plan,
@@ -217,14 +197,7 @@ class Instance:
     # --- lifecycle -------------------------------------------------------------------------
 
     def enter(self, phase: Phase) -> None:
-        if phase not in ALLOWED_PHASES[self.phase]:
-            raise RuntimeError(f"instance phase {self.phase.name} → {phase.name} is not allowed")
-        self.phase = phase
-
-    @property
-    def closing(self) -> bool:
-        """Leaving the group: a revoke then reports no rebalancing status."""
-        return self.phase in (Phase.SHUTTING_DOWN, Phase.FAILED)
+        self.phase = check_phase(self.phase, phase)
 
     def run(self) -> None:
         self._set_status("starting")
@@ -283,12 +256,7 @@ class Instance:
         )
         input_topics = list(self.runtime.input_topics())
         self.only_topic = input_topics[0] if len(input_topics) == 1 else None
-        self.consumer.subscribe(
-            input_topics,
-            on_assign=self._guard(self._on_assign),
-            on_revoke=self._guard(self._on_revoke),
-            on_lost=self._guard(self._on_lost),
-        )
+        self.subscribe(self.consumer, input_topics)
         self.enter(Phase.RUNNING)
         self._set_status("running")
 
@@ -383,7 +351,7 @@ class Instance:
 
     def _fail(self, message: str, **details: Any) -> None:
         # close() below runs the revoke callback; it must not checkpoint a half-processed batch.
-        self.phase = Phase.FAILED  # from any phase: failing is always allowed
+        self.phase = Phase.FAILED  # from any phase, even a failed shutdown
         self._abort_quietly()
         for client in (self.consumer, self.restore_consumer):
             if client is not None:
@@ -481,141 +449,6 @@ class Instance:
             raise InstanceFailed.of_record(failure) from failure
         if committed:
             self.recoveries = 0
-
-    # --- recovery --------------------------------------------------------------------------
-
-    def _recover(self, failure: ProducerFailure) -> None:
-        """Abortable: abort + rewind + rebuild. Fatal/fenced: new producer, then the same."""
-        self.recoveries += 1
-        if self.recoveries > MAX_CONSECUTIVE_RECOVERIES:
-            raise InstanceFailed(f"checkpoint failed {self.recoveries} times in a row; last error: {failure}")
-        log.warning("checkpoint failed (%s); rewinding to the committed offsets", failure)
-        if failure.fatal:
-            self.producer.close()
-            self.producer = self._new_producer()
-            self.checkpoint.producer = self.producer
-        self._reset()
-
-    def _abort_quietly(self) -> None:
-        if self.producer is not None and self.exactly_once:
-            try:
-                self.producer.abort_transaction()
-            except ProducerFailure:
-                pass
-
-    def _reset(self) -> None:
-        """Forget everything since the last commit and resume from the committed offsets.
-
-        Under exactly-once the aborted transaction took the interval's outputs and changelog
-        records with it, so in-memory state is ahead of the log: rebuild it from the changelog.
-        """
-        self.needs_reset = False
-        try:
-            self.producer.abort_transaction()
-        except ProducerFailure as exc:
-            if not exc.fatal:
-                raise
-            self.producer.close()
-            self.producer = self._new_producer()
-            self.checkpoint.producer = self.producer
-        self.checkpoint.discard()
-        resume = self.inputs.clear()
-        if resume:
-            self.consumer.resume([TP(*tp) for tp in resume])
-        self._start_offsets.clear()
-        task_ids = list(self.tasks)
-        self.task_manager.close(task_ids)
-        self.reporter.drop_view_deltas()
-        if not self.assigned:
-            return
-        tps = [TP(t, p) for t, p in sorted(self.assigned)]
-        committed = committed_offsets(self.consumer, tps)
-        for tp in committed:
-            if tp.offset < 0:
-                tp.offset = OFFSET_END if tp.topic in self.latest_topics else OFFSET_BEGINNING
-            self.consumer.seek(tp)
-        self.task_manager.open(task_ids)
-
-    # --- rebalance callbacks ---------------------------------------------------------------
-
-    def _guard(self, callback: Callable[[Any, list[Any]], None]) -> Callable[[Any, list[Any]], None]:
-        # Exceptions raised inside librdkafka callbacks surface at odd places; park them and
-        # let the main loop handle them where the state is known.
-        def guarded(consumer: Any, partitions: list[Any]) -> None:
-            try:
-                callback(consumer, partitions)
-            except BaseException as exc:  # noqa: BLE001
-                self.callback_error = exc
-
-        return guarded
-
-    def _raise_callback_error(self) -> None:
-        if self.callback_error is not None:
-            error, self.callback_error = self.callback_error, None
-            if isinstance(error, ProducerFailure):
-                self._recover(error)
-                return
-            raise error
-
-    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        new = [(tp.topic, tp.partition) for tp in partitions if (tp.topic, tp.partition) not in self.assigned]
-        if not new:
-            return
-        self._set_status("rebalancing")
-        self.assigned.update(new)
-        self._report_assignment()
-        latest = [TP(t, p) for t, p in new if t in self.latest_topics]
-        if latest:
-            self._assign_with_latest_reset(consumer, partitions)
-        self.task_manager.open(self.task_manager.missing(new))
-        self._set_status("running")
-
-    def _assign_with_latest_reset(self, consumer: Any, partitions: list[Any]) -> None:
-        committed = committed_offsets(consumer, [TP(tp.topic, tp.partition) for tp in partitions])
-        for tp in committed:
-            if tp.offset == OFFSET_INVALID and tp.topic in self.latest_topics:
-                tp.offset = OFFSET_END
-        if self.assignment_strategy == "cooperative-sticky":
-            consumer.incremental_assign(committed)
-        else:
-            consumer.assign(committed)
-
-    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        revoked = {(tp.topic, tp.partition) for tp in partitions} & self.assigned
-        if not revoked:
-            return
-        if not self.closing:
-            self._set_status("rebalancing")
-        try:
-            if self.phase is not Phase.FAILED:
-                self._commit()
-        except ProducerFailure as failure:
-            # The partitions are leaving anyway; their next owner replays from the last commit.
-            log.warning("checkpoint on revoke failed (%s)", failure)
-            self.needs_reset = True
-        self.assigned -= revoked
-        self._report_assignment()
-        self.checkpoint.forget(revoked)
-        self.inputs.drop(revoked)
-        for tp in revoked:
-            self._start_offsets.pop(tp, None)
-        self.task_manager.close(self.task_manager.without_partitions(self.assigned))
-        if not self.closing:
-            self._set_status("running")
-
-    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
-        lost = {(tp.topic, tp.partition) for tp in partitions} & self.assigned
-        self._set_status("rebalancing")
-        self.assigned -= lost
-        self._report_assignment()
-        self.checkpoint.forget(lost)
-        self.inputs.drop(lost)
-        for tp in lost:
-            self._start_offsets.pop(tp, None)
-        self.task_manager.close(self.task_manager.without_partitions(self.assigned))
-        if self.exactly_once:
-            # The open transaction holds records of the lost tasks too; it must not commit.
-            self.needs_reset = True
 
     # --- restore -------------------------------------------------------------------------
 

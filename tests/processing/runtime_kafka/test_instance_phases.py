@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from processing.runtime.events import ListEventSink
-from processing.runtime.kafka.loop import ALLOWED_PHASES, Instance, Phase
+from processing.runtime.kafka.loop import Instance
+from processing.runtime.kafka.phases import ALLOWED_PHASES, IllegalPhaseChange, Phase
 from tests.processing.runtime_kafka.test_reporting import windowed_counts_plan, wkey
 
 
@@ -43,7 +44,7 @@ def test_an_illegal_phase_change_raises(current, target):
     inst = instance()
     inst.phase = current
     assert target not in ALLOWED_PHASES[current]
-    with pytest.raises(RuntimeError, match="not allowed"):
+    with pytest.raises(IllegalPhaseChange, match="not allowed"):
         inst.enter(target)
 
 
