@@ -557,6 +557,7 @@ def runtime_worker(args) -> None:
             kafka_config={"bootstrap.servers": _bootstrap()},
             events=sink,
             should_stop=lambda: stopping[0],
+            view_tick=sink.view_interval_s,
         )
     finally:
         sink.close()

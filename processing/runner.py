@@ -17,7 +17,8 @@ import os
 import socket
 import threading
 import time
-from typing import Any
+from collections.abc import Callable
+from typing import Any, Protocol, runtime_checkable
 
 from django.conf import settings
 from django.db import close_old_connections, connection
@@ -93,20 +94,6 @@ class FanOutSink:
             except Exception:  # a broken reporter must never stop processing
                 log.exception("event sink %r failed on %s", sink, event.get("type"))
 
-    def view_interval_s(self, view: str) -> float | None:
-        """A view's tick as the first sink that chooses ticks chooses it (the dashboards' sink:
-        by how many sockets watch); None leaves the runtime's default."""
-        for sink in self.sinks:
-            choose = getattr(sink, "view_interval_s", None)
-            if choose is None:
-                continue
-            try:
-                return choose(view)
-            except Exception:
-                log.exception("event sink %r could not choose a tick", sink)
-                return None
-        return None
-
     def close(self) -> None:
         for sink in self.sinks:
             close = getattr(sink, "close", None)
@@ -133,6 +120,31 @@ def event_sinks(deployment_id: int, slot: int) -> list:
         except Exception:
             log.exception("could not create the event sink %s", path)
     return sinks
+
+
+@runtime_checkable
+class ViewTickChooser(Protocol):
+    """A configured event sink that also chooses each view's tick (the dashboards' publisher
+    does, by how many sockets watch the view)."""
+
+    def view_interval_s(self, view: str) -> float | None: ...
+
+
+def view_tick_of(sinks) -> Callable[[str], float | None] | None:
+    """The view tick the loop asks at every flush of a view: the first configured sink that is
+    a ``ViewTickChooser`` chooses it; None (no such sink) leaves the runtime's default."""
+    chooser = next((sink for sink in sinks if isinstance(sink, ViewTickChooser)), None)
+    if chooser is None:
+        return None
+
+    def view_tick(view: str) -> float | None:
+        try:
+            return chooser.view_interval_s(view)
+        except Exception:
+            log.exception("the dashboards could not choose a tick for view %s", view)
+            return None
+
+    return view_tick
 
 
 class Warden(threading.Thread):
@@ -206,7 +218,8 @@ class InstanceRunner:
         warden = Warden(self.lease, state)
         warden.start()
         outcome, error = "stopped", ""
-        events = FanOutSink(StateSink(state), *event_sinks(deployment.pk, self.lease.slot))
+        sinks = event_sinks(deployment.pk, self.lease.slot)
+        events = FanOutSink(StateSink(state), *sinks)
         try:
             plan = plan_from_dict(_plan_data(deployment.version))
             run_loop = self.run_loop
@@ -223,6 +236,7 @@ class InstanceRunner:
                 should_stop=warden.stop_requested.is_set,
                 instance_slot=self.lease.slot,
                 commit_interval_ms=int(conf.get("WEIR_COMMIT_INTERVAL_MS")),
+                view_tick=view_tick_of(sinks),
             )
             status, _, reported = state.read()
             if status == InstanceStatus.FAILED:

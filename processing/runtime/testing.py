@@ -1,28 +1,84 @@
 """Run a plan on in-memory records, no broker: Weir's TopologyTestDriver.
 
-Each piped record is processed at once by the task of its sub-topology and partition;
-records written to repartition topics are routed in memory to the sub-topology that reads
-them, on the partition the Kafka producer would pick (murmur2 of the key). Stream time
-advances only by piping records, as in Kafka Streams' TopologyTestDriver.
+Each piped record is processed at once by the task of its sub-topology and partition, and
+then, as Kafka Streams' driver runs process + commit, the checkpoint runs: the same
+processing/runtime/checkpoint.py as the Kafka loop (flush caches → outputs → changelog →
+producer flush → commit), against an in-memory producer and committer. Records written to
+repartition topics are routed in memory to the sub-topology that reads them, on the partition
+the Kafka producer would pick (murmur2 of the key). Stream time advances only by piping
+records, as in Kafka Streams' TopologyTestDriver.
 
     driver = TopologyTestDriver(plan)
     driver.pipe_input("orders", "k1", {"amount": 5}, timestamp=1000)
     driver.read_output("totals")        # [(key, value, timestamp), ...] decoded
     driver.table("by_user-store")       # store contents, or a view node's table
     driver.node_outputs("filter_big")   # what that node emitted (the editor's preview)
+    driver.changelog()                  # changelog records the checkpoints wrote
+
+``commit_every_record=False`` holds the interval open until ``commit()`` (or ``changelog()``),
+to see what one checkpoint of several records writes, as the loop's commit interval does.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from processing.runtime import serde
+from processing.runtime.checkpoint import Checkpoint, Offsets
 from processing.runtime.events import ListEventSink
 from processing.runtime.executor import StreamTask, TopologyRuntime
 from processing.runtime.records import InputRecord, OutputRecord
 from processing.runtime.serde import display_key, key_from_hashable
 from topology.compiler import naming
 from topology.compiler.plan import Plan, Sink, Source
+
+
+class InMemoryProducer:
+    """The checkpoint's Producer: keeps what it is given until the driver routes it."""
+
+    in_transaction = False
+
+    def __init__(self) -> None:
+        self.queued: list[OutputRecord] = []
+        self.flushes = 0
+
+    def begin(self) -> None:
+        pass
+
+    def produce(self, records: Iterable[Any]) -> int:
+        before = len(self.queued)
+        self.queued.extend(records)
+        return len(self.queued) - before
+
+    def flush(self) -> None:
+        self.flushes += 1
+
+    def send_offsets(self, offsets: Offsets, group_metadata: Any) -> None:
+        raise AssertionError("the test driver runs at-least-once")
+
+    def commit_transaction(self) -> None:
+        raise AssertionError("the test driver runs at-least-once")
+
+    def take(self) -> list[OutputRecord]:
+        taken, self.queued = self.queued, []
+        return taken
+
+
+class InMemoryCommitter:
+    """The checkpoint's Committer: the committed offsets in a dict; no positions beyond them."""
+
+    def __init__(self) -> None:
+        self.offsets: Offsets = {}
+
+    def positions(self, partitions: list[tuple[str, int]]) -> Mapping[tuple[str, int], int]:
+        return {tp: -1 for tp in partitions}
+
+    def commit(self, offsets: Offsets) -> None:
+        self.offsets.update(offsets)
+
+    def group_metadata(self) -> Any:
+        return None
 
 
 class TopologyTestDriver:
@@ -32,6 +88,8 @@ class TopologyTestDriver:
         app_id: str = "test",
         error_policy: str = "fail",
         partitions: int = 1,
+        *,
+        commit_every_record: bool = True,
     ) -> None:
         self.plan = plan
         self.app_id = app_id
@@ -41,7 +99,12 @@ class TopologyTestDriver:
         self.tasks: dict[tuple[int, int], StreamTask] = {}
         self._offsets: dict[tuple[str, int], int] = {}
         self._outputs: dict[str, list[OutputRecord]] = {}
+        self._changelog: list[OutputRecord] = []
         self._views: dict[str, dict[Any, Any]] = {}
+        self.commit_every_record = commit_every_record
+        self.producer = InMemoryProducer()
+        self.committer = InMemoryCommitter()
+        self.checkpoint = Checkpoint(self.producer, self.committer, exactly_once=False)
         self._clock = 0
         self._sources: dict[str, Source] = {}
         self._repartition_partitions: dict[str, int] = {}
@@ -105,6 +168,7 @@ class TopologyTestDriver:
         self._offsets[(topic, partition)] = offset + 1
         task = self._task(self.runtime.subtopology_of(topic), partition)
         task.process([InputRecord(topic, partition, offset, timestamp, raw_key, raw_value, headers)])
+        self.checkpoint.note(topic, partition, offset)
         self._drain(task)
 
     def _task(self, sub: int, partition: int) -> StreamTask:
@@ -121,13 +185,35 @@ class TopologyTestDriver:
                     table.pop(key, None)
                 else:
                     table[key] = value
-        for record in task.take_output():
+        if self.commit_every_record:
+            self.checkpoint.commit(self.tasks.values())
+        else:
+            # As the loop does after each batch: outputs go out at once, the rest waits.
+            self.producer.produce(task.take_output())
+        self._route()
+
+    def _route(self) -> None:
+        """What the producer got, in order: repartition records are processed at once (depth
+        first, as before any later record), changelog records kept, the rest is output."""
+        changelogs = {t for task in self.tasks.values() for t in task.changelog_topics.values()}
+        for record in self.producer.take():
             if record.topic in self._repartition_partitions:
                 self._pipe_raw(
                     record.topic, record.key, record.value, record.timestamp, record.partition, None
                 )
+            elif record.topic in changelogs:
+                self._changelog.append(record)
             else:
                 self._outputs.setdefault(record.topic, []).append(record)
+
+    def commit(self) -> None:
+        """Run the checkpoint now (every record does, unless ``commit_every_record=False``)."""
+        self.checkpoint.commit(self.tasks.values())
+        self._route()
+
+    def committed_offsets(self) -> Offsets:
+        """(topic, partition) -> next offset to read, as the checkpoints committed them."""
+        return dict(self.committer.offsets)
 
     # --- output --------------------------------------------------------------------------
 
@@ -193,8 +279,13 @@ class TopologyTestDriver:
         return total
 
     def changelog(self) -> list[OutputRecord]:
-        """Take the changelog records of every task (one per dirty key since the last take)."""
-        return [record for task in self.tasks.values() for record in task.take_changelog()]
+        """Take the changelog records the checkpoints wrote since the last call (a checkpoint
+        writes one per key changed in its interval). Runs a checkpoint first when records
+        wait for one (``commit_every_record=False``)."""
+        if not self.commit_every_record:
+            self.commit()
+        taken, self._changelog = self._changelog, []
+        return taken
 
     def close(self) -> None:
         for task in self.tasks.values():

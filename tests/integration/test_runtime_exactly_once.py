@@ -13,8 +13,8 @@ from collections import Counter
 
 import pytest
 
+from processing.runtime.checkpoint import ProducerFailure
 from processing.runtime.events import ListEventSink
-from processing.runtime.kafka.checkpoint import ProducerFailure
 from processing.runtime.kafka.loop import run
 from tests.integration.runtime_harness import (
     Runner,

@@ -9,7 +9,7 @@ import pytest
 from confluent_kafka import Consumer, TopicPartition
 
 from processing.runtime.events import NullEventSink
-from processing.runtime.kafka.loop import Instance
+from processing.runtime.kafka.loop import Instance, Phase
 from tests.integration.runtime_harness import (
     Runner,
     bootstrap,
@@ -108,7 +108,7 @@ def test_a_revoke_inside_consume_does_not_commit_records_of_the_unprocessed_batc
             instance._raise_callback_error()
             assert _committed(app_id, source).get(BAD_PARTITION, -1) <= BAD_OFFSET
         finally:
-            instance.closing = True
+            instance.enter(Phase.SHUTTING_DOWN)
             instance.consumer.close()
             instance.restore_consumer.close()
             instance.producer.close()

@@ -119,8 +119,8 @@ def test_runner_reports_status_and_partitions_then_stops_when_the_deployment_is_
 
 
 class TickAskingLoop(FakeLoop):
-    def __call__(self, plan, *, events, should_stop, **kwargs):
-        self.tick = events.view_interval_s("counts")
+    def __call__(self, plan, *, events, should_stop, view_tick, **kwargs):
+        self.tick = view_tick("counts")
         super().__call__(plan, events=events, should_stop=should_stop, **kwargs)
 
 

@@ -1,4 +1,5 @@
-"""What the loop asks the consumer: a batch as records, committed offsets, read positions."""
+"""What the loop asks the consumer: a batch as records, committed offsets, read positions, and
+the checkpoint's ``Committer`` (processing/runtime/checkpoint.py) over the consumer."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
 from confluent_kafka import TopicPartition as TP
+
+from processing.runtime.checkpoint import Offsets, ProducerFailure
 
 log = logging.getLogger(__name__)
 
@@ -110,3 +113,23 @@ def read_position(
                 committed = high if tp[0] in latest_topics else low
             position = start_offsets[tp] = committed
     return position, high
+
+
+class ConsumerCommitter:
+    """The checkpoint's Committer: positions, the synchronous offset commit, group metadata."""
+
+    def __init__(self, consumer: Any) -> None:
+        self.consumer = consumer
+
+    def positions(self, partitions: list[tuple[str, int]]) -> dict[tuple[str, int], int]:
+        found = self.consumer.position([TP(t, p) for t, p in partitions])
+        return {(tp.topic, tp.partition): tp.offset if tp.error is None else -1 for tp in found}
+
+    def commit(self, offsets: Offsets) -> None:
+        try:
+            self.consumer.commit(offsets=[TP(t, p, o) for (t, p), o in offsets.items()], asynchronous=False)
+        except KafkaException as exc:
+            raise ProducerFailure(f"offset commit failed: {exc}") from exc
+
+    def group_metadata(self) -> Any:
+        return self.consumer.consumer_group_metadata()

@@ -9,9 +9,15 @@
 3. subscribe; on assignment create one task per (sub-topology, partition) and restore its
    stores from their changelogs with a read_committed restore consumer before it processes;
 4. loop: ``consume`` a batch → ``task.process`` → produce outputs → every commit interval the
-   checkpoint (see checkpoint.py for the order); emit metrics, lag and view deltas;
+   checkpoint (processing/runtime/checkpoint.py owns the order); emit metrics, lag and view deltas;
 5. on revoke: checkpoint, then close the revoked tasks; on lost: drop them without committing;
 6. ``should_stop()`` → final checkpoint, close the consumer (leaves the group), ``stopped``.
+
+The instance moves through phases.Phase (STARTING → RUNNING → SHUTTING_DOWN → STOPPED, or
+FAILED from any of them); what a rebalance callback may do depends on it. The parts of an
+instance, one module each: the lifecycle and the processing (here), the rebalance glue
+(rebalance.py), the recovery after a failed checkpoint (recovery.py), the tasks and their
+states, Kafka Streams' ``Task.State`` (tasks.py).
 
 Partition assignment is cooperative-sticky, except when a sub-topology reads several topics
 (co-partitioned inputs such as ``A`` and ``B`` of one count): librdkafka's sticky assignor does
@@ -31,26 +37,27 @@ from itertools import groupby
 from operator import itemgetter
 from typing import Any
 
-from confluent_kafka import (
-    OFFSET_BEGINNING,
-    OFFSET_END,
-    OFFSET_INVALID,
-    Consumer,
-)
+from confluent_kafka import Consumer
 from confluent_kafka import TopicPartition as TP
 
-from processing.runtime.events import EventSink
+from processing.runtime.checkpoint import Checkpoint, ProducerFailure
+from processing.runtime.events import AssignmentEvent, EventSink, Status, StatusEvent
 from processing.runtime.kafka import admin, clients
-from processing.runtime.kafka.checkpoint import (
-    Checkpoint,
-    OutputProducer,
-    ProducerFailure,
+from processing.runtime.kafka.consume import (
+    ConsumerCommitter,
+    batch_records,
+    next_batch,
+    read_position,
 )
-from processing.runtime.kafka.consume import batch_records, committed_offsets, next_batch, read_position
 from processing.runtime.kafka.failures import InstanceFailed, fatal_consume_error
 from processing.runtime.kafka.ordering import OrderedInputs
+from processing.runtime.kafka.phases import Phase, check_phase
+from processing.runtime.kafka.producer import OutputProducer
+from processing.runtime.kafka.rebalance import RebalanceCallbacks
+from processing.runtime.kafka.recovery import Recovery
 from processing.runtime.kafka.reporting import Reporter
-from processing.runtime.kafka.restore import RestoreInterrupted, restore_tasks
+from processing.runtime.kafka.restore import restore_tasks
+from processing.runtime.kafka.tasks import TaskId, TaskManager
 from topology.compiler import naming
 from topology.compiler.plan import Plan, Source
 
@@ -63,16 +70,12 @@ BATCH_SIZE = 10_000
 # How long the loop waits for a first record (consume.next_batch). Short, so an idle instance still commits,
 # reports metrics and notices should_stop() promptly.
 POLL_TIMEOUT_S = 0.2
-# Rewinds in a row without one successful checkpoint before the instance gives up: a sink
-# topic deleted under us or lost permissions would otherwise replay the same interval forever.
-MAX_CONSECUTIVE_RECOVERIES = 5
 # Allocations between two gen-0 collections while an instance runs (default 700), see run().
 GC_GEN0_THRESHOLD = 50_000
 # How long a task reading several topics waits for a partition that has records to come
 # before it processes the others without it (Kafka Streams' max.task.idle.ms), see ordering.py.
 MAX_TASK_IDLE_MS = 500
 
-TaskId = tuple[int, int]
 _TOPIC_PARTITION = itemgetter(0, 1)
 
 
@@ -89,11 +92,16 @@ def run(
     commit_interval_ms: int = 1000,
     fault_hook: Callable[[str], None] | None = None,
     view_interval_ms: int = 50,
+    view_tick: Callable[[str], float | None] | None = None,
 ) -> None:
     """Run one instance of ``plan`` under ``app_id`` until ``should_stop()`` is true.
 
     Never raises for user or data errors: they end in a ``failed`` status event carrying the
     reason (and topic/partition/offset for a bad record under policy ``fail``).
+
+    ``view_tick(view)`` chooses a view's tick in seconds at each of its flushes (the dashboards
+    choose by how many sockets watch it); without it, or when it returns None, every view
+    ticks at ``view_interval_ms``.
     """
     if guarantee not in clients.GUARANTEES:
         raise ValueError(f"guarantee must be one of {clients.GUARANTEES}, not {guarantee!r}")
@@ -109,11 +117,16 @@ def run(
         commit_interval_ms=commit_interval_ms,
         fault_hook=fault_hook,
         view_interval_ms=view_interval_ms,
+        view_tick=view_tick,
     )
     instance.run()
 
 
-class Instance:
+class Instance(RebalanceCallbacks, Recovery):
+    """One instance: lifecycle and processing here; the rebalance callbacks (rebalance.py) and
+    the recovery after a failed checkpoint (recovery.py) are parts of it; its tasks are kept
+    by a TaskManager (tasks.py)."""
+
     def __init__(
         self,
         plan: Plan,
@@ -128,6 +141,7 @@ class Instance:
         commit_interval_ms: int,
         fault_hook: Callable[[str], None] | None,
         view_interval_ms: int,
+        view_tick: Callable[[str], float | None] | None = None,
     ) -> None:
         self.plan = plan
         self.app_id = app_id
@@ -147,14 +161,17 @@ class Instance:
         # Created in _start(), inside run(): librdkafka handles must not cross a fork.
         self.producer: OutputProducer = None  # type: ignore[assignment]
         self.checkpoint: Checkpoint = None  # type: ignore[assignment]
+        self.task_manager: TaskManager = None  # type: ignore[assignment]
+        # The open tasks (task_manager.tasks, the same dict): the hot path reads it directly.
         self.tasks: dict[TaskId, Any] = {}
         self.assigned: set[tuple[str, int]] = set()
-        self.status = ""
+        self.phase = Phase.STARTING
+        self.status: Status | None = None  # the last status reported
+        # Rebalance glue: what a callback leaves for the loop, which handles it where the
+        # state is known: an exception it raised, or a rewind it requires.
         self.callback_error: BaseException | None = None
         self.needs_reset = False
         self.assignment_strategy = "cooperative-sticky"
-        self.closing = False
-        self.failed = False
         self.recoveries = 0
         self.only_topic: str | None = None
         # Sub-topologies reading several topics: their records go through self.inputs, in
@@ -169,7 +186,7 @@ class Instance:
         )
         self._start_offsets: dict[tuple[str, int], int] = {}
 
-        self.reporter = Reporter(plan, events, view_interval_ms / 1000)
+        self.reporter = Reporter(plan, events, view_interval_ms / 1000, view_tick=view_tick)
         self.latest_topics = {
             t
             for op in plan.operators()
@@ -178,6 +195,9 @@ class Instance:
         }
 
     # --- lifecycle -------------------------------------------------------------------------
+
+    def enter(self, phase: Phase) -> None:
+        self.phase = check_phase(self.phase, phase)
 
     def run(self) -> None:
         self._set_status("starting")
@@ -192,6 +212,7 @@ class Instance:
             self._start()
             self._loop()
             self._shutdown()
+            self.enter(Phase.STOPPED)
             self._set_status("stopped")
         except InstanceFailed as failure:
             self._fail(str(failure), **failure.details)
@@ -218,9 +239,16 @@ class Instance:
         self.restore_consumer = Consumer(
             clients.restore_consumer_config(self.kafka_config, self.app_id, instance_slot=self.slot)
         )
+        self.task_manager = TaskManager(
+            self.runtime.create_task,
+            self.runtime.subtopology_of,
+            restore=self._restore,
+            on_close=self.reporter.task_closed,
+        )
+        self.tasks = self.task_manager.tasks
         self.checkpoint = Checkpoint(
             self.producer,
-            self.consumer,
+            ConsumerCommitter(self.consumer),
             exactly_once=self.exactly_once,
             fault_hook=self.fault_hook,
             owned=lambda: self.assigned,
@@ -228,12 +256,8 @@ class Instance:
         )
         input_topics = list(self.runtime.input_topics())
         self.only_topic = input_topics[0] if len(input_topics) == 1 else None
-        self.consumer.subscribe(
-            input_topics,
-            on_assign=self._guard(self._on_assign),
-            on_revoke=self._guard(self._on_revoke),
-            on_lost=self._guard(self._on_lost),
-        )
+        self.subscribe(self.consumer, input_topics)
+        self.enter(Phase.RUNNING)
         self._set_status("running")
 
     def _new_producer(self) -> OutputProducer:
@@ -317,18 +341,17 @@ class Instance:
             )
             self._abort_quietly()
         self.reporter.flush_views()
-        self.closing = True
+        self.enter(Phase.SHUTTING_DOWN)
         # close() leaves the group; its revoke callback closes the remaining tasks.
         self.consumer.close()
-        self._close_tasks(list(self.tasks))
+        self.task_manager.close_all()
         self.reporter.emit_metrics([], set())
         self.restore_consumer.close()
         self.producer.close()
 
     def _fail(self, message: str, **details: Any) -> None:
         # close() below runs the revoke callback; it must not checkpoint a half-processed batch.
-        self.failed = True
-        self.closing = True
+        self.phase = Phase.FAILED  # from any phase, even a failed shutdown
         self._abort_quietly()
         for client in (self.consumer, self.restore_consumer):
             if client is not None:
@@ -339,12 +362,8 @@ class Instance:
                     pass
         if self.producer is not None:
             self.producer.close()
-        for task in self.tasks.values():
-            try:
-                task.close()
-            except Exception:  # noqa: BLE001
-                pass
-        self.tasks.clear()
+        if self.task_manager is not None:
+            self.task_manager.abandon_all()
         self._set_status("failed", error=message, **details)
 
     # --- processing ------------------------------------------------------------------------
@@ -368,10 +387,10 @@ class Instance:
         assigned = self.assigned
         subtopology_of = self.runtime.subtopology_of
         ordered = self.ordered_subs
-        for tp, run in groupby(records, _TOPIC_PARTITION):
+        for tp, group in groupby(records, _TOPIC_PARTITION):
             if tp not in assigned:
                 continue  # revoked between fetch and now: not ours any more
-            run = list(run)
+            run = list(group)
             task_id = (subtopology_of(tp[0]), tp[1])
             if task_id[0] in ordered:
                 self.inputs.add(task_id, tp, run)
@@ -412,8 +431,7 @@ class Instance:
         self.reporter.batch_processed(time.monotonic() - started)
 
     def _task_partitions(self, task_id: TaskId) -> list[tuple[str, int]]:
-        subtopology_of = self.runtime.subtopology_of
-        return [tp for tp in self.assigned if tp[1] == task_id[1] and subtopology_of(tp[0]) == task_id[0]]
+        return self.task_manager.partitions_of(task_id, self.assigned)
 
     def _read_position(self, tp: tuple[str, int]) -> tuple[int, int] | None:
         return read_position(self.consumer, tp, self._start_offsets, self.latest_topics)
@@ -432,181 +450,29 @@ class Instance:
         if committed:
             self.recoveries = 0
 
-    # --- recovery --------------------------------------------------------------------------
+    # --- restore -------------------------------------------------------------------------
 
-    def _recover(self, failure: ProducerFailure) -> None:
-        """Abortable: abort + rewind + rebuild. Fatal/fenced: new producer, then the same."""
-        self.recoveries += 1
-        if self.recoveries > MAX_CONSECUTIVE_RECOVERIES:
-            raise InstanceFailed(f"checkpoint failed {self.recoveries} times in a row; last error: {failure}")
-        log.warning("checkpoint failed (%s); rewinding to the committed offsets", failure)
-        if failure.fatal:
-            self.producer.close()
-            self.producer = self._new_producer()
-            self.checkpoint.producer = self.producer
-        self._reset()
-
-    def _abort_quietly(self) -> None:
-        if self.producer is not None and self.exactly_once:
-            try:
-                self.producer.abort_transaction()
-            except ProducerFailure:
-                pass
-
-    def _reset(self) -> None:
-        """Forget everything since the last commit and resume from the committed offsets.
-
-        Under exactly-once the aborted transaction took the interval's outputs and changelog
-        records with it, so in-memory state is ahead of the log: rebuild it from the changelog.
-        """
-        self.needs_reset = False
-        try:
-            self.producer.abort_transaction()
-        except ProducerFailure as exc:
-            if not exc.fatal:
-                raise
-            self.producer.close()
-            self.producer = self._new_producer()
-            self.checkpoint.producer = self.producer
-        self.checkpoint.discard()
-        resume = self.inputs.clear()
-        if resume:
-            self.consumer.resume([TP(*tp) for tp in resume])
-        self._start_offsets.clear()
-        task_ids = list(self.tasks)
-        self._close_tasks(task_ids)
-        self.reporter.drop_view_deltas()
-        if not self.assigned:
-            return
-        tps = [TP(t, p) for t, p in sorted(self.assigned)]
-        committed = committed_offsets(self.consumer, tps)
-        for tp in committed:
-            if tp.offset < 0:
-                tp.offset = OFFSET_END if tp.topic in self.latest_topics else OFFSET_BEGINNING
-            self.consumer.seek(tp)
-        self._open_tasks(task_ids)
-
-    # --- rebalance callbacks ---------------------------------------------------------------
-
-    def _guard(self, callback: Callable[[Any, list[Any]], None]) -> Callable[[Any, list[Any]], None]:
-        # Exceptions raised inside librdkafka callbacks surface at odd places; park them and
-        # let the main loop handle them where the state is known.
-        def guarded(consumer: Any, partitions: list[Any]) -> None:
-            try:
-                callback(consumer, partitions)
-            except BaseException as exc:  # noqa: BLE001
-                self.callback_error = exc
-
-        return guarded
-
-    def _raise_callback_error(self) -> None:
-        if self.callback_error is not None:
-            error, self.callback_error = self.callback_error, None
-            if isinstance(error, ProducerFailure):
-                self._recover(error)
-                return
-            raise error
-
-    def _on_assign(self, consumer: Any, partitions: list[Any]) -> None:
-        new = [(tp.topic, tp.partition) for tp in partitions if (tp.topic, tp.partition) not in self.assigned]
-        if not new:
-            return
-        self._set_status("rebalancing")
-        self.assigned.update(new)
-        self._report_assignment()
-        latest = [TP(t, p) for t, p in new if t in self.latest_topics]
-        if latest:
-            self._assign_with_latest_reset(consumer, partitions)
-        task_ids = sorted({(self.runtime.subtopology_of(t), p) for t, p in new} - set(self.tasks))
-        self._open_tasks(task_ids)
-        self._set_status("running")
-
-    def _assign_with_latest_reset(self, consumer: Any, partitions: list[Any]) -> None:
-        committed = committed_offsets(consumer, [TP(tp.topic, tp.partition) for tp in partitions])
-        for tp in committed:
-            if tp.offset == OFFSET_INVALID and tp.topic in self.latest_topics:
-                tp.offset = OFFSET_END
-        if self.assignment_strategy == "cooperative-sticky":
-            consumer.incremental_assign(committed)
-        else:
-            consumer.assign(committed)
-
-    def _on_revoke(self, consumer: Any, partitions: list[Any]) -> None:
-        revoked = {(tp.topic, tp.partition) for tp in partitions} & self.assigned
-        if not revoked:
-            return
-        if not self.closing:
-            self._set_status("rebalancing")
-        try:
-            if not self.failed:
-                self._commit()
-        except ProducerFailure as failure:
-            # The partitions are leaving anyway; their next owner replays from the last commit.
-            log.warning("checkpoint on revoke failed (%s)", failure)
-            self.needs_reset = True
-        self.assigned -= revoked
-        self._report_assignment()
-        self.checkpoint.forget(revoked)
-        self.inputs.drop(revoked)
-        for tp in revoked:
-            self._start_offsets.pop(tp, None)
-        self._close_tasks(self._tasks_without_partitions())
-        if not self.closing:
-            self._set_status("running")
-
-    def _on_lost(self, consumer: Any, partitions: list[Any]) -> None:
-        lost = {(tp.topic, tp.partition) for tp in partitions} & self.assigned
-        self._set_status("rebalancing")
-        self.assigned -= lost
-        self._report_assignment()
-        self.checkpoint.forget(lost)
-        self.inputs.drop(lost)
-        for tp in lost:
-            self._start_offsets.pop(tp, None)
-        self._close_tasks(self._tasks_without_partitions())
-        if self.exactly_once:
-            # The open transaction holds records of the lost tasks too; it must not commit.
-            self.needs_reset = True
-
-    def _tasks_without_partitions(self) -> list[TaskId]:
-        owned = {(self.runtime.subtopology_of(t), p) for t, p in self.assigned}
-        return [task_id for task_id in self.tasks if task_id not in owned]
-
-    # --- tasks and restore -----------------------------------------------------------------
-
-    def _open_tasks(self, task_ids: list[TaskId]) -> None:
-        created = []
-        for sub, partition in task_ids:
-            task = self.runtime.create_task(sub, partition)
-            self.tasks[(sub, partition)] = task
-            created.append(task)
-        if any(task.changelog_topics for task in created):
-            self._set_status("restoring")
-            try:
-                restore_tasks(self.restore_consumer, created, self.events, self.should_stop)
-            except RestoreInterrupted:
-                # Nothing of these partitions was consumed, so nothing of them gets committed.
-                for task in created:
-                    self.tasks.pop(task.id, None)
-                    task.close()
-
-    def _close_tasks(self, task_ids: list[TaskId]) -> None:
-        for task_id in task_ids:
-            task = self.tasks.pop(task_id, None)
-            if task is None:
-                continue
-            self.reporter.task_closed(task)
-            task.close()
+    def _restore(self, tasks: list[Any]) -> None:
+        """The task manager's restore: tasks with changelogs, before they process anything.
+        Raises RestoreInterrupted when should_stop() turns true meanwhile (nothing of those
+        partitions was consumed, so nothing of them gets committed)."""
+        self._set_status("restoring")
+        restore_tasks(self.restore_consumer, tasks, self.events, self.should_stop)
 
     # --- events ----------------------------------------------------------------------------
 
     def _report_assignment(self) -> None:
         # At once, not with the next metrics (up to a second later): the deployment's instances
         # must never look as if two of them owned the same partition after a rebalance.
-        self.events.emit({"type": "assignment", "partitions": [[t, p] for t, p in sorted(self.assigned)]})
+        self.events.emit(
+            AssignmentEvent(type="assignment", partitions=[[t, p] for t, p in sorted(self.assigned)])
+        )
 
-    def _set_status(self, status: str, error: str | None = None, **details: Any) -> None:
+    def _set_status(self, status: Status, error: str | None = None, **details: Any) -> None:
         if status == self.status and error is None:
             return
         self.status = status
-        self.events.emit({"type": "status", "status": status, "error": error, **details})
+        event = StatusEvent(type="status", status=status, error=error)
+        if details:
+            event.update(details)  # type: ignore[typeddict-item]
+        self.events.emit(event)

@@ -5,22 +5,23 @@ counting toward the totals). View deltas are coalesced per key between two flush
 flush of a view carries the next sequence number of that view, so a subscriber can detect a gap
 and resync from a snapshot.
 
-Each view has its own tick. A sink with a ``view_interval_s(view)`` method chooses it at every
-flush of that view (the Django sink: from how many sockets watch it); otherwise every view ticks
-at the instance's ``view_interval_s``.
+Each view has its own tick. ``view_tick(view)``, passed in by whoever runs the loop, chooses it
+at every flush of that view (the dashboards: from how many sockets watch it); without it, or
+when it returns None, every view ticks at the instance's ``view_interval_s``.
 """
 
 from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from typing import Any
 
 import orjson
 from confluent_kafka import KafkaException
 from confluent_kafka import TopicPartition as TP
 
-from processing.runtime.events import EventSink
+from processing.runtime.events import DeltaRow, EventSink, LagEvent, LagRow, MetricsEvent, TableDeltaEvent
 from topology.compiler.plan import Aggregate, Join, Plan, View
 
 METRICS_INTERVAL_S = 1.0
@@ -47,7 +48,13 @@ def windowed_views(plan: Plan) -> set[str]:
 
 
 class Reporter:
-    def __init__(self, plan: Plan, events: EventSink, view_interval_s: float) -> None:
+    def __init__(
+        self,
+        plan: Plan,
+        events: EventSink,
+        view_interval_s: float,
+        view_tick: Callable[[str], float | None] | None = None,
+    ) -> None:
         self.events = events
         self.view_interval_s = view_interval_s
         self.windowed = windowed_views(plan)
@@ -62,9 +69,9 @@ class Reporter:
         # a change to a quiet view goes out at once and a busy view sends one delta per tick.
         self.due: dict[str, float] = {}
         self.last_flush: dict[str, float] = {}
-        # view id -> its tick, as the sink last chose it
+        # view id -> its tick, as view_tick last chose it
         self.intervals: dict[str, float] = {}
-        self._sink_interval = getattr(events, "view_interval_s", None)
+        self._view_tick = view_tick
 
     def batch_processed(self, seconds: float) -> None:
         self.latency_total += seconds
@@ -104,7 +111,7 @@ class Reporter:
             return
         self.last_metrics = now
         self.emit_metrics(tasks, assigned)
-        self.events.emit({"type": "lag", "partitions": lag_rows(assigned, consumer, checkpoint)})
+        self.events.emit(LagEvent(type="lag", partitions=lag_rows(assigned, consumer, checkpoint)))
 
     def emit_metrics(self, tasks: list[Any], assigned: set[tuple[str, int]]) -> None:
         """Cumulative counters of this instance: the closed tasks' plus the open ones'.
@@ -121,12 +128,12 @@ class Reporter:
         latency = (self.latency_total / self.latency_batches * 1000) if self.latency_batches else 0.0
         self.latency_total, self.latency_batches = 0.0, 0
         self.events.emit(
-            {
-                "type": "metrics",
-                "nodes": nodes,
-                "latency_ms": round(latency, 3),
-                "partitions": [[t, p] for t, p in sorted(assigned)],
-            }
+            MetricsEvent(
+                type="metrics",
+                nodes=nodes,
+                latency_ms=round(latency, 3),
+                partitions=[[t, p] for t, p in sorted(assigned)],
+            )
         )
 
     def flush_views(self, views: list[str] | None = None) -> None:
@@ -138,12 +145,13 @@ class Reporter:
             self.last_flush[view] = now
             rows = self.pending_views.pop(view, None)
             self.due.pop(view, None)
-            if self._sink_interval is not None:
-                self.intervals[view] = self._sink_interval(view) or self.view_interval_s
+            if self._view_tick is not None:
+                self.intervals[view] = self._view_tick(view) or self.view_interval_s
             if not rows:
                 continue
             self.view_seq[view] += 1
             windowed = view in self.windowed
+            keyed: list[DeltaRow]
             if windowed:
                 # The core hands composite keys over as canonical JSON text (a dict cannot be a
                 # dict key); the event contract promises {"key", "window_start", "window_end"}.
@@ -153,17 +161,13 @@ class Reporter:
             else:
                 keyed = [{"key": k, "value": v} for k, v in rows.items()]
             self.events.emit(
-                {
-                    "type": "table_delta",
-                    "view": view,
-                    "seq": self.view_seq[view],
-                    "rows": keyed,
-                    "windowed": windowed,
-                }
+                TableDeltaEvent(
+                    type="table_delta", view=view, seq=self.view_seq[view], rows=keyed, windowed=windowed
+                )
             )
 
 
-def lag_rows(assigned: set[tuple[str, int]], consumer: Any, checkpoint: Any) -> list[dict[str, Any]]:
+def lag_rows(assigned: set[tuple[str, int]], consumer: Any, checkpoint: Any) -> list[LagRow]:
     """Per owned partition: committed offset, end offset (cached from fetches: no round trip), lag."""
     rows = []
     for topic, partition in sorted(assigned):
@@ -176,12 +180,12 @@ def lag_rows(assigned: set[tuple[str, int]], consumer: Any, checkpoint: Any) -> 
         committed = checkpoint.committed.get((topic, partition))
         position = checkpoint.pending.get((topic, partition), committed)
         rows.append(
-            {
-                "topic": topic,
-                "partition": partition,
-                "committed": committed,
-                "end": high,
-                "lag": high - position if position is not None else None,
-            }
+            LagRow(
+                topic=topic,
+                partition=partition,
+                committed=committed,
+                end=high,
+                lag=high - position if position is not None else None,
+            )
         )
     return rows

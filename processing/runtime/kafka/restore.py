@@ -17,7 +17,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, KafkaError, KafkaException
 from confluent_kafka import TopicPartition as TP
 
-from processing.runtime.events import EventSink
+from processing.runtime.events import EventSink, RestoreEvent
 from processing.runtime.kafka.consume import next_batch
 
 log = logging.getLogger(__name__)
@@ -134,12 +134,7 @@ def restore_tasks(
 
 def _progress(events: EventSink, store: str, partition: int, restored: int, total: int, done: bool) -> None:
     events.emit(
-        {
-            "type": "restore",
-            "store": store,
-            "partition": partition,
-            "restored": restored,
-            "total": total,
-            "done": done,
-        }
+        RestoreEvent(
+            type="restore", store=store, partition=partition, restored=restored, total=total, done=done
+        )
     )

@@ -62,14 +62,16 @@ def sample_topic(
         deadline = time.monotonic() + timeout
         while ends and time.monotonic() < deadline:
             for message in consumer.consume(num_messages=min(n * len(ends), 1000), timeout=0.5):
-                if message.error() is not None:
+                partition, offset = message.partition(), message.offset()
+                # Only an error message lacks a partition or an offset.
+                if message.error() is not None or partition is None or offset is None:
                     continue
                 _, timestamp = message.timestamp()
                 records.append(
                     InputRecord(
-                        topic=message.topic(),
-                        partition=message.partition(),
-                        offset=message.offset(),
+                        topic=topic,
+                        partition=partition,
+                        offset=offset,
                         timestamp=timestamp,
                         key=message.key(),
                         value=message.value(),
@@ -77,8 +79,8 @@ def sample_topic(
                     )
                 )
                 # Transaction markers take offsets too, so "done" is "reached the end", not "== high".
-                if message.offset() >= ends.get(message.partition(), 0) - 1:
-                    ends.pop(message.partition(), None)
+                if offset >= ends.get(partition, 0) - 1:
+                    ends.pop(partition, None)
             for partition in list(ends):
                 position = consumer.position([TopicPartition(topic, partition)])[0].offset
                 if position >= ends[partition]:

@@ -107,27 +107,26 @@ def test_a_quiet_views_change_goes_out_at_once_and_a_busy_view_sends_one_delta_p
     }
 
 
-class TickChoosingSink(ListEventSink):
+class TickChooser:
     def __init__(self, ticks):
-        super().__init__()
         self.ticks = ticks
         self.asked: list[str] = []
 
-    def view_interval_s(self, view):
+    def __call__(self, view):
         self.asked.append(view)
         return self.ticks[view]
 
 
-def test_a_sink_chooses_each_views_tick_at_its_flushes():
-    sink = TickChoosingSink({"live": 0.3})
-    reporter = Reporter(windowed_counts_plan(), sink, view_interval_s=0.05)
+def test_the_view_tick_chooses_each_views_tick_at_its_flushes():
+    choose = TickChooser({"live": 0.3})
+    reporter = Reporter(windowed_counts_plan(), ListEventSink(), view_interval_s=0.05, view_tick=choose)
     reporter.add_view_deltas({"live": {wkey("alice"): {"clicks": 1}}})
     reporter.flush_views()
-    assert sink.asked == ["live"]
+    assert choose.asked == ["live"]
     reporter.add_view_deltas({"live": {wkey("alice"): {"clicks": 2}}})
-    # The sink's 300 ms, not the instance's 50 ms.
+    # The chosen 300 ms, not the instance's 50 ms.
     assert 0.25 < reporter.poll_timeout(1.0) <= 0.3
-    sink.ticks["live"] = 0.02
+    choose.ticks["live"] = 0.02
     reporter.due["live"] -= 1.0
     reporter.flush_views(["live"])
     reporter.add_view_deltas({"live": {wkey("alice"): {"clicks": 3}}})
