@@ -51,7 +51,7 @@ from processing.runtime.kafka.failures import InstanceFailed, fatal_consume_erro
 from processing.runtime.kafka.ordering import OrderedInputs
 from processing.runtime.kafka.reporting import Reporter
 from processing.runtime.kafka.restore import RestoreInterrupted, restore_tasks
-from topology.compiler import naming
+from topology.compiler.binding import bind
 from topology.compiler.plan import Plan, Source
 
 log = logging.getLogger(__name__)
@@ -131,6 +131,7 @@ class Instance:
     ) -> None:
         self.plan = plan
         self.app_id = app_id
+        self.bound = bind(plan, app_id)  # every topic, group and transactional id of the instance
         self.kafka_config = kafka_config
         self.exactly_once = guarantee == "exactly_once"
         self.guarantee = guarantee
@@ -205,18 +206,18 @@ class Instance:
         from processing.runtime.executor import TopologyRuntime
 
         self.runtime = TopologyRuntime(
-            self.plan, self.app_id, error_policy=self.error_policy, events=self.events, cache_tables=True
+            self.bound, error_policy=self.error_policy, events=self.events, cache_tables=True
         )
         self._prepare_topics()
         self.producer = self._new_producer()
         self.consumer = Consumer(
             {
-                **clients.consumer_config(self.kafka_config, self.app_id, instance_slot=self.slot),
+                **clients.consumer_config(self.kafka_config, self.bound, instance_slot=self.slot),
                 "partition.assignment.strategy": self.assignment_strategy,
             }
         )
         self.restore_consumer = Consumer(
-            clients.restore_consumer_config(self.kafka_config, self.app_id, instance_slot=self.slot)
+            clients.restore_consumer_config(self.kafka_config, self.bound, instance_slot=self.slot)
         )
         self.checkpoint = Checkpoint(
             self.producer,
@@ -239,7 +240,7 @@ class Instance:
     def _new_producer(self) -> OutputProducer:
         config = clients.producer_config(
             self.kafka_config,
-            self.app_id,
+            self.bound,
             guarantee=self.guarantee,
             instance_slot=self.slot,
             commit_interval_ms=self.commit_interval_ms,
@@ -276,7 +277,7 @@ class Instance:
         widest = max(source_partitions.values(), default=1)
         specs += [TopicSpec(t, widest, {}) for t in self.plan.sink_topics() if t not in found]
         if self.error_policy == "dlq":
-            dlq = naming.dlq_topic(self.app_id)
+            dlq = self.bound.dlq_topic
             if not admin.topic_partitions(self.kafka_config, [dlq]):
                 specs.append(TopicSpec(dlq, 1, {}))
         try:

@@ -19,7 +19,6 @@ import orjson
 from processing.runtime.operators.base import Node, NodeError, TaskContext, compile_sql
 from processing.runtime.serde import hashable_key
 from processing.runtime.state.memory import MemoryStore
-from topology.compiler import naming
 from topology.compiler.plan import Aggregate
 
 _SORTED = orjson.OPT_SORT_KEYS
@@ -282,7 +281,7 @@ def make_aggregate(op: Aggregate, ctx: TaskContext, stores: dict[str, MemoryStor
         window_codec,
     )
 
-    name = op.store or naming.store_name(op.node_id)
+    name = op.store
     window = op.window
     if window is None:
         store = stores.setdefault(name, MemoryStore(name))

@@ -13,7 +13,6 @@ from typing import Any
 from processing.runtime.operators.base import Node, NodeError, Push, TaskContext, compile_sql
 from processing.runtime.serde import hashable_key, key_from_hashable
 from processing.runtime.state.memory import MemoryStore
-from topology.compiler import naming
 from topology.compiler.plan import Join
 
 
@@ -40,8 +39,9 @@ class _JoinBase(Node):
         raise NotImplementedError
 
 
-def _store(stores: dict[str, MemoryStore], name: str, fallback: str) -> MemoryStore:
-    name = name or fallback
+def _store(stores: dict[str, MemoryStore], op: Join, name: str | None) -> MemoryStore:
+    if not name:
+        raise ValueError(f"join {op.id!r}: a side that keeps state needs a store name")
     return stores.setdefault(name, MemoryStore(name))
 
 
@@ -53,9 +53,7 @@ class StreamTableJoinNode(_JoinBase):
         super().__init__(op, ctx)
         self.stream_index = stream_index
         table_store = op.right_store if stream_index == 0 else op.left_store
-        self.table = _store(
-            stores, table_store, naming.store_name(op.node_id, "right" if stream_index == 0 else "left")
-        )
+        self.table = _store(stores, op, table_store)
         self.stores = [self.table]
 
     def side_push(self, index: int) -> Push:
@@ -101,8 +99,8 @@ class TableTableJoinNode(_JoinBase):
 
     def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, MemoryStore]) -> None:
         super().__init__(op, ctx)
-        self.left = _store(stores, op.left_store, naming.store_name(op.node_id, "left"))
-        self.right = _store(stores, op.right_store, naming.store_name(op.node_id, "right"))
+        self.left = _store(stores, op, op.left_store)
+        self.right = _store(stores, op, op.right_store)
         self.stores = [self.left, self.right]
 
     def side_push(self, index: int) -> Push:
@@ -158,8 +156,8 @@ class StreamStreamJoinNode(_JoinBase):
             raise ValueError(f"join {op.id!r}: a stream-stream join needs a window")
         self.size = window.size_ms
         self.grace = window.grace_ms
-        self.left = _store(stores, op.left_store, naming.store_name(op.node_id, "left"))
-        self.right = _store(stores, op.right_store, naming.store_name(op.node_id, "right"))
+        self.left = _store(stores, op, op.left_store)
+        self.right = _store(stores, op, op.right_store)
         self.stores = [self.left, self.right]
         self.expiry: list[tuple[int, int, Any]] = []  # heap of (ts, side, hkey)
 
