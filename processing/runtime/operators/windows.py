@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from processing.runtime.operators.aggregate import _Aggregations
+from processing.runtime.operators.accumulators import Aggregations
 from processing.runtime.operators.base import NEVER_DUE, Node, NodeError, TaskContext
 from processing.runtime.serde import (
     canonical_json,
@@ -76,7 +76,7 @@ class TimeWindowAggregateNode(Node):
             )
         self.grace = window.grace_ms
         self.final = op.emit == "final"
-        self.aggs = _Aggregations(op)
+        self.aggs = Aggregations(op)
         self.store = store
         self.stores = [store]
         self.data = store.data
@@ -178,7 +178,7 @@ class SessionAggregateNode(Node):
         self.gap = window.gap_ms
         self.grace = window.grace_ms
         self.final = op.emit == "final"
-        self.aggs = _Aggregations(op)
+        self.aggs = Aggregations(op)
         self.store = store
         self.stores = [store]
         self.data = store.data  # hkey -> [[start, end, max ts, acc...], ...] sorted by start
@@ -273,7 +273,7 @@ class SlidingAggregateNode(Node):
         self.size = window.size_ms
         self.grace = window.grace_ms
         self.final = op.emit == "final"
-        self.aggs = _Aggregations(op)
+        self.aggs = Aggregations(op)
         self.store = store
         self.stores = [store]
         self.data = store.data  # hkey -> [[[ts, [args]], ...] sorted by ts, [open window starts]]
