@@ -21,15 +21,16 @@ from processing.runtime.operators.stateless import (
     ToTableNode,
     ViewNode,
 )
+from processing.runtime.state.base import StateStore
 from processing.runtime.state.memory import MemoryStore
 from topology.compiler.binding import BoundPlan
-from topology.compiler.plan import Aggregate, Join, Source, SubTopology
+from topology.compiler.plan import Aggregate, Join, Sink, Source, SubTopology
 
 
 @dataclass
 class Built:
     nodes: list[Node]
-    stores: dict[str, MemoryStore]
+    stores: dict[str, StateStore]
     views: list[ViewNode]
     captured: dict[str, list[tuple[Any, Any, int]]]
     receivers: dict[str, Any]
@@ -38,7 +39,7 @@ class Built:
 
 
 def _make_node(
-    op: Any, ctx: TaskContext, bound: BoundPlan, stores: dict[str, MemoryStore], output: dict[str, str]
+    op: Any, ctx: TaskContext, bound: BoundPlan, stores: dict[str, StateStore], output: dict[str, str]
 ) -> Node:
     kind = op.kind
     if kind == "source":
@@ -92,14 +93,14 @@ def build_nodes(sub: SubTopology, ctx: TaskContext, bound: BoundPlan, *, capture
     """Every fact about an operator comes from the plan: whether it emits a table
     (``op.output``), whether a sink coalesces (``op.coalesce``), its store names, and from the
     bound plan its topic names."""
-    stores: dict[str, MemoryStore] = {}
+    stores: dict[str, StateStore] = {}
     nodes: dict[str, Node] = {}
     output: dict[str, str] = {}
     receivers: dict[str, list[Any]] = {}
     for op in sub.operators:
         node = _make_node(op, ctx, bound, stores, output)
         node.is_table = op.output == "table"
-        if isinstance(node, SinkNode):
+        if isinstance(node, SinkNode) and isinstance(op, Sink):
             node.fed_by_table = op.coalesce
         output[op.id] = op.output
         nodes[op.id] = node

@@ -16,9 +16,10 @@ from typing import Any
 from processing.runtime.builder import build_nodes
 from processing.runtime.events import EventSink, NullEventSink
 from processing.runtime.operators.base import Node, NodeError, TaskContext
+from processing.runtime.operators.stateless import SinkNode
 from processing.runtime.records import InputRecord, OutputRecord, TopicSpec, headers_of
 from processing.runtime.serde import display_key
-from processing.runtime.state.memory import MemoryStore
+from processing.runtime.state.base import StateStore
 from topology.compiler.binding import BoundPlan
 from topology.compiler.plan import Repartition, SubTopology
 
@@ -71,7 +72,7 @@ class StreamTask:
         self.dlq_topic = bound.dlq_topic
         built = build_nodes(sub, self.ctx, bound, capture=capture)
         self.nodes: list[Node] = built.nodes
-        self.stores: dict[str, MemoryStore] = built.stores
+        self.stores: dict[str, StateStore] = built.stores
         self.views = built.views
         self.captured: dict[str, list[tuple[Any, Any, int]]] = built.captured
         self._receivers = built.receivers
@@ -84,7 +85,7 @@ class StreamTask:
         self._logged_errors = 0
         self._entry_nodes = built.entry_nodes
         self._exit_nodes = built.exit_nodes
-        self._caches = tuple(n for n in self.nodes if getattr(n, "cache", None) is not None)
+        self._caches = tuple(n for n in self.nodes if isinstance(n, SinkNode) and n.cache is not None)
 
     # --- state ---------------------------------------------------------------------------
 
@@ -222,7 +223,8 @@ class StreamTask:
         # After a batch, not inside it: an error found while flushing belongs to the cached
         # entry's record, not to the record being processed.
         for node in self._caches:
-            if len(node.cache) >= node.CACHE_MAX_KEYS:
+            cache = node.cache
+            if cache is not None and len(cache) >= node.CACHE_MAX_KEYS:
                 node.flush(self._record_failed)
 
     def take_output(self) -> list[OutputRecord]:

@@ -14,6 +14,7 @@ from processing.runtime.operators.windows import (
     window_codec,
 )
 from processing.runtime.serde import hashable_key
+from processing.runtime.state.base import StateStore
 from processing.runtime.state.memory import MemoryStore
 from topology.compiler.plan import Aggregate
 
@@ -25,7 +26,7 @@ class AggregateNode(Node):
 
     is_table = True
 
-    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
+    def __init__(self, op: Aggregate, ctx: TaskContext, store: StateStore) -> None:
         super().__init__(op, ctx)
         self.aggs = Aggregations(op)
         self.store = store
@@ -71,7 +72,7 @@ class AggregateNode(Node):
         self.emit(key, aggs.result(accs), accs[0])
 
 
-def make_aggregate(op: Aggregate, ctx: TaskContext, stores: dict[str, MemoryStore]) -> Node:
+def make_aggregate(op: Aggregate, ctx: TaskContext, stores: dict[str, StateStore]) -> Node:
     name = op.store
     window = op.window
     if window is None:

@@ -12,6 +12,7 @@ from typing import Any
 
 from processing.runtime.operators.base import Node, NodeError, Push, TaskContext, compile_sql
 from processing.runtime.serde import hashable_key, key_from_hashable
+from processing.runtime.state.base import StateStore
 from processing.runtime.state.memory import MemoryStore
 from topology.compiler.plan import Join
 
@@ -39,7 +40,7 @@ class _JoinBase(Node):
         raise NotImplementedError
 
 
-def _store(stores: dict[str, MemoryStore], op: Join, name: str | None) -> MemoryStore:
+def _store(stores: dict[str, StateStore], op: Join, name: str | None) -> StateStore:
     if not name:
         raise ValueError(f"join {op.id!r}: a side that keeps state needs a store name")
     return stores.setdefault(name, MemoryStore(name))
@@ -49,7 +50,7 @@ class StreamTableJoinNode(_JoinBase):
     """Only stream records trigger; the table side is looked up as of the stream record.
     ``outer`` is not defined for stream-table joins and behaves as ``left``."""
 
-    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, MemoryStore], stream_index: int) -> None:
+    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, StateStore], stream_index: int) -> None:
         super().__init__(op, ctx)
         self.stream_index = stream_index
         table_store = op.right_store if stream_index == 0 else op.left_store
@@ -97,7 +98,7 @@ class TableTableJoinNode(_JoinBase):
 
     is_table = True
 
-    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, MemoryStore]) -> None:
+    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, StateStore]) -> None:
         super().__init__(op, ctx)
         self.left = _store(stores, op, op.left_store)
         self.right = _store(stores, op, op.right_store)
@@ -115,7 +116,7 @@ class TableTableJoinNode(_JoinBase):
     def push(self, key: Any, value: Any, timestamp: int) -> None:
         self.push_left(key, value, timestamp)
 
-    def _change(self, store: MemoryStore, key: Any, value: Any, timestamp: int) -> None:
+    def _change(self, store: StateStore, key: Any, value: Any, timestamp: int) -> None:
         if key is None:
             return
         hkey = hashable_key(key)
@@ -149,7 +150,7 @@ class StreamStreamJoinNode(_JoinBase):
 
     timed = True
 
-    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, MemoryStore]) -> None:
+    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, StateStore]) -> None:
         super().__init__(op, ctx)
         window = op.window
         if window is None or window.size_ms < 0:
@@ -182,7 +183,7 @@ class StreamStreamJoinNode(_JoinBase):
     def push_right(self, key: Any, value: Any, timestamp: int) -> None:
         self._arrive(1, self.right, self.left, key, value, timestamp)
 
-    def _arrive(self, side: int, own: MemoryStore, other: MemoryStore, key: Any, value: Any, ts: int) -> None:
+    def _arrive(self, side: int, own: StateStore, other: StateStore, key: Any, value: Any, ts: int) -> None:
         if key is None or value is None:
             return
         if ts + self.size + self.grace < self.ctx.stream_time:
@@ -237,7 +238,7 @@ class StreamStreamJoinNode(_JoinBase):
                         self.emit(key, self.joined(key, left, right, ts), ts)
 
 
-def make_join(op: Join, ctx: TaskContext, stores: dict[str, MemoryStore], sides: tuple[bool, ...]) -> Node:
+def make_join(op: Join, ctx: TaskContext, stores: dict[str, StateStore], sides: tuple[bool, ...]) -> Node:
     if op.sides == "stream_stream":
         return StreamStreamJoinNode(op, ctx, stores)
     if op.sides == "table_table":

@@ -12,7 +12,7 @@ from processing.runtime import serde
 from processing.runtime.operators.base import Node, NodeError, Push, TaskContext, compile_sql
 from processing.runtime.records import OutputRecord
 from processing.runtime.serde import SerdeError, hashable_key, key_from_hashable
-from processing.runtime.state.memory import MemoryStore
+from processing.runtime.state.base import StateStore
 
 # Kafka's default max.message.bytes is ~1 MiB: a bigger record could not be produced anyway,
 # so it is refused at the source (or at the sink) and handled by the error policy.
@@ -358,7 +358,7 @@ class ViewNode(Node):
 class ToTableNode(Node):
     is_table = True
 
-    def __init__(self, op: Any, ctx: TaskContext, store: MemoryStore) -> None:
+    def __init__(self, op: Any, ctx: TaskContext, store: StateStore) -> None:
         super().__init__(op, ctx)
         self.store = store
         self.stores = [store]

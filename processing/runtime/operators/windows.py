@@ -22,7 +22,7 @@ from processing.runtime.serde import (
     key_from_json,
     key_to_json,
 )
-from processing.runtime.state.memory import MemoryStore
+from processing.runtime.state.base import StateStore
 from topology.compiler.plan import Aggregate
 
 KEY_CACHE_LIMIT = 200_000
@@ -64,7 +64,7 @@ class TimeWindowAggregateNode(Node):
     is_table = True
     timed = True
 
-    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
+    def __init__(self, op: Aggregate, ctx: TaskContext, store: StateStore) -> None:
         super().__init__(op, ctx)
         window = op.window
         assert window is not None
@@ -169,7 +169,7 @@ class SessionAggregateNode(Node):
     is_table = True
     timed = True
 
-    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
+    def __init__(self, op: Aggregate, ctx: TaskContext, store: StateStore) -> None:
         super().__init__(op, ctx)
         window = op.window
         assert window is not None
@@ -264,7 +264,7 @@ class SlidingAggregateNode(Node):
     is_table = True
     timed = True
 
-    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
+    def __init__(self, op: Aggregate, ctx: TaskContext, store: StateStore) -> None:
         super().__init__(op, ctx)
         window = op.window
         assert window is not None
