@@ -6,6 +6,12 @@ when other nodes are inserted. Sub-topologies are the connected parts of the ope
 once repartition topics are cut, as in Kafka Streams; they are numbered in a deterministic
 topological order (node ids sorted lexicographically among ready nodes), so the plan and its
 hash never depend on the order of nodes and edges in the document or on positions.
+
+Lowering also writes down what the runtime must not work out again: each operator's
+``output`` from the node kinds ``check_kinds`` computed with ``catalog.output_kind`` (the parts
+a node lowers to carry the kind of what they pass on), each view's ``windowed`` and each sink's
+``coalesce`` (``plan.emits_windows`` / ``plan.emits_final``), and every store with its
+retention and changelog config (``plan.operator_stores``, ``Store.of``).
 """
 
 from __future__ import annotations
