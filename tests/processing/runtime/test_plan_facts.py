@@ -86,8 +86,9 @@ def test_topic_names_come_from_the_binding():
                     "type": "aggregate",
                     "config": {"group_by": "page", "aggregations": {"n": "COUNT(*)"}},
                 },
+                {"id": "out", "type": "sink", "config": {"topic": "out"}},
             ],
-            "edges": [{"source": "in", "target": "n"}],
+            "edges": [{"source": "in", "target": "n"}, {"source": "n", "target": "out"}],
         }
     ).plan
     assert plan is not None
