@@ -38,6 +38,7 @@ from tests.integration.runtime_harness import (  # noqa: E402
     produce,
     unique,
 )
+from topology.compiler.binding import bind  # noqa: E402
 
 
 class TimedSink:
@@ -117,7 +118,7 @@ def bench_throughput(events: int, keys: int) -> dict[str, Any]:
         finally:
             delete_app_topics(app_id, [source, out])
 
-    runtime = TopologyRuntime(count_plan(["in"], "out"), "bench-core")
+    runtime = TopologyRuntime(bind(count_plan(["in"], "out"), "bench-core"))
     task = runtime.create_task(0, 0)
     records = [InputRecord("in", 0, i, 1_700_000_000_000 + i, k, v, None) for i, (k, v) in enumerate(payload)]
     started = time.perf_counter()

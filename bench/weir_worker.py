@@ -88,6 +88,8 @@ def run_limit(spec: dict[str, Any], stats: StatsFile) -> None:
     from confluent_kafka import Consumer, KafkaException, Producer
 
     from processing.runtime.kafka import clients
+    from topology.compiler.binding import bind
+    from topology.compiler.plan import Plan
 
     consumer = Consumer(
         {
@@ -99,8 +101,10 @@ def run_limit(spec: dict[str, Any], stats: StatsFile) -> None:
     )
     producer = None
     if spec["system"] == "passthrough":
+        # No plan: the passthrough's names are those of an empty plan bound to its app id.
+        names = bind(Plan(name="passthrough", subtopologies=()), spec["app_id"])
         config = clients.producer_config(
-            {"bootstrap.servers": spec["bootstrap"]}, spec["app_id"], guarantee="at_least_once"
+            {"bootstrap.servers": spec["bootstrap"]}, names, guarantee="at_least_once"
         )
         producer = Producer({**config, "delivery.report.only.error": True})
     sink = spec["topics"]["sink"]

@@ -35,6 +35,7 @@ from processing.queue import queue_reconcile
 from processing.selectors import idle_instances_warning, load_plan
 from processing.status import record_event, set_status
 from topology.compiler import naming
+from topology.compiler.binding import bind
 
 log = logging.getLogger(__name__)
 
@@ -96,10 +97,7 @@ def _check_instances(instances) -> int:
 
 def internal_topics(plan, app_id: str) -> list[str]:
     """Topics that belong to one application id: changelogs, repartitions, the dead-letter topic."""
-    topics = {naming.changelog_topic(app_id, store.name) for store in plan.stores}
-    topics |= {naming.repartition_topic(app_id, op.name) for op in plan.repartitions()}
-    topics.add(naming.dlq_topic(app_id))
-    return sorted(topics)
+    return sorted(topic.name for topic in bind(plan, app_id).internal_topics)
 
 
 # --- deploy ---------------------------------------------------------------------------------
@@ -331,7 +329,7 @@ def upgrade(deployment: Deployment, new_version, *, actor=None, confirm: bool = 
     consequences = {
         "new_app_id": new_app_id,
         "old_app_id": old_app_id,
-        "new_consumer_group": naming.consumer_group(new_app_id),
+        "new_consumer_group": bind(new_plan, new_app_id).consumer_group,
         "offset_reset": resets,
         "old_internal_topics": old_topics,
         "summary": (

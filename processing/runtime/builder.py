@@ -21,17 +21,16 @@ from processing.runtime.operators.stateless import (
     ToTableNode,
     ViewNode,
 )
+from processing.runtime.state.base import StateStore
 from processing.runtime.state.memory import MemoryStore
-from topology.compiler import naming
-from topology.compiler.plan import Aggregate, Join, Repartition, Source, SubTopology
-
-_TABLE_PRESERVING = {"filter", "project", "select_key", "repartition", "flat_map"}
+from topology.compiler.binding import BoundPlan
+from topology.compiler.plan import Aggregate, Join, Sink, Source, SubTopology
 
 
 @dataclass
 class Built:
     nodes: list[Node]
-    stores: dict[str, MemoryStore]
+    stores: dict[str, StateStore]
     views: list[ViewNode]
     captured: dict[str, list[tuple[Any, Any, int]]]
     receivers: dict[str, Any]
@@ -39,7 +38,9 @@ class Built:
     exit_nodes: set[str] = field(default_factory=set)
 
 
-def _make_node(op: Any, ctx: TaskContext, stores: dict[str, MemoryStore], is_table: dict[str, bool]) -> Node:
+def _make_node(
+    op: Any, ctx: TaskContext, bound: BoundPlan, stores: dict[str, StateStore], output: dict[str, str]
+) -> Node:
     kind = op.kind
     if kind == "source":
         return SourceNode(op, ctx)
@@ -52,7 +53,7 @@ def _make_node(op: Any, ctx: TaskContext, stores: dict[str, MemoryStore], is_tab
     if kind == "select_key":
         return SelectKeyNode(op, ctx)
     if kind == "repartition":
-        return RepartitionNode(op, ctx)
+        return RepartitionNode(op, ctx, bound.repartition_topics[op.name])
     if kind == "sink":
         return SinkNode(op, ctx)
     if kind == "view":
@@ -60,60 +61,14 @@ def _make_node(op: Any, ctx: TaskContext, stores: dict[str, MemoryStore], is_tab
     if kind == "to_stream":
         return ToStreamNode(op, ctx)
     if kind == "to_table":
-        name = op.store or naming.store_name(op.node_id)
-        store = stores.setdefault(name, MemoryStore(name))
+        store = stores.setdefault(op.store, MemoryStore(op.store))
         return ToTableNode(op, ctx, store)
     if isinstance(op, Aggregate):
         return make_aggregate(op, ctx, stores)
     if isinstance(op, Join):
-        sides = tuple(is_table.get(i, False) for i in op.inputs)
+        sides = tuple(output.get(i) == "table" for i in op.inputs)
         return make_join(op, ctx, stores, sides)
     raise ValueError(f"operator {op.id!r}: unknown kind {kind!r}")
-
-
-def _output_is_table(op: Any, inputs_table: list[bool]) -> bool:
-    kind = op.kind
-    if kind in ("to_table", "aggregate"):
-        return True
-    if kind == "join":
-        return op.sides == "table_table"
-    if kind in _TABLE_PRESERVING:
-        return bool(inputs_table) and all(inputs_table)
-    return False
-
-
-def _final_windows(op_id: str, ops_by_id: dict[str, Any]) -> bool:
-    """True when ``op_id`` forwards the results of windows emitted once, when they close
-    (emit final): each key and window is written once anyway, so a record cache in front of
-    its sink would only hold them back (Kafka Streams has no cache after suppress either)."""
-    op = ops_by_id.get(op_id)
-    if op is None:
-        return False
-    if op.kind == "aggregate":
-        return op.window is not None and op.emit == "final"
-    if op.kind in _TABLE_PRESERVING:
-        return bool(op.inputs) and all(_final_windows(i, ops_by_id) for i in op.inputs)
-    return False
-
-
-def table_repartitions(subtopologies: tuple[SubTopology, ...]) -> set[str]:
-    """Names of the repartition topics that carry a table (its changes) rather than a stream."""
-    tables: set[str] = set()
-    # Sub-topologies may list a reader before its writer: iterate to a fixed point.
-    for _ in range(len(subtopologies) + 1):
-        before = len(tables)
-        for sub in subtopologies:
-            is_table: dict[str, bool] = {}
-            for op in sub.operators:
-                if isinstance(op, Source):
-                    is_table[op.id] = op.repartition in tables
-                else:
-                    is_table[op.id] = _output_is_table(op, [is_table.get(i, False) for i in op.inputs])
-                if isinstance(op, Repartition) and is_table[op.id]:
-                    tables.add(op.name)
-        if len(tables) == before:
-            break
-    return tables
 
 
 def _topological_order(sub: SubTopology) -> list[str]:
@@ -134,27 +89,21 @@ def _topological_order(sub: SubTopology) -> list[str]:
     return order
 
 
-def build_nodes(
-    sub: SubTopology, ctx: TaskContext, *, capture: bool = False, table_repartitions: set[str] | None = None
-) -> Built:
-    table_repartitions = table_repartitions or set()
-    stores: dict[str, MemoryStore] = {}
+def build_nodes(sub: SubTopology, ctx: TaskContext, bound: BoundPlan, *, capture: bool = False) -> Built:
+    """Every fact about an operator comes from the plan: whether it emits a table
+    (``op.output``), whether a sink coalesces (``op.coalesce``), its store names, and from the
+    bound plan its topic names."""
+    stores: dict[str, StateStore] = {}
     nodes: dict[str, Node] = {}
-    is_table: dict[str, bool] = {}
+    output: dict[str, str] = {}
     receivers: dict[str, list[Any]] = {}
-    ops_by_id = {op.id: op for op in sub.operators}
     for op in sub.operators:
-        node = _make_node(op, ctx, stores, is_table)
-        node.is_table = _output_is_table(op, [is_table.get(i, False) for i in op.inputs])
-        if isinstance(node, SinkNode):
-            node.fed_by_table = bool(op.inputs) and all(
-                is_table.get(i, False) and not _final_windows(i, ops_by_id) for i in op.inputs
-            )
-        is_table[op.id] = node.is_table
+        node = _make_node(op, ctx, bound, stores, output)
+        node.is_table = op.output == "table"
+        if isinstance(node, SinkNode) and isinstance(op, Sink):
+            node.fed_by_table = op.coalesce
+        output[op.id] = op.output
         nodes[op.id] = node
-        if isinstance(op, Source) and op.repartition in table_repartitions:
-            # A table carried through a repartition topic is still a table on the other side.
-            node.is_table = is_table[op.id] = True
 
     # Bind each operator to the pushes of its consumers (a join gets a side-specific push),
     # consumers first: a stateless operator's push is a closure over its downstream push, so
@@ -183,11 +132,7 @@ def build_nodes(
     for op in sub.operators:
         node = nodes[op.id]
         if isinstance(node, SourceNode) and isinstance(op, Source):
-            topics = (
-                [naming.repartition_topic(ctx.app_id, op.repartition)]
-                if op.repartition is not None
-                else op.topics
-            )
+            topics = [bound.repartition_topics[op.repartition]] if op.repartition is not None else op.topics
             for topic in topics:
                 receivers.setdefault(topic, []).append(node.receive)
 

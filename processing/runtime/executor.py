@@ -1,7 +1,7 @@
 """Builds tasks from an execution plan and runs records through them.
 
-``TopologyRuntime`` is the plan bound to an application id; ``create_task(subtopology,
-partition)`` builds a ``StreamTask``: the operators of one sub-topology for one input
+``TopologyRuntime`` runs a plan bound to an application id (``binding.bind``: every topic
+name comes from there); ``create_task(subtopology, partition)`` builds a ``StreamTask``: the operators of one sub-topology for one input
 partition, with their own state stores, as in Kafka Streams. The Kafka loop (runtime/kafka)
 feeds ``process`` with polled batches and drains ``take_output`` / ``take_changelog`` at each
 checkpoint; the test driver does the same in memory.
@@ -13,29 +13,20 @@ import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from processing.runtime.builder import build_nodes
 from processing.runtime.events import EventSink, NullEventSink
 from processing.runtime.operators.base import Node, NodeError, TaskContext
+from processing.runtime.operators.stateless import SinkNode
 from processing.runtime.records import InputRecord, OutputRecord, TopicSpec, headers_of
 from processing.runtime.serde import display_key
-from processing.runtime.state.memory import MemoryStore
-from topology.compiler import naming
-from topology.compiler.plan import (
-    Aggregate,
-    Join,
-    Plan,
-    Repartition,
-    Source,
-    SubTopology,
-    ToTable,
-)
+from processing.runtime.state.base import StateStore
+from topology.compiler.binding import BoundPlan
+from topology.compiler.plan import Repartition, SubTopology
 
 log = logging.getLogger(__name__)
 _new_output = tuple.__new__  # skips OutputRecord's generated Python-level __new__
 
 ERROR_POLICIES = ("dlq", "skip", "fail")
-# Kafka Streams keeps windowed changelogs one day longer than the store needs
-# (windowstore.changelog.additional.retention.ms) so a slow restore still finds its records.
-EXTRA_WINDOW_RETENTION_MS = 24 * 3600 * 1000
 
 # Header names on dead-letter records.
 H_TOPIC = "weir.error.topic"
@@ -72,18 +63,16 @@ class StreamTask:
     """One sub-topology over one partition number of its input topics."""
 
     def __init__(self, runtime: TopologyRuntime, sub: SubTopology, partition: int, capture: bool = False):
-        from processing.runtime.builder import build_nodes
-
         self.id: tuple[int, int] = (sub.id, partition)
         self.runtime = runtime
-        self.app_id = runtime.app_id
+        bound = runtime.bound
         self.error_policy = runtime.error_policy
         self.events = runtime.events
-        self.ctx = TaskContext(runtime.app_id, partition, runtime.cache_tables)
-        self.dlq_topic = naming.dlq_topic(runtime.app_id)
-        built = build_nodes(sub, self.ctx, capture=capture, table_repartitions=runtime.table_repartitions)
+        self.ctx = TaskContext(partition, runtime.cache_tables)
+        self.dlq_topic = bound.dlq_topic
+        built = build_nodes(sub, self.ctx, bound, capture=capture)
         self.nodes: list[Node] = built.nodes
-        self.stores: dict[str, MemoryStore] = built.stores
+        self.stores: dict[str, StateStore] = built.stores
         self.views = built.views
         self.captured: dict[str, list[tuple[Any, Any, int]]] = built.captured
         self._receivers = built.receivers
@@ -91,14 +80,12 @@ class StreamTask:
         self._timed_stores = {store.name for n in self._timers for store in n.stores}
         self._logged_stream_time = -1
         self._restored: set[str] = set()
-        self.changelog_topics: dict[str, str] = {
-            name: naming.changelog_topic(runtime.app_id, name) for name in self.stores
-        }
+        self.changelog_topics: dict[str, str] = {name: bound.changelog_topics[name] for name in self.stores}
         self._errors: dict[str, int] = {}
         self._logged_errors = 0
         self._entry_nodes = built.entry_nodes
         self._exit_nodes = built.exit_nodes
-        self._caches = tuple(n for n in self.nodes if getattr(n, "cache", None) is not None)
+        self._caches = tuple(n for n in self.nodes if isinstance(n, SinkNode) and n.cache is not None)
 
     # --- state ---------------------------------------------------------------------------
 
@@ -236,7 +223,8 @@ class StreamTask:
         # After a batch, not inside it: an error found while flushing belongs to the cached
         # entry's record, not to the record being processed.
         for node in self._caches:
-            if len(node.cache) >= node.CACHE_MAX_KEYS:
+            cache = node.cache
+            if cache is not None and len(cache) >= node.CACHE_MAX_KEYS:
                 node.flush(self._record_failed)
 
     def take_output(self) -> list[OutputRecord]:
@@ -307,8 +295,7 @@ class StreamTask:
 class TopologyRuntime:
     def __init__(
         self,
-        plan: Plan,
-        app_id: str,
+        bound: BoundPlan,
         *,
         error_policy: str = "fail",
         events: EventSink | None = None,
@@ -316,36 +303,20 @@ class TopologyRuntime:
     ) -> None:
         if error_policy not in ERROR_POLICIES:
             raise ValueError(f"error_policy must be one of {ERROR_POLICIES}, got {error_policy!r}")
-        self.plan = plan
-        self.app_id = app_id
+        self.bound = bound
+        self.plan = plan = bound.plan
         self.error_policy = error_policy
         # See TaskContext.cache_tables: the Kafka loop turns it on, the test driver does not.
         self.cache_tables = cache_tables
         self.events: EventSink = events if events is not None else NullEventSink()
-        from processing.runtime.builder import table_repartitions
-
-        self.table_repartitions = table_repartitions(plan.subtopologies)
         self._topic_sub: dict[str, int] = {}
         for sub in plan.subtopologies:
-            for topic in self._sub_inputs(sub):
+            for topic in bound.input_topics[sub.id]:
                 if topic in self._topic_sub and self._topic_sub[topic] != sub.id:
                     raise ValueError(
                         f"topic {topic!r} is read by sub-topologies {self._topic_sub[topic]} and {sub.id}"
                     )
                 self._topic_sub[topic] = sub.id
-
-    def _sub_inputs(self, sub: SubTopology) -> list[str]:
-        topics: list[str] = []
-        for op in sub.operators:
-            if isinstance(op, Source):
-                if op.repartition is not None:
-                    topics.append(naming.repartition_topic(self.app_id, op.repartition))
-                else:
-                    topics.extend(op.topics)
-        for topic in sub.source_topics:
-            if topic not in topics:
-                topics.append(topic)
-        return topics
 
     def input_topics(self) -> list[str]:
         return list(self._topic_sub)
@@ -360,51 +331,17 @@ class TopologyRuntime:
         raise KeyError(sub_id)
 
     def internal_topics(self, source_partitions: dict[str, int]) -> list[TopicSpec]:
-        default = max(source_partitions.values(), default=1)
-        repartition_partitions: dict[str, int] = {}
-        specs: list[TopicSpec] = []
-        for op in self.plan.repartitions():
-            topic = naming.repartition_topic(self.app_id, op.name)
-            repartition_partitions[topic] = op.partitions or default
-            specs.append(TopicSpec(topic, repartition_partitions[topic], {"cleanup.policy": "delete"}))
-        known = {**source_partitions, **repartition_partitions}
-        for sub in self.plan.subtopologies:
-            partitions = max((known.get(t, default) for t in self._sub_inputs(sub)), default=default)
-            for name, kind, retention in _stores_of(sub):
-                config = {"cleanup.policy": "compact"}
-                if kind != "kv":
-                    config = {
-                        "cleanup.policy": "compact,delete",
-                        "retention.ms": str(retention + EXTRA_WINDOW_RETENTION_MS),
-                    }
-                specs.append(TopicSpec(naming.changelog_topic(self.app_id, name), partitions, config))
-        return specs
+        """The repartition and changelog topics of the bound plan, sized for these source
+        topics (the dead-letter topic is the loop's, created only under policy dlq)."""
+        counts = self.bound.topic_partitions(source_partitions)
+        return [
+            TopicSpec(topic.name, counts[topic.name], dict(topic.config))
+            for topic in self.bound.internal_topics
+            if topic.role != "dead_letter"
+        ]
 
     def create_task(self, subtopology: int, partition: int, *, capture: bool = False) -> StreamTask:
         return StreamTask(self, self.subtopology(subtopology), partition, capture=capture)
-
-
-def _stores_of(sub: SubTopology) -> list[tuple[str, str, int]]:
-    """(store name, kind, retention ms) of every store the operators of ``sub`` keep."""
-    stores: list[tuple[str, str, int]] = []
-    for op in sub.operators:
-        if isinstance(op, ToTable) and op.store:
-            stores.append((op.store, "kv", 0))
-        elif isinstance(op, Aggregate) and op.store:
-            w = op.window
-            if w is None:
-                stores.append((op.store, "kv", 0))
-            else:
-                span = max(w.size_ms, w.gap_ms) + (w.size_ms if w.type == "sliding" else 0)
-                stores.append((op.store, "session" if w.type == "session" else "window", span + w.grace_ms))
-        elif isinstance(op, Join):
-            w = op.window
-            kind = "join_window" if op.sides == "stream_stream" else "kv"
-            retention = 2 * w.size_ms + w.grace_ms if w is not None else 0
-            for name in (op.left_store, op.right_store):
-                if name:
-                    stores.append((name, kind, retention))
-    return stores
 
 
 __all__ = [

@@ -30,7 +30,7 @@ from processing.runtime.events import ListEventSink
 from processing.runtime.executor import StreamTask, TopologyRuntime
 from processing.runtime.records import InputRecord, OutputRecord
 from processing.runtime.serde import display_key, key_from_hashable
-from topology.compiler import naming
+from topology.compiler.binding import bind
 from topology.compiler.plan import Plan, Sink, Source
 
 
@@ -95,7 +95,8 @@ class TopologyTestDriver:
         self.app_id = app_id
         self.partitions = partitions
         self.events = ListEventSink()
-        self.runtime = TopologyRuntime(plan, app_id, error_policy=error_policy, events=self.events)
+        self.bound = bound = bind(plan, app_id)
+        self.runtime = TopologyRuntime(bound, error_policy=error_policy, events=self.events)
         self.tasks: dict[tuple[int, int], StreamTask] = {}
         self._offsets: dict[tuple[str, int], int] = {}
         self._outputs: dict[str, list[OutputRecord]] = {}
@@ -114,11 +115,9 @@ class TopologyTestDriver:
                     for topic in op.topics:
                         self._sources.setdefault(topic, op)
         for op in plan.repartitions():
-            self._repartition_partitions[naming.repartition_topic(app_id, op.name)] = (
-                op.partitions or partitions
-            )
+            self._repartition_partitions[bound.repartition_topics[op.name]] = op.partitions or partitions
         self._sinks = {op.topic: op for op in plan.operators() if isinstance(op, Sink)}
-        self.dlq_topic = naming.dlq_topic(app_id)
+        self.dlq_topic = bound.dlq_topic
 
     # --- input ---------------------------------------------------------------------------
 
@@ -252,11 +251,7 @@ class TopologyTestDriver:
         return result
 
     def _declares_store(self, name: str) -> bool:
-        return any(
-            name
-            in (getattr(op, "store", None), getattr(op, "left_store", None), getattr(op, "right_store", None))
-            for op in self.plan.operators()
-        )
+        return any(store.name == name for store in self.plan.stores)
 
     def node_outputs(self, node_id: str) -> list[tuple[Any, Any, int]]:
         """Every record the operators of ``node_id`` (a node id or an operator id) emitted."""

@@ -27,7 +27,16 @@ from tests.integration.runtime_harness import (
     wait_until,
 )
 from topology.compiler import naming
-from topology.compiler.plan import Aggregate, Aggregation, Plan, Source, Store, SubTopology, View
+from topology.compiler.plan import (
+    Aggregate,
+    Aggregation,
+    Plan,
+    Source,
+    Store,
+    SubTopology,
+    View,
+    complete_plan,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.integration, pytest.mark.timeout(150)]
 
@@ -49,26 +58,28 @@ DOCUMENT = {
 
 def count_into_view(topic: str) -> Plan:
     store = naming.store_name("by_user")
-    return Plan(
-        name="clicks-per-user",
-        subtopologies=(
-            SubTopology(
-                id=0,
-                operators=(
-                    Source(id="clicks", node_id="clicks", inputs=(), topics=(topic,)),
-                    Aggregate(
-                        id="by_user",
-                        node_id="by_user",
-                        inputs=("clicks",),
-                        store=store,
-                        aggregations=(Aggregation("count", "COUNT"),),
+    return complete_plan(
+        Plan(
+            name="clicks-per-user",
+            subtopologies=(
+                SubTopology(
+                    id=0,
+                    operators=(
+                        Source(id="clicks", node_id="clicks", inputs=(), topics=(topic,)),
+                        Aggregate(
+                            id="by_user",
+                            node_id="by_user",
+                            inputs=("clicks",),
+                            store=store,
+                            aggregations=(Aggregation("count", "COUNT"),),
+                        ),
+                        View(id="counts", node_id="counts", inputs=("by_user",), title="Clicks per user"),
                     ),
-                    View(id="counts", node_id="counts", inputs=("by_user",), title="Clicks per user"),
+                    source_topics=(topic,),
                 ),
-                source_topics=(topic,),
             ),
-        ),
-        stores=(Store(store, "kv", "by_user", 0),),
+            stores=(Store.of(store, "kv", "by_user", 0, None),),
+        )
     )
 
 

@@ -31,6 +31,7 @@ from topology.compiler.plan import (
     Source,
     Store,
     SubTopology,
+    complete_plan,
     plan_to_json,
 )
 
@@ -311,26 +312,28 @@ class Runner:
 
 def count_plan(topics: list[str], out: str, *, name: str = "count-by-key") -> Plan:
     """Source(topics) → COUNT(*) grouped by the record key → Sink(out): the talk's example."""
-    return Plan(
-        name=name,
-        subtopologies=(
-            SubTopology(
-                id=0,
-                operators=(
-                    Source(id="events", node_id="events", inputs=(), topics=tuple(topics)),
-                    Aggregate(
-                        id="counts",
-                        node_id="counts",
-                        inputs=("events",),
-                        store=naming.store_name("counts"),
-                        aggregations=(Aggregation("count", "COUNT"),),
+    return complete_plan(
+        Plan(
+            name=name,
+            subtopologies=(
+                SubTopology(
+                    id=0,
+                    operators=(
+                        Source(id="events", node_id="events", inputs=(), topics=tuple(topics)),
+                        Aggregate(
+                            id="counts",
+                            node_id="counts",
+                            inputs=("events",),
+                            store=naming.store_name("counts"),
+                            aggregations=(Aggregation("count", "COUNT"),),
+                        ),
+                        Sink(id="out", node_id="out", inputs=("counts",), topic=out),
                     ),
-                    Sink(id="out", node_id="out", inputs=("counts",), topic=out),
+                    source_topics=tuple(topics),
                 ),
-                source_topics=tuple(topics),
             ),
-        ),
-        stores=(Store(naming.store_name("counts"), "kv", "counts", 0),),
+            stores=(Store.of(naming.store_name("counts"), "kv", "counts", 0, None),),
+        )
     )
 
 

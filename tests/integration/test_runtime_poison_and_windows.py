@@ -23,7 +23,17 @@ from tests.integration.runtime_harness import (
     write_plan,
 )
 from topology.compiler import naming
-from topology.compiler.plan import Aggregate, Aggregation, Plan, Sink, Source, Store, SubTopology, Window
+from topology.compiler.plan import (
+    Aggregate,
+    Aggregation,
+    Plan,
+    Sink,
+    Source,
+    Store,
+    SubTopology,
+    Window,
+    complete_plan,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -119,13 +129,15 @@ def _window_plan(source: str, tumbling_out: str, session_out: str) -> Plan:
         ),
         Sink(id="session_out", node_id="session_out", inputs=("per_session",), topic=session_out),
     )
-    return Plan(
-        name="windows",
-        subtopologies=(SubTopology(0, ops, source_topics=(source,)),),
-        stores=(
-            Store(naming.store_name("per_window"), "window", "per_window", 0),
-            Store(naming.store_name("per_session"), "session", "per_session", 0),
-        ),
+    return complete_plan(
+        Plan(
+            name="windows",
+            subtopologies=(SubTopology(0, ops, source_topics=(source,)),),
+            stores=(
+                Store.of(naming.store_name("per_window"), "window", "per_window", 0, None),
+                Store.of(naming.store_name("per_session"), "session", "per_session", 0, None),
+            ),
+        )
     )
 
 

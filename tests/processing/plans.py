@@ -44,18 +44,29 @@ def count_by_key(
             inputs=("events",),
             store=store,
             aggregations=(Aggregation(name="count", function=function),),
+            output="table",
         ),
     ]
     upstream = aggregate_id
     if where is not None:
-        ops.append(Filter(id="keep", node_id="keep", inputs=(upstream,), predicate=where))
+        ops.append(Filter(id="keep", node_id="keep", inputs=(upstream,), predicate=where, output="table"))
         upstream = "keep"
-    ops.append(Sink(id="out", node_id="out", inputs=(upstream,), topic=sink, value_format="json"))
+    ops.append(
+        Sink(
+            id="out",
+            node_id="out",
+            inputs=(upstream,),
+            topic=sink,
+            value_format="json",
+            output="table",
+            coalesce=True,
+        )
+    )
     return with_hash(
         Plan(
             name=name,
             subtopologies=(SubTopology(id=0, operators=tuple(ops), source_topics=tuple(sorted(sources))),),
-            stores=(Store(name=store, kind="kv", node_id=aggregate_id, subtopology=0),),
+            stores=(Store.of(store, "kv", aggregate_id, 0, None),),
         )
     )
 

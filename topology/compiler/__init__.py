@@ -1,7 +1,8 @@
 """The pure compiler: topology document → validated graph → execution plan.
 
 ``compile_document(doc)`` is the one entry point; it never raises on user input and returns
-a ``CompileResult`` with the plan or located issues. See docs/topology-format.md.
+a ``CompileResult`` with the plan or located issues. ``bind(plan, app_id)`` names a plan's
+topics, groups and transactional ids under one application id. See docs/topology-format.md.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 import gc
 from typing import Any
 
+from topology.compiler.binding import BoundPlan, bind
 from topology.compiler.catalog import catalog_schema
 from topology.compiler.compat import Compatibility, compare_plans
 from topology.compiler.describe import describe
@@ -58,9 +60,11 @@ def compile_document(doc: Any, *, partitions: dict[str, int] | None = None) -> C
 
 __all__ = [
     "ISSUE_CODES",
+    "BoundPlan",
     "CompileResult",
     "Compatibility",
     "Issue",
+    "bind",
     "catalog_schema",
     "compare_plans",
     "compile_document",

@@ -17,6 +17,10 @@ The application id is the identity of state (stores and their changelogs) and of
     changed kind (e.g. key-value ↔ windowed, whose changelogs are configured differently).
     Deploy under a new application id: new consumer group and new internal topics.
 
+A change of a store's retention or changelog topic config (both are in the plan and its hash)
+is a ``reprocess`` with its own reason: a changelog topic that exists keeps the config it was
+created with, so the new one comes with the new application id of a confirmed upgrade.
+
 Reasons name the nodes.
 """
 
@@ -93,8 +97,24 @@ def _store_owners(plan: Plan) -> dict[str, tuple[str, str]]:
         for attribute in ("store", "left_store", "right_store"):
             name = getattr(op, attribute, "")
             if name:
-                owners[name] = (op.id, kinds.get(name, "kv"))
+                owners[name] = (op.id, kinds[name])
     return owners
+
+
+def _retention_change(old: Plan, new: Plan, name: str) -> str:
+    """How the retention or changelog config of store ``name`` changes, or ""."""
+    try:
+        before, after = old.store(name), new.store(name)
+    except KeyError:
+        return ""
+    changes = []
+    if before.retention_ms != after.retention_ms:
+        changes.append(f"retention ({before.retention_ms} → {after.retention_ms} ms)")
+    if before.changelog != after.changelog:
+        was = ", ".join(f"{k}={v}" for k, v in before.changelog)
+        now = ", ".join(f"{k}={v}" for k, v in after.changelog)
+        changes.append(f"changelog config ({was} → {now}); an existing changelog topic keeps its config")
+    return "changes " + " and ".join(changes) if changes else ""
 
 
 def compare_plans(old: Plan, new: Plan) -> Compatibility:
@@ -141,7 +161,11 @@ def compare_plans(old: Plan, new: Plan) -> Compatibility:
             reasons.append(
                 ("new_identity", f"node {node_id}: store {name} changes kind ({old_kind} → {kind})")
             )
-        elif old_lineage.of(old_op_id) != new_lineage.of(op_id):
+            continue
+        retention = _retention_change(old, new, name)
+        if retention:
+            reasons.append(("reprocess", f"node {node_id}: store {name} {retention}"))
+        if old_lineage.of(old_op_id) != new_lineage.of(op_id):
             what = (
                 "its definition"
                 if _signature(old.operator(old_op_id)) != _signature(new.operator(op_id))

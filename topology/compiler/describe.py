@@ -1,5 +1,8 @@
 """``describe(plan)``: the plan as text, in the shape of Kafka Streams' ``Topology#describe()``.
 
+Each operator shows its kind and the kind of what it emits (``[filter → table]``); stores show
+their retention and changelog topic config.
+
 With ``partitions`` (topic → partition count) each sub-topology also shows its maximum useful
 parallelism: one task per partition of its widest input topic (a repartition topic counts
 with its configured partitions, else with the widest source topic). Joins whose inputs'
@@ -64,9 +67,9 @@ def _detail(op: Operator) -> str:
         window = f"; window: {op.window.size_ms}ms, grace {op.window.grace_ms}ms" if op.window else ""
         return f"{op.sides.replace('_', '-')} {op.how}; stores: [{stores}]{window}"
     if isinstance(op, Sink):
-        return f"topic: {op.topic}"
+        return f"topic: {op.topic}" + ("; coalesced per key until the commit" if op.coalesce else "")
     if isinstance(op, View):
-        return f"title: {op.title}"
+        return f"title: {op.title}" + ("; windowed" if op.windowed else "")
     return ""
 
 
@@ -108,7 +111,9 @@ def describe(plan: Plan, partitions: dict[str, int] | None = None) -> str:
                 consumers[input_id].append(op.id)
         for op in sub.operators:
             detail = _detail(op)
-            lines.append(f"    {_label(op)}: {op.id} [{op.kind}]" + (f" ({detail})" if detail else ""))
+            lines.append(
+                f"    {_label(op)}: {op.id} [{op.kind} → {op.output}]" + (f" ({detail})" if detail else "")
+            )
             if consumers[op.id]:
                 lines.append(f"      --> {', '.join(consumers[op.id])}")
             if op.inputs:
@@ -127,8 +132,11 @@ def describe(plan: Plan, partitions: dict[str, int] | None = None) -> str:
     if plan.stores:
         lines.append("Stores:")
         for store in plan.stores:
+            retention = f", retention {store.retention_ms}ms" if store.retention_ms is not None else ""
+            config = ", ".join(f"{k}={v}" for k, v in store.changelog)
             lines.append(
-                f"    {store.name} ({store.kind}, node {store.node_id}, sub-topology {store.subtopology})"
+                f"    {store.name} ({store.kind}{retention}, node {store.node_id}, "
+                f"sub-topology {store.subtopology}; changelog: {config})"
             )
     if notes:
         lines.append("Notes:")

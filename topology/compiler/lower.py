@@ -6,10 +6,17 @@ when other nodes are inserted. Sub-topologies are the connected parts of the ope
 once repartition topics are cut, as in Kafka Streams; they are numbered in a deterministic
 topological order (node ids sorted lexicographically among ready nodes), so the plan and its
 hash never depend on the order of nodes and edges in the document or on positions.
+
+Lowering also writes down what the runtime must not work out again: each operator's
+``output`` from the node kinds ``check_kinds`` computed with ``catalog.output_kind`` (the parts
+a node lowers to carry the kind of what they pass on), each view's ``windowed`` and each sink's
+``coalesce`` (``plan.emits_windows`` / ``plan.emits_final``), and every store with its
+retention and changelog config (``plan.operator_stores``, ``Store.of``).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Literal
 
 import networkx as nx
@@ -25,6 +32,7 @@ from topology.compiler.catalog import (
     SelectKeyConfig,
     SinkConfig,
     SourceConfig,
+    StreamKind,
     TableSourceConfig,
     ViewConfig,
     join_sides,
@@ -50,6 +58,9 @@ from topology.compiler.plan import (
     ToTable,
     View,
     Window,
+    emits_final,
+    emits_windows,
+    operator_stores,
     with_hash,
 )
 
@@ -60,13 +71,38 @@ class _Builder:
     def __init__(self, graph: TopologyGraph) -> None:
         self.graph = graph
         self.operators: list[Operator] = []
-        self.stores: list[tuple[str, str, str, str]] = []  # (store, kind, node id, operator id)
+        self.stores: list[tuple[str, str]] = []  # (store, operator id)
         # (node id, output port) → operator ids producing that port's records
         self.handles: dict[tuple[str, str], tuple[str, ...]] = {}
+        # operator id → facts about what it emits, filled as operators are added
+        self.output: dict[str, StreamKind] = {}
+        self.windowed: dict[str, bool] = {}
+        self.final: dict[str, bool] = {}
 
     def add(self, operator: Operator) -> str:
+        inputs = operator.inputs
+        if isinstance(operator, Sink):
+            operator = replace(
+                operator,
+                coalesce=bool(inputs)
+                and all(self.output[i] == "table" and not self.final[i] for i in inputs),
+            )
+        elif isinstance(operator, View):
+            operator = replace(operator, windowed=any(self.windowed[i] for i in inputs))
         self.operators.append(operator)
+        self.output[operator.id] = operator.output
+        self.windowed[operator.id] = emits_windows(operator, [self.windowed[i] for i in inputs])
+        self.final[operator.id] = emits_final(operator, [self.final[i] for i in inputs])
         return operator.id
+
+    def kind(self, node_id: str) -> StreamKind:
+        """The kind of the records ``node_id`` emits (the catalog's rule, from check_kinds)."""
+        return self.graph.kinds[node_id]
+
+    def port_kind(self, node_id: str, port: str = "in") -> StreamKind:
+        """The kind of the records arriving at a port of ``node_id``."""
+        kinds = {self.graph.kinds[e.edge.source] for e in self.graph.inputs(node_id) if e.target_port == port}
+        return "table" if kinds == {"table"} else "stream"
 
     def inputs(self, node_id: str, port: str = "in") -> tuple[str, ...]:
         found: list[str] = []
@@ -81,16 +117,34 @@ class _Builder:
         found = self.inputs(node_id, port)
         if len(found) == 1:
             return found[0]
-        return self.add(Filter(id=f"{node_id}.{port}_merge", node_id=node_id, inputs=found, predicate="TRUE"))
+        return self.add(
+            Filter(
+                id=f"{node_id}.{port}_merge",
+                node_id=node_id,
+                inputs=found,
+                predicate="TRUE",
+                output=self.port_kind(node_id, port),
+            )
+        )
 
     def expression(self, node_id: str, field: str) -> str:
         return self.graph.expressions[(node_id, field)]
 
     def rekey(
-        self, node_id: str, upstream: tuple[str, ...], key: str, role: str, partitions: int | None
+        self,
+        node_id: str,
+        upstream: tuple[str, ...],
+        key: str,
+        role: str,
+        partitions: int | None,
+        output: StreamKind,
     ) -> str:
+        """select_key → repartition → source: re-keyed records of kind ``output`` (a table
+        re-keyed for a join stays a table on the other side)."""
         prefix = f"{node_id}.{role}" if role else node_id
-        select = self.add(SelectKey(id=f"{prefix}.select_key", node_id=node_id, inputs=upstream, key=key))
+        select = self.add(
+            SelectKey(id=f"{prefix}.select_key", node_id=node_id, inputs=upstream, key=key, output=output)
+        )
         name = naming.repartition_name(node_id, role)
         self.add(
             Repartition(
@@ -99,6 +153,7 @@ class _Builder:
                 inputs=(select,),
                 name=name,
                 partitions=partitions,
+                output=output,
             )
         )
         return self.add(
@@ -109,6 +164,7 @@ class _Builder:
                 repartition=name,
                 key_format=INTERNAL_FORMAT,
                 value_format=INTERNAL_FORMAT,
+                output=output,
             )
         )
 
@@ -129,6 +185,7 @@ class _Builder:
                     value_format=config.value_format,
                     timestamp=self.graph.expressions.get((node_id, "config.timestamp")),
                     offset_reset=config.offset_reset,
+                    output=self.kind(node_id),
                 )
             )
         elif isinstance(config, TableSourceConfig):
@@ -142,6 +199,7 @@ class _Builder:
                     value_format=config.value_format,
                     timestamp=self.graph.expressions.get((node_id, "config.timestamp")),
                     offset_reset=config.offset_reset,
+                    output="stream",  # the topic's records; to_table makes them the table
                 )
             )
             out = self.table(node_id, (source,))
@@ -152,6 +210,7 @@ class _Builder:
                     node_id=node_id,
                     inputs=self.inputs(node_id),
                     predicate=self.expression(node_id, "config.where"),
+                    output=self.kind(node_id),
                 )
             )
         elif isinstance(config, MapConfig):
@@ -165,11 +224,15 @@ class _Builder:
                     inputs=self.inputs(node_id),
                     field=config.field,
                     as_name=as_name,
+                    output=self.kind(node_id),
                 )
             )
         elif isinstance(config, SelectKeyConfig):
             key = self.expression(node_id, "config.key")
-            select = self.add(SelectKey(id=node_id, node_id=node_id, inputs=self.inputs(node_id), key=key))
+            kind = self.kind(node_id)
+            select = self.add(
+                SelectKey(id=node_id, node_id=node_id, inputs=self.inputs(node_id), key=key, output=kind)
+            )
             name = naming.repartition_name(node_id)
             self.add(
                 Repartition(
@@ -178,6 +241,7 @@ class _Builder:
                     inputs=(select,),
                     name=name,
                     partitions=config.partitions,
+                    output=kind,
                 )
             )
             out = self.add(
@@ -188,6 +252,7 @@ class _Builder:
                     repartition=name,
                     key_format=INTERNAL_FORMAT,
                     value_format=INTERNAL_FORMAT,
+                    output=kind,
                 )
             )
         elif isinstance(config, BranchConfig):
@@ -203,7 +268,9 @@ class _Builder:
         elif node_type.name == "to_table":
             out = self.table(node_id, self.inputs(node_id))
         elif node_type.name == "to_stream":
-            out = self.add(ToStream(id=node_id, node_id=node_id, inputs=self.inputs(node_id)))
+            out = self.add(
+                ToStream(id=node_id, node_id=node_id, inputs=self.inputs(node_id), output=self.kind(node_id))
+            )
         elif isinstance(config, SinkConfig):
             self.add(
                 Sink(
@@ -213,12 +280,19 @@ class _Builder:
                     topic=config.topic,
                     key_format=config.key_format,
                     value_format=config.value_format,
+                    output=self.port_kind(node_id),
                 )
             )
             return
         elif isinstance(config, ViewConfig):
             self.add(
-                View(id=node_id, node_id=node_id, inputs=self.inputs(node_id), title=config.title or node_id)
+                View(
+                    id=node_id,
+                    node_id=node_id,
+                    inputs=self.inputs(node_id),
+                    title=config.title or node_id,
+                    output=self.port_kind(node_id),
+                )
             )
             return
         else:  # pragma: no cover - the catalog and this function list the same types
@@ -227,8 +301,8 @@ class _Builder:
 
     def table(self, node_id: str, upstream: tuple[str, ...]) -> str:
         store = naming.store_name(node_id)
-        self.stores.append((store, "kv", node_id, node_id))
-        return self.add(ToTable(id=node_id, node_id=node_id, inputs=upstream, store=store))
+        self.stores.append((store, node_id))
+        return self.add(ToTable(id=node_id, node_id=node_id, inputs=upstream, store=store, output="table"))
 
     def project(self, node_id: str, config: MapConfig) -> Project:
         keep_all = config.keep == "all"
@@ -246,6 +320,7 @@ class _Builder:
             keep_all=keep_all,
             drop=tuple(config.drop),
             set=tuple(fields),
+            output=self.kind(node_id),
         )
 
     def branch(self, node_id: str, config: BranchConfig) -> None:
@@ -256,7 +331,13 @@ class _Builder:
                 predicate = self.graph.expressions[(node_id, f"branch.{name}")]
                 self.handles[(node_id, name)] = (
                     self.add(
-                        Filter(id=f"{node_id}.{name}", node_id=node_id, inputs=upstream, predicate=predicate)
+                        Filter(
+                            id=f"{node_id}.{name}",
+                            node_id=node_id,
+                            inputs=upstream,
+                            predicate=predicate,
+                            output=self.kind(node_id),
+                        )
                     ),
                 )
 
@@ -265,13 +346,17 @@ class _Builder:
         if config.group_by is not None:
             upstream = (
                 self.rekey(
-                    node_id, upstream, self.expression(node_id, "config.group_by"), "", config.partitions
+                    node_id,
+                    upstream,
+                    self.expression(node_id, "config.group_by"),
+                    "",
+                    config.partitions,
+                    self.port_kind(node_id),
                 ),
             )
         window = _window(config)
         store = naming.store_name(node_id)
-        store_kind = "kv" if window is None else "session" if window.type == "session" else "window"
-        self.stores.append((store, store_kind, node_id, node_id))
+        self.stores.append((store, node_id))
         aggregations = tuple(
             Aggregation(name=name, function=function, argument=argument)  # type: ignore[arg-type]
             for name, function, argument in self.graph.aggregations[node_id]
@@ -285,6 +370,7 @@ class _Builder:
                 aggregations=aggregations,
                 window=window,
                 emit=config.emit,
+                output=self.kind(node_id),
             )
         )
 
@@ -302,17 +388,19 @@ class _Builder:
                     self.expression(node_id, f"config.{side}_key"),
                     side,
                     config.partitions,
+                    kinds[side],
                 )
             ends.append(upstream)
-        left_store = right_store = ""
+        left_store: str | None = None
+        right_store: str | None
         if sides in ("stream_stream", "table_table"):
-            kind = "join_window" if sides == "stream_stream" else "kv"
             left_store, right_store = naming.store_name(node_id, "left"), naming.store_name(node_id, "right")
-            self.stores.append((left_store, kind, node_id, node_id))
-            self.stores.append((right_store, kind, node_id, node_id))
+            self.stores.append((left_store, node_id))
+            self.stores.append((right_store, node_id))
         else:
-            right_store = naming.store_name(node_id, "right")  # the table side, looked up by stream records
-            self.stores.append((right_store, "kv", node_id, node_id))
+            # The table side, looked up by stream records: check_joins puts it on the right.
+            right_store = naming.store_name(node_id, "right")
+            self.stores.append((right_store, node_id))
         window = None
         if config.window is not None and sides == "stream_stream":
             window = Window(type="sliding", size_ms=config.window.size, grace_ms=config.window.grace)
@@ -331,6 +419,7 @@ class _Builder:
                 left_store=left_store,
                 right_store=right_store,
                 select=select,
+                output=self.kind(node_id),
             )
         )
 
@@ -342,7 +431,7 @@ class _Builder:
         return _assemble(self.graph.name, self.operators, self.stores)
 
 
-def _assemble(name: str, operators: list[Operator], stores: list[tuple[str, str, str, str]]) -> Plan:
+def _assemble(name: str, operators: list[Operator], stores: list[tuple[str, str]]) -> Plan:
     connected = nx.Graph()
     position = {op.id: index for index, op in enumerate(operators)}
     connected.add_nodes_from(position)
@@ -369,16 +458,14 @@ def _assemble(name: str, operators: list[Operator], stores: list[tuple[str, str,
                 repartition_inputs=tuple(sorted({op.repartition for op in sources if op.repartition})),
             )
         )
-    plan_stores = tuple(
-        sorted(
-            (
-                Store(name=store, kind=kind, node_id=node_id, subtopology=subtopology_of[op_id])  # type: ignore[arg-type]
-                for store, kind, node_id, op_id in stores
-            ),
-            key=lambda s: s.name,
-        )
-    )
-    return with_hash(Plan(name=name, subtopologies=tuple(subtopologies), stores=plan_stores))
+    by_id = {op.id: op for op in operators}
+    plan_stores = []
+    for store, op_id in stores:
+        op = by_id[op_id]
+        ((kind, retention),) = [(k, r) for n, k, r in operator_stores(op) if n == store]
+        plan_stores.append(Store.of(store, kind, op.node_id, subtopology_of[op_id], retention))
+    plan_stores.sort(key=lambda s: s.name)
+    return with_hash(Plan(name=name, subtopologies=tuple(subtopologies), stores=tuple(plan_stores)))
 
 
 def _window(config: AggregateConfig) -> Window | None:

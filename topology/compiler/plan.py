@@ -19,8 +19,31 @@ Operators inside a sub-topology are listed in topological order; ``inputs`` name
 operators feeding each one (for ``join`` the order is ``(left, right)``). Records flowing
 between operators are ``(key, value, timestamp)``; values are decoded JSON (dicts) or scalars.
 
-Names are relative to the application id: stores and repartitions carry node-id based names and
-``topology.compiler.naming`` turns them into topic names for a given application id.
+Complete (format 2)
+-------------------
+The plan says everything the compiler knew, so the runtime derives nothing again:
+
+- every operator carries ``output``: ``"stream"`` or ``"table"``, the kind of the records it
+  emits, computed once by the compiler from the catalog's kind rules (``catalog.output_kind``);
+  a sink's or a view's is the kind of what it writes; a repartition's is the kind it carries
+  to the other side;
+- a view says whether its rows are keyed by window (``windowed``); a sink whether it may hold
+  the latest record per key until the commit (``coalesce``: fed by a table whose updates are
+  not already emitted once per window);
+- every ``Store`` carries its kind, retention (ms, or None for key-value stores) and the
+  config of its changelog topic (``cleanup.policy`` compact, or compact,delete with
+  ``retention.ms`` for windowed stores); every store an operator names is listed.
+
+Retention and changelog config are part of the plan hash, so ``compat.compare_plans`` sees a
+change to them.
+
+Names are relative to the application id: stores and repartitions carry node-id based names.
+``topology.compiler.binding.bind(plan, app_id)`` resolves them, once, into topic names, consumer
+groups and transactional ids (see ``naming`` for the format); the runtime runs a bound plan.
+
+Format 1 plans (before the derived facts above) still load: ``plan_from_dict`` upgrades them
+in memory (``upgrade_format_1``), computing the missing fields from the operators as the
+runtime of format 1 did, and hashes the result anew.
 
 Expressions are stored as canonical SQL text (sqlglot's rendering of the parsed AST); the
 runtime compiles them with ``topology.compiler.expressions.compile_expression``.
@@ -29,16 +52,21 @@ runtime compiles them with ``topology.compiler.expressions.compile_expression``.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any, Literal
 
 import orjson
 
-PLAN_FORMAT = 1
+from topology.compiler import naming
+
+PLAN_FORMAT = 2
+READABLE_FORMATS = (1, 2)
 
 Format = Literal["json", "string", "long", "double", "bytes"]
 WindowType = Literal["tumbling", "hopping", "sliding", "session"]
 Emit = Literal["changes", "final"]
+StreamKind = Literal["stream", "table"]
+StoreKind = Literal["kv", "window", "session", "join_window"]
 AggregateFunction = Literal["COUNT", "SUM", "MIN", "MAX", "AVG", "COUNT_DISTINCT", "LATEST", "EARLIEST"]
 
 
@@ -82,16 +110,19 @@ class Field:
 # --- core operators ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Operator:
     id: str  # unique in the plan: the node id, or "<node id>.<role>" for lowered parts
     node_id: str  # the document node this operator came from (metrics, errors)
     inputs: tuple[str, ...]  # operator ids within the same sub-topology
+    # The kind of the records this operator emits (see the module docstring). The compiler
+    # always sets it; the default only serves operators built by hand.
+    output: StreamKind = "stream"
 
     kind = "operator"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Source(Operator):
     """Reads external topics, or one repartition topic (``repartition`` set, ``topics`` empty).
 
@@ -109,13 +140,13 @@ class Source(Operator):
     kind = "source"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Filter(Operator):
     predicate: str = "TRUE"
     kind = "filter"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Project(Operator):
     """map: start from all fields (``keep_all``) or none, drop ``drop``, then set ``set``."""
 
@@ -125,7 +156,7 @@ class Project(Operator):
     kind = "project"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FlatMap(Operator):
     """Explode the array at ``field`` (dotted path): one record per element, the element
     stored under ``as_name`` in a copy of the value."""
@@ -135,26 +166,27 @@ class FlatMap(Operator):
     kind = "flat_map"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SelectKey(Operator):
     key: str = "ROWKEY"
     kind = "select_key"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Repartition(Operator):
     """Writes records (with their current key) to the internal topic ``name``.
 
-    The topic is ``naming.repartition_topic(app_id, name)``; it has ``partitions`` partitions,
-    or when None as many as the largest source topic of the plan.
+    ``bind`` names the topic (``naming.repartition_topic``); it has ``partitions`` partitions,
+    or when None as many as the largest source topic of the plan. ``output`` says whether it
+    carries a stream or a table's changes (the reading ``source`` has the same output).
     """
 
-    name: str = ""
+    name: str
     partitions: int | None = None
     kind = "repartition"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Aggregate(Operator):
     """Groups by the current record key (the compiler repartitioned if needed).
 
@@ -164,29 +196,29 @@ class Aggregate(Operator):
     window end + grace (Kafka Streams' suppress(untilWindowCloses)).
     """
 
-    store: str = ""
+    store: str
     aggregations: tuple[Aggregation, ...] = ()
     window: Window | None = None
     emit: Emit = "changes"
     kind = "aggregate"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ToTable(Operator):
     """Stream → table: the latest value per key, materialized in ``store``; null deletes."""
 
-    store: str = ""
+    store: str
     kind = "to_table"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ToStream(Operator):
     """Table → its changelog stream (each upsert or tombstone becomes a record)."""
 
     kind = "to_stream"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Join(Operator):
     """inputs = (left, right), both keyed on the join key and co-partitioned.
 
@@ -196,32 +228,39 @@ class Join(Operator):
     Output value: ``select`` fields evaluated with ``left`` and ``right`` as nested records;
     when ``select`` is empty, the merge ``{**right, **left}`` (left wins on a name clash; a
     missing side contributes nothing). Stores: one per side (``left_store``/``right_store``);
-    the compiler gives a stream_table join only the table side's store (``right_store``, the
-    stream is on the left) and leaves ``left_store`` empty.
+    a stream_table join keeps only the table side's store (``right_store``: the compiler puts
+    the stream on the left) and ``left_store`` is None.
     """
 
     sides: Literal["stream_stream", "stream_table", "table_table"] = "stream_table"
     how: Literal["inner", "left", "outer"] = "inner"
     window: Window | None = None
-    left_store: str = ""
-    right_store: str = ""
+    left_store: str | None = None
+    right_store: str | None = None
     select: tuple[Field, ...] = ()
     kind = "join"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Sink(Operator):
+    """Writes its input to ``topic``. ``coalesce``: the input is a table whose updates may be
+    held per key until the commit (Kafka Streams' record cache in front of
+    ``toStream().to()``); False for streams and for windows emitted once when they close."""
+
     topic: str = ""
     key_format: Format = "string"
     value_format: Format = "json"
+    coalesce: bool = False
     kind = "sink"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class View(Operator):
-    """A live dashboard table: the latest value per key of its input (stream or table)."""
+    """A live dashboard table: the latest value per key of its input (stream or table).
+    ``windowed``: its rows are keyed by window (a windowed aggregate feeds it)."""
 
     title: str = ""
+    windowed: bool = False
     kind = "view"
 
 
@@ -244,19 +283,103 @@ OPERATOR_TYPES: dict[str, type[Operator]] = {
 }
 
 
-# --- plan ----------------------------------------------------------------------------------
+# --- stores --------------------------------------------------------------------------------
+
+# Kafka Streams keeps windowed changelogs one day longer than the store needs
+# (windowstore.changelog.additional.retention.ms) so a slow restore still finds its records.
+EXTRA_WINDOW_RETENTION_MS = 24 * 3600 * 1000
+
+
+def window_retention_ms(window: Window) -> int:
+    """How long a windowed aggregate's store keeps a window: its span, plus grace. A sliding
+    window's store keeps a window and the one a record difference before it."""
+    span = max(window.size_ms, window.gap_ms) + (window.size_ms if window.type == "sliding" else 0)
+    return span + window.grace_ms
+
+
+def join_retention_ms(window: Window) -> int:
+    """A stream-stream join buffers a record until its latest partner (ts + size) is past
+    grace: 2 × size + grace."""
+    return 2 * window.size_ms + window.grace_ms
+
+
+def changelog_config(kind: StoreKind, retention_ms: int | None) -> tuple[tuple[str, str], ...]:
+    """Topic config of a store's changelog: compacted; windowed stores also delete what is
+    older than their retention plus a day (Kafka Streams' defaults)."""
+    if kind == "kv" or retention_ms is None:
+        return (("cleanup.policy", "compact"),)
+    return (
+        ("cleanup.policy", "compact,delete"),
+        ("retention.ms", str(retention_ms + EXTRA_WINDOW_RETENTION_MS)),
+    )
 
 
 @dataclass(frozen=True)
 class Store:
-    """A state store. ``kind``: kv (latest / aggregate per key), window, session, join_window.
-    Its changelog topic is ``naming.changelog_topic(app_id, name)`` (compacted, except
-    windowed stores which use compact,delete)."""
+    """A state store: its name (mandatory; the changelog topic is named from it), kind (kv:
+    latest / aggregate per key; window, session, join_window), the operator's node, its
+    sub-topology, retention (ms, None for kv) and changelog topic config (``Store.of``
+    derives it from kind and retention)."""
 
     name: str
-    kind: Literal["kv", "window", "session", "join_window"]
+    kind: StoreKind
     node_id: str
     subtopology: int
+    retention_ms: int | None
+    changelog: tuple[tuple[str, str], ...]
+
+    @classmethod
+    def of(
+        cls, name: str, kind: StoreKind, node_id: str, subtopology: int, retention_ms: int | None
+    ) -> Store:
+        if not name:
+            raise ValueError(f"a store of node {node_id!r} has no name")
+        return cls(name, kind, node_id, subtopology, retention_ms, changelog_config(kind, retention_ms))
+
+
+def operator_stores(op: Operator) -> list[tuple[str, StoreKind, int | None]]:
+    """(name, kind, retention ms) of every store ``op`` keeps, in the order it names them."""
+    if isinstance(op, ToTable):
+        return [(op.store, "kv", None)]
+    if isinstance(op, Aggregate):
+        if op.window is None:
+            return [(op.store, "kv", None)]
+        kind: StoreKind = "session" if op.window.type == "session" else "window"
+        return [(op.store, kind, window_retention_ms(op.window))]
+    if isinstance(op, Join):
+        if op.sides == "stream_stream":
+            retention = join_retention_ms(op.window) if op.window is not None else None
+            return [(name, "join_window", retention) for name in (op.left_store, op.right_store) if name]
+        return [(name, "kv", None) for name in (op.left_store, op.right_store) if name]
+    return []
+
+
+# --- derived facts ---------------------------------------------------------------------------
+
+# Operators that pass their input's records on with the same meaning (a table stays a table).
+_PASS_THROUGH = ("filter", "project", "select_key", "repartition", "flat_map")
+
+
+def emits_windows(op: Operator, inputs_windowed: list[bool]) -> bool:
+    """Are the records ``op`` emits keyed by window? A windowed aggregate starts it, a join or a
+    source ends it, everything else passes it on."""
+    if isinstance(op, Aggregate):
+        return op.window is not None
+    if isinstance(op, Join | Source):
+        return False
+    return any(inputs_windowed)
+
+
+def emits_final(op: Operator, inputs_final: list[bool]) -> bool:
+    """Does ``op`` emit each key and window once, when the window closes (emit final)?"""
+    if isinstance(op, Aggregate):
+        return op.window is not None and op.emit == "final"
+    if op.kind in _PASS_THROUGH:
+        return bool(inputs_final) and all(inputs_final)
+    return False
+
+
+# --- plan ----------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -297,6 +420,12 @@ class Plan:
     def views(self) -> tuple[View, ...]:
         return tuple(op for op in self.operators() if isinstance(op, View))
 
+    def store(self, name: str) -> Store:
+        for store in self.stores:
+            if store.name == name:
+                return store
+        raise KeyError(name)
+
 
 # --- JSON ----------------------------------------------------------------------------------
 
@@ -304,6 +433,10 @@ class Plan:
 def _encode(value: Any) -> Any:
     if isinstance(value, Operator):
         return {"kind": value.kind, **{f.name: _encode(getattr(value, f.name)) for f in fields(value)}}
+    if isinstance(value, Store):
+        data = {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
+        data["changelog"] = dict(value.changelog)
+        return data
     if hasattr(value, "__dataclass_fields__"):
         return {f.name: _encode(getattr(value, f.name)) for f in fields(value)}
     if isinstance(value, tuple | list):
@@ -343,10 +476,19 @@ def _operator(data: dict[str, Any]) -> Operator:
     return cls(**data)
 
 
-def plan_from_dict(data: dict[str, Any]) -> Plan:
-    if data.get("format") != PLAN_FORMAT:
-        raise ValueError(f"unsupported plan format {data.get('format')!r}, expected {PLAN_FORMAT}")
-    subs = tuple(
+def _store(data: dict[str, Any]) -> Store:
+    return Store(
+        name=data["name"],
+        kind=data["kind"],
+        node_id=data["node_id"],
+        subtopology=data["subtopology"],
+        retention_ms=data["retention_ms"],
+        changelog=tuple(sorted(data["changelog"].items())),
+    )
+
+
+def _subtopologies(data: dict[str, Any]) -> tuple[SubTopology, ...]:
+    return tuple(
         SubTopology(
             id=s["id"],
             operators=tuple(_operator(o) for o in s["operators"]),
@@ -355,9 +497,23 @@ def plan_from_dict(data: dict[str, Any]) -> Plan:
         )
         for s in data["subtopologies"]
     )
-    stores = tuple(Store(**s) for s in data.get("stores", ()))
+
+
+def plan_from_dict(data: dict[str, Any]) -> Plan:
+    """Read a plan of any readable format; format 1 is upgraded to the current one."""
+    if data.get("format") not in READABLE_FORMATS:
+        raise ValueError(
+            f"unsupported plan format {data.get('format')!r}, expected one of {READABLE_FORMATS}"
+        )
+    if data["format"] == 1:
+        return upgrade_format_1(data)
+    stores = tuple(_store(s) for s in data.get("stores", ()))
     return Plan(
-        name=data["name"], subtopologies=subs, stores=stores, format=data["format"], hash=data.get("hash", "")
+        name=data["name"],
+        subtopologies=_subtopologies(data),
+        stores=stores,
+        format=data["format"],
+        hash=data.get("hash", ""),
     )
 
 
@@ -369,6 +525,7 @@ def compute_plan_hash(plan: Plan) -> str:
     """sha256 of the canonical JSON of everything but the hash and the name.
 
     The plan holds no layout, so documents that differ only in node positions hash alike.
+    Store retention and changelog config are in it.
     """
     data = _encode(plan)
     data.pop("hash", None)
@@ -377,17 +534,104 @@ def compute_plan_hash(plan: Plan) -> str:
 
 
 def with_hash(plan: Plan) -> Plan:
-    return Plan(
-        name=plan.name,
-        subtopologies=plan.subtopologies,
-        stores=plan.stores,
-        format=plan.format,
-        hash=compute_plan_hash(plan),
+    return replace(plan, hash=compute_plan_hash(plan))
+
+
+# --- format 1 ----------------------------------------------------------------------------------
+
+
+def _format_1_output(op: Operator, inputs: list[StreamKind], table_repartitions: set[str]) -> StreamKind:
+    """The kind rule the format-1 runtime applied to operators (the compiler's, per operator)."""
+    if isinstance(op, ToTable | Aggregate):
+        return "table"
+    if isinstance(op, Join):
+        return "table" if op.sides == "table_table" else "stream"
+    if isinstance(op, Source):
+        return "table" if op.repartition in table_repartitions else "stream"
+    if op.kind in _PASS_THROUGH or isinstance(op, Sink | View):
+        return "table" if inputs and all(kind == "table" for kind in inputs) else "stream"
+    return "stream"
+
+
+def complete_plan(plan: Plan) -> Plan:
+    """Compute what a plan not made by the compiler lacks, from its operators: ``output``,
+    ``windowed``, ``coalesce``, and every store with its retention and changelog config (stores
+    a format-1 plan lists keep their order; stores only an operator named are added).
+
+    Reads format 1 plans, and completes plans that tests build by hand. The compiler never
+    needs it: lowering sets all of this from the catalog's rules.
+    """
+    tables: set[str] = set()
+    subtopologies = plan.subtopologies
+    # A reader may be listed before the sub-topology writing its repartition: to a fixed point.
+    for _ in range(len(subtopologies) + 1):
+        before = len(tables)
+        completed: list[SubTopology] = []
+        for sub in subtopologies:
+            output: dict[str, StreamKind] = {}
+            windowed: dict[str, bool] = {}
+            final: dict[str, bool] = {}
+            ops: list[Operator] = []
+            for op in sub.operators:
+                kinds = [output.get(i, "stream") for i in op.inputs]
+                changes: dict[str, Any] = {"output": _format_1_output(op, kinds, tables)}
+                if isinstance(op, View):
+                    changes["windowed"] = any(windowed.get(i, False) for i in op.inputs)
+                if isinstance(op, Sink):
+                    changes["coalesce"] = bool(op.inputs) and all(
+                        output.get(i) == "table" and not final.get(i, False) for i in op.inputs
+                    )
+                if isinstance(op, Join):
+                    changes["left_store"] = op.left_store or None
+                    changes["right_store"] = op.right_store or None
+                    if op.sides == "stream_table" and kinds[:1] == ["table"]:
+                        # The format-1 runtime kept a left table side in "<node id>-left-store"
+                        # whatever the plan named: that is where its state is.
+                        changes["left_store"] = naming.store_name(op.node_id, "left")
+                        changes["right_store"] = None
+                new = replace(op, **changes)
+                output[op.id] = new.output
+                windowed[op.id] = emits_windows(new, [windowed.get(i, False) for i in op.inputs])
+                final[op.id] = emits_final(new, [final.get(i, False) for i in op.inputs])
+                if isinstance(new, Repartition) and new.output == "table":
+                    tables.add(new.name)
+                ops.append(new)
+            completed.append(replace(sub, operators=tuple(ops)))
+        if len(tables) == before:
+            break
+    declared = {store.name: store for store in plan.stores}
+    found: dict[str, Store] = {}
+    for sub in completed:
+        for op in sub.operators:
+            for name, kind, retention in operator_stores(op):
+                old = declared.get(name)
+                found[name] = Store.of(
+                    name, old.kind if old else kind, op.node_id, old.subtopology if old else sub.id, retention
+                )
+    order = [s.name for s in plan.stores if s.name in found] + sorted(set(found) - set(declared))
+    return with_hash(
+        Plan(
+            name=plan.name,
+            subtopologies=tuple(completed),
+            stores=tuple(found[name] for name in order),
+            format=PLAN_FORMAT,
+        )
     )
 
 
+def upgrade_format_1(data: dict[str, Any]) -> Plan:
+    """A format-1 plan, read and completed (``complete_plan``) into the current format."""
+    stores = tuple(
+        Store.of(s["name"], s["kind"], s["node_id"], s["subtopology"], None) for s in data.get("stores", ())
+    )
+    plan = Plan(name=data["name"], subtopologies=_subtopologies(data), stores=stores, format=1)
+    return complete_plan(plan)
+
+
 __all__ = [
+    "EXTRA_WINDOW_RETENTION_MS",
     "PLAN_FORMAT",
+    "READABLE_FORMATS",
     "Aggregate",
     "Aggregation",
     "Field",
@@ -402,15 +646,22 @@ __all__ = [
     "Sink",
     "Source",
     "Store",
+    "StreamKind",
     "SubTopology",
     "ToStream",
     "ToTable",
     "View",
     "Window",
     "asdict",
+    "changelog_config",
+    "complete_plan",
+    "emits_final",
+    "emits_windows",
+    "operator_stores",
     "plan_from_dict",
     "plan_from_json",
     "plan_to_dict",
     "plan_to_json",
+    "upgrade_format_1",
     "with_hash",
 ]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from processing.runtime.kafka.config import scoped, unscoped
-from topology.compiler import naming
+from topology.compiler.binding import BoundPlan
 
 GUARANTEES = ("at_least_once", "exactly_once")
 
@@ -34,12 +34,14 @@ def _split(kafka_config: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]
     return unscoped(kafka_config), scoped(kafka_config, "consumer"), scoped(kafka_config, "producer")
 
 
-def consumer_config(kafka_config: dict[str, Any], app_id: str, *, instance_slot: int = 0) -> dict[str, Any]:
+def consumer_config(
+    kafka_config: dict[str, Any], bound: BoundPlan, *, instance_slot: int = 0
+) -> dict[str, Any]:
     common, overrides, _ = _split(kafka_config)
     return {
         **common,
-        "group.id": naming.consumer_group(app_id),
-        "client.id": f"{app_id}-{instance_slot}-consumer",
+        "group.id": bound.consumer_group,
+        "client.id": bound.client_id(instance_slot, "consumer"),
         "partition.assignment.strategy": "cooperative-sticky",
         # Offsets are committed only by the checkpoint, after the outputs they cover.
         "enable.auto.commit": False,
@@ -55,14 +57,14 @@ def consumer_config(kafka_config: dict[str, Any], app_id: str, *, instance_slot:
 
 
 def restore_consumer_config(
-    kafka_config: dict[str, Any], app_id: str, *, instance_slot: int = 0
+    kafka_config: dict[str, Any], bound: BoundPlan, *, instance_slot: int = 0
 ) -> dict[str, Any]:
     common, overrides, _ = _split(kafka_config)
     return {
         **common,
         # Used with assign() only: it never joins or commits to this group.
-        "group.id": f"{naming.consumer_group(app_id)}-restore",
-        "client.id": f"{app_id}-{instance_slot}-restore",
+        "group.id": bound.restore_consumer_group,
+        "client.id": bound.client_id(instance_slot, "restore"),
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "isolation.level": "read_committed",
@@ -74,7 +76,7 @@ def restore_consumer_config(
 
 def producer_config(
     kafka_config: dict[str, Any],
-    app_id: str,
+    bound: BoundPlan,
     *,
     guarantee: str,
     instance_slot: int = 0,
@@ -83,7 +85,7 @@ def producer_config(
     common, _, overrides = _split(kafka_config)
     config: dict[str, Any] = {
         **common,
-        "client.id": f"{app_id}-{instance_slot}-producer",
+        "client.id": bound.client_id(instance_slot, "producer"),
         # Same hash as the Java client's default partitioner, so keyed records land on the
         # partition Kafka Streams (and any Java consumer joining on the key) expects.
         "partitioner": "murmur2_random",
@@ -97,7 +99,7 @@ def producer_config(
         "queue.buffering.max.kbytes": 1_048_576,
     }
     if guarantee == "exactly_once":
-        config["transactional.id"] = naming.transactional_id(app_id, instance_slot)
+        config["transactional.id"] = bound.transactional_id(instance_slot)
         # A transaction spans one commit interval; it must not time out under a long one.
         config["transaction.timeout.ms"] = max(TRANSACTION_TIMEOUT_MS, 3 * commit_interval_ms + 5_000)
     config.update(overrides)

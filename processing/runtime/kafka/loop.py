@@ -58,7 +58,7 @@ from processing.runtime.kafka.recovery import Recovery
 from processing.runtime.kafka.reporting import Reporter
 from processing.runtime.kafka.restore import restore_tasks
 from processing.runtime.kafka.tasks import TaskId, TaskManager
-from topology.compiler import naming
+from topology.compiler.binding import bind
 from topology.compiler.plan import Plan, Source
 
 log = logging.getLogger(__name__)
@@ -145,6 +145,7 @@ class Instance(RebalanceCallbacks, Recovery):
     ) -> None:
         self.plan = plan
         self.app_id = app_id
+        self.bound = bind(plan, app_id)  # every topic, group and transactional id of the instance
         self.kafka_config = kafka_config
         self.exactly_once = guarantee == "exactly_once"
         self.guarantee = guarantee
@@ -226,18 +227,18 @@ class Instance(RebalanceCallbacks, Recovery):
         from processing.runtime.executor import TopologyRuntime
 
         self.runtime = TopologyRuntime(
-            self.plan, self.app_id, error_policy=self.error_policy, events=self.events, cache_tables=True
+            self.bound, error_policy=self.error_policy, events=self.events, cache_tables=True
         )
         self._prepare_topics()
         self.producer = self._new_producer()
         self.consumer = Consumer(
             {
-                **clients.consumer_config(self.kafka_config, self.app_id, instance_slot=self.slot),
+                **clients.consumer_config(self.kafka_config, self.bound, instance_slot=self.slot),
                 "partition.assignment.strategy": self.assignment_strategy,
             }
         )
         self.restore_consumer = Consumer(
-            clients.restore_consumer_config(self.kafka_config, self.app_id, instance_slot=self.slot)
+            clients.restore_consumer_config(self.kafka_config, self.bound, instance_slot=self.slot)
         )
         self.task_manager = TaskManager(
             self.runtime.create_task,
@@ -263,7 +264,7 @@ class Instance(RebalanceCallbacks, Recovery):
     def _new_producer(self) -> OutputProducer:
         config = clients.producer_config(
             self.kafka_config,
-            self.app_id,
+            self.bound,
             guarantee=self.guarantee,
             instance_slot=self.slot,
             commit_interval_ms=self.commit_interval_ms,
@@ -300,7 +301,7 @@ class Instance(RebalanceCallbacks, Recovery):
         widest = max(source_partitions.values(), default=1)
         specs += [TopicSpec(t, widest, {}) for t in self.plan.sink_topics() if t not in found]
         if self.error_policy == "dlq":
-            dlq = naming.dlq_topic(self.app_id)
+            dlq = self.bound.dlq_topic
             if not admin.topic_partitions(self.kafka_config, [dlq]):
                 specs.append(TopicSpec(dlq, 1, {}))
         try:

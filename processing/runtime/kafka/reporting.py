@@ -22,29 +22,9 @@ from confluent_kafka import KafkaException
 from confluent_kafka import TopicPartition as TP
 
 from processing.runtime.events import DeltaRow, EventSink, LagEvent, LagRow, MetricsEvent, TableDeltaEvent
-from topology.compiler.plan import Aggregate, Join, Plan, View
+from topology.compiler.plan import Plan, View
 
 METRICS_INTERVAL_S = 1.0
-
-
-def windowed_views(plan: Plan) -> set[str]:
-    """Node ids of views whose rows are keyed by window (their table comes from a window)."""
-    operators = {op.id: op for op in plan.operators()}
-    windowed: set[str] = set()
-    for view in plan.views():
-        frontier = list(view.inputs)
-        seen: set[str] = set()
-        while frontier:
-            op = operators.get(frontier.pop())
-            if op is None or op.id in seen:
-                continue
-            seen.add(op.id)
-            if isinstance(op, Aggregate | Join):
-                if isinstance(op, Aggregate) and op.window is not None:
-                    windowed.add(view.node_id)
-                continue
-            frontier.extend(op.inputs)
-    return windowed
 
 
 class Reporter:
@@ -57,7 +37,7 @@ class Reporter:
     ) -> None:
         self.events = events
         self.view_interval_s = view_interval_s
-        self.windowed = windowed_views(plan)
+        self.windowed = {view.node_id for view in plan.views() if view.windowed}
         self.view_ids = {op.node_id for op in plan.operators() if isinstance(op, View)}
         self.closed_metrics: dict[str, dict[str, int]] = {}
         self.pending_views: dict[str, dict[Any, Any]] = defaultdict(dict)

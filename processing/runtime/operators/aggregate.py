@@ -1,224 +1,22 @@
-"""aggregate: COUNT, SUM, MIN, MAX, AVG, COUNT_DISTINCT, LATEST, EARLIEST per group key,
-non-windowed here; the windowed variants (tumbling, hopping, session, sliding) are in
-``windows``.
-
-A store value is a list ``[max event time, acc_0, acc_1, ...]`` with one JSON-encodable
-accumulator per aggregation: COUNT an int, SUM a number, MIN/MAX a value or null, AVG
-``[sum, count]``, COUNT_DISTINCT a sorted list of the values' canonical JSON, LATEST and
-EARLIEST ``[value, event time]`` or null.
-"""
+"""aggregate: per group key, non-windowed here; the windowed variants (tumbling, hopping,
+session, sliding) are in ``windows``, and the accumulators both use in ``accumulators``."""
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Callable
 from typing import Any
 
-import orjson
-
-from processing.runtime.operators.base import Node, NodeError, TaskContext, compile_sql
+from processing.runtime.operators.accumulators import Aggregations
+from processing.runtime.operators.base import Node, NodeError, TaskContext
+from processing.runtime.operators.windows import (
+    SessionAggregateNode,
+    SlidingAggregateNode,
+    TimeWindowAggregateNode,
+    window_codec,
+)
 from processing.runtime.serde import hashable_key
+from processing.runtime.state.base import StateStore
 from processing.runtime.state.memory import MemoryStore
-from topology.compiler import naming
 from topology.compiler.plan import Aggregate
-
-_SORTED = orjson.OPT_SORT_KEYS
-
-# (accumulators, argument value, event time) -> None; mutates ``accs[index]``.
-Updater = Callable[[list, Any, int], None]
-
-
-def _initial(function: str) -> Any:
-    if function == "COUNT":
-        return 0
-    if function == "SUM":
-        return 0
-    if function == "AVG":
-        return [0, 0]
-    if function == "COUNT_DISTINCT":
-        return []
-    return None
-
-
-def _updater(function: str, index: int, counts_rows: bool) -> Updater:
-    i = index
-    if function == "COUNT":
-        if counts_rows:
-
-            def count_rows(accs: list, x: Any, ts: int) -> None:
-                accs[i] += 1
-
-            return count_rows
-
-        def count(accs: list, x: Any, ts: int) -> None:
-            if x is not None:
-                accs[i] += 1
-
-        return count
-    if function == "SUM":
-
-        def sum_(accs: list, x: Any, ts: int) -> None:
-            if x is not None:
-                if x.__class__ not in (int, float):
-                    raise TypeError(f"SUM needs numbers, got {x!r}")
-                accs[i] += x
-
-        return sum_
-    if function == "MIN":
-
-        def min_(accs: list, x: Any, ts: int) -> None:
-            if x is not None and (accs[i] is None or x < accs[i]):
-                accs[i] = x
-
-        return min_
-    if function == "MAX":
-
-        def max_(accs: list, x: Any, ts: int) -> None:
-            if x is not None and (accs[i] is None or x > accs[i]):
-                accs[i] = x
-
-        return max_
-    if function == "AVG":
-
-        def avg(accs: list, x: Any, ts: int) -> None:
-            if x is not None:
-                if x.__class__ not in (int, float):
-                    raise TypeError(f"AVG needs numbers, got {x!r}")
-                acc = accs[i]
-                acc[0] += x
-                acc[1] += 1
-
-        return avg
-    if function == "COUNT_DISTINCT":
-
-        def count_distinct(accs: list, x: Any, ts: int) -> None:
-            if x is not None:
-                item = orjson.dumps(x, option=_SORTED).decode()
-                seen = accs[i]
-                at = bisect_left(seen, item)
-                if at == len(seen) or seen[at] != item:
-                    seen.insert(at, item)
-
-        return count_distinct
-    if function == "LATEST":
-
-        def latest(accs: list, x: Any, ts: int) -> None:
-            # Ties go to the later arrival, as LATEST_BY_OFFSET would.
-            if x is not None and (accs[i] is None or ts >= accs[i][1]):
-                accs[i] = [x, ts]
-
-        return latest
-    if function == "EARLIEST":
-
-        def earliest(accs: list, x: Any, ts: int) -> None:
-            if x is not None and (accs[i] is None or ts < accs[i][1]):
-                accs[i] = [x, ts]
-
-        return earliest
-    raise ValueError(f"unknown aggregate function {function!r}")
-
-
-def _merge(function: str, a: Any, b: Any) -> Any:
-    """Combine two accumulators of one aggregation (session merges). ``b`` is the later one."""
-    if function in ("COUNT", "SUM"):
-        return a + b
-    if function == "AVG":
-        return [a[0] + b[0], a[1] + b[1]]
-    if function == "COUNT_DISTINCT":
-        return sorted(set(a) | set(b))
-    if a is None:
-        return b
-    if b is None:
-        return a
-    if function == "MIN":
-        return min(a, b)
-    if function == "MAX":
-        return max(a, b)
-    if function == "LATEST":
-        return b if b[1] >= a[1] else a
-    if function == "EARLIEST":
-        return a if a[1] <= b[1] else b
-    raise ValueError(function)
-
-
-def _finisher(function: str) -> Callable[[Any], Any]:
-    if function == "AVG":
-        return lambda acc: acc[0] / acc[1] if acc[1] else None
-    if function == "COUNT_DISTINCT":
-        return len
-    if function in ("LATEST", "EARLIEST"):
-        return lambda acc: None if acc is None else acc[0]
-    return lambda acc: acc
-
-
-class _Aggregations:
-    """The compiled aggregation list of one operator."""
-
-    def __init__(self, op: Aggregate) -> None:
-        self.names = tuple(a.name for a in op.aggregations)
-        self.functions = tuple(a.function for a in op.aggregations)
-        self.initial = [_initial(f) for f in self.functions]
-        self.arguments = tuple(
-            None if a.argument in (None, "*") else compile_sql(a.argument, op.node_id)
-            for a in op.aggregations
-        )
-        self.updaters = tuple(
-            _updater(a.function, n + 1, a.argument in (None, "*")) for n, a in enumerate(op.aggregations)
-        )
-        self.finishers = tuple(_finisher(f) for f in self.functions)
-        self.count_only = self.functions == ("COUNT",) and self.arguments == (None,)
-        self.first_name = self.names[0] if self.names else ""
-        self.steps = tuple(zip(self.arguments, self.updaters, strict=True))
-        self.plain = all(f in ("COUNT", "SUM", "MIN", "MAX") for f in self.functions)
-        self.mutable_initial = any(v.__class__ is list for v in self.initial)
-        if len(self.steps) == 1:
-            # One aggregation (the common case): no loop over the steps per record.
-            self.update = self._single_update(*self.steps[0])  # type: ignore[method-assign]
-
-    def new(self, ts: int) -> list:
-        if not self.mutable_initial:
-            return [ts, *self.initial]
-        # Deep enough copy: AVG and COUNT_DISTINCT accumulators are lists mutated in place.
-        return [ts, *[list(v) if v.__class__ is list else v for v in self.initial]]
-
-    def update(self, accs: list, value: Any, key: Any, ts: int, partition: int, offset: int) -> None:
-        for argument, update in self.steps:
-            update(accs, None if argument is None else argument(value, key, ts, partition, offset), ts)
-        if ts > accs[0]:
-            accs[0] = ts
-
-    @staticmethod
-    def _single_update(argument: Any, update: Updater) -> Callable[..., None]:
-        if argument is None:
-
-            def update_rows(accs: list, value: Any, key: Any, ts: int, partition: int, offset: int) -> None:
-                update(accs, None, ts)
-                if ts > accs[0]:
-                    accs[0] = ts
-
-            return update_rows
-
-        def update_one(accs: list, value: Any, key: Any, ts: int, partition: int, offset: int) -> None:
-            update(accs, argument(value, key, ts, partition, offset), ts)
-            if ts > accs[0]:
-                accs[0] = ts
-
-        return update_one
-
-    def result(self, accs: list) -> dict:
-        if self.plain:
-            if len(accs) == 2:
-                return {self.first_name: accs[1]}
-            return dict(zip(self.names, accs[1:], strict=False))
-        return {
-            name: finish(acc) for name, finish, acc in zip(self.names, self.finishers, accs[1:], strict=False)
-        }
-
-    def merge(self, a: list, b: list) -> list:
-        return [
-            max(a[0], b[0]),
-            *[_merge(f, x, y) for f, x, y in zip(self.functions, a[1:], b[1:], strict=True)],
-        ]
 
 
 class AggregateNode(Node):
@@ -228,9 +26,9 @@ class AggregateNode(Node):
 
     is_table = True
 
-    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
+    def __init__(self, op: Aggregate, ctx: TaskContext, store: StateStore) -> None:
         super().__init__(op, ctx)
-        self.aggs = _Aggregations(op)
+        self.aggs = Aggregations(op)
         self.store = store
         self.stores = [store]
         self.data = store.data
@@ -274,15 +72,8 @@ class AggregateNode(Node):
         self.emit(key, aggs.result(accs), accs[0])
 
 
-def make_aggregate(op: Aggregate, ctx: TaskContext, stores: dict[str, MemoryStore]) -> Node:
-    from processing.runtime.operators.windows import (
-        SessionAggregateNode,
-        SlidingAggregateNode,
-        TimeWindowAggregateNode,
-        window_codec,
-    )
-
-    name = op.store or naming.store_name(op.node_id)
+def make_aggregate(op: Aggregate, ctx: TaskContext, stores: dict[str, StateStore]) -> Node:
+    name = op.store
     window = op.window
     if window is None:
         store = stores.setdefault(name, MemoryStore(name))

@@ -36,7 +36,6 @@ class TaskContext:
     """Mutable per-task state shared by the operators of one task."""
 
     __slots__ = (
-        "app_id",
         "partition",
         "offset",
         "record",
@@ -46,8 +45,7 @@ class TaskContext:
         "cache_tables",
     )
 
-    def __init__(self, app_id: str, partition: int, cache_tables: bool = False) -> None:
-        self.app_id = app_id
+    def __init__(self, partition: int, cache_tables: bool = False) -> None:
         self.partition = partition
         self.offset = -1
         # The input record being processed: a record cache keeps it with each entry, so an

@@ -12,8 +12,8 @@ from typing import Any
 
 from processing.runtime.operators.base import Node, NodeError, Push, TaskContext, compile_sql
 from processing.runtime.serde import hashable_key, key_from_hashable
+from processing.runtime.state.base import StateStore
 from processing.runtime.state.memory import MemoryStore
-from topology.compiler import naming
 from topology.compiler.plan import Join
 
 
@@ -40,8 +40,9 @@ class _JoinBase(Node):
         raise NotImplementedError
 
 
-def _store(stores: dict[str, MemoryStore], name: str, fallback: str) -> MemoryStore:
-    name = name or fallback
+def _store(stores: dict[str, StateStore], op: Join, name: str | None) -> StateStore:
+    if not name:
+        raise ValueError(f"join {op.id!r}: a side that keeps state needs a store name")
     return stores.setdefault(name, MemoryStore(name))
 
 
@@ -49,13 +50,11 @@ class StreamTableJoinNode(_JoinBase):
     """Only stream records trigger; the table side is looked up as of the stream record.
     ``outer`` is not defined for stream-table joins and behaves as ``left``."""
 
-    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, MemoryStore], stream_index: int) -> None:
+    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, StateStore], stream_index: int) -> None:
         super().__init__(op, ctx)
         self.stream_index = stream_index
         table_store = op.right_store if stream_index == 0 else op.left_store
-        self.table = _store(
-            stores, table_store, naming.store_name(op.node_id, "right" if stream_index == 0 else "left")
-        )
+        self.table = _store(stores, op, table_store)
         self.stores = [self.table]
 
     def side_push(self, index: int) -> Push:
@@ -99,10 +98,10 @@ class TableTableJoinNode(_JoinBase):
 
     is_table = True
 
-    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, MemoryStore]) -> None:
+    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, StateStore]) -> None:
         super().__init__(op, ctx)
-        self.left = _store(stores, op.left_store, naming.store_name(op.node_id, "left"))
-        self.right = _store(stores, op.right_store, naming.store_name(op.node_id, "right"))
+        self.left = _store(stores, op, op.left_store)
+        self.right = _store(stores, op, op.right_store)
         self.stores = [self.left, self.right]
 
     def side_push(self, index: int) -> Push:
@@ -117,7 +116,7 @@ class TableTableJoinNode(_JoinBase):
     def push(self, key: Any, value: Any, timestamp: int) -> None:
         self.push_left(key, value, timestamp)
 
-    def _change(self, store: MemoryStore, key: Any, value: Any, timestamp: int) -> None:
+    def _change(self, store: StateStore, key: Any, value: Any, timestamp: int) -> None:
         if key is None:
             return
         hkey = hashable_key(key)
@@ -151,15 +150,15 @@ class StreamStreamJoinNode(_JoinBase):
 
     timed = True
 
-    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, MemoryStore]) -> None:
+    def __init__(self, op: Join, ctx: TaskContext, stores: dict[str, StateStore]) -> None:
         super().__init__(op, ctx)
         window = op.window
         if window is None or window.size_ms < 0:
             raise ValueError(f"join {op.id!r}: a stream-stream join needs a window")
         self.size = window.size_ms
         self.grace = window.grace_ms
-        self.left = _store(stores, op.left_store, naming.store_name(op.node_id, "left"))
-        self.right = _store(stores, op.right_store, naming.store_name(op.node_id, "right"))
+        self.left = _store(stores, op, op.left_store)
+        self.right = _store(stores, op, op.right_store)
         self.stores = [self.left, self.right]
         self.expiry: list[tuple[int, int, Any]] = []  # heap of (ts, side, hkey)
 
@@ -184,7 +183,7 @@ class StreamStreamJoinNode(_JoinBase):
     def push_right(self, key: Any, value: Any, timestamp: int) -> None:
         self._arrive(1, self.right, self.left, key, value, timestamp)
 
-    def _arrive(self, side: int, own: MemoryStore, other: MemoryStore, key: Any, value: Any, ts: int) -> None:
+    def _arrive(self, side: int, own: StateStore, other: StateStore, key: Any, value: Any, ts: int) -> None:
         if key is None or value is None:
             return
         if ts + self.size + self.grace < self.ctx.stream_time:
@@ -239,7 +238,7 @@ class StreamStreamJoinNode(_JoinBase):
                         self.emit(key, self.joined(key, left, right, ts), ts)
 
 
-def make_join(op: Join, ctx: TaskContext, stores: dict[str, MemoryStore], sides: tuple[bool, ...]) -> Node:
+def make_join(op: Join, ctx: TaskContext, stores: dict[str, StateStore], sides: tuple[bool, ...]) -> Node:
     if op.sides == "stream_stream":
         return StreamStreamJoinNode(op, ctx, stores)
     if op.sides == "table_table":

@@ -12,8 +12,7 @@ from processing.runtime import serde
 from processing.runtime.operators.base import Node, NodeError, Push, TaskContext, compile_sql
 from processing.runtime.records import OutputRecord
 from processing.runtime.serde import SerdeError, hashable_key, key_from_hashable
-from processing.runtime.state.memory import MemoryStore
-from topology.compiler import naming
+from processing.runtime.state.base import StateStore
 
 # Kafka's default max.message.bytes is ~1 MiB: a bigger record could not be produced anyway,
 # so it is refused at the source (or at the sink) and handled by the error policy.
@@ -221,9 +220,9 @@ class RepartitionNode(Node):
     Keys and values are JSON on internal topics (canonical keys, so one key has one partition).
     """
 
-    def __init__(self, op: Any, ctx: TaskContext) -> None:
+    def __init__(self, op: Any, ctx: TaskContext, topic: str) -> None:
         super().__init__(op, ctx)
-        self.topic = naming.repartition_topic(ctx.app_id, op.name)
+        self.topic = topic  # the bound plan's name for the repartition
 
     def push(self, key: Any, value: Any, timestamp: int) -> None:
         if key is None:
@@ -359,7 +358,7 @@ class ViewNode(Node):
 class ToTableNode(Node):
     is_table = True
 
-    def __init__(self, op: Any, ctx: TaskContext, store: MemoryStore) -> None:
+    def __init__(self, op: Any, ctx: TaskContext, store: StateStore) -> None:
         super().__init__(op, ctx)
         self.store = store
         self.stores = [store]

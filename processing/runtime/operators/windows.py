@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from processing.runtime.operators.aggregate import _Aggregations
+from processing.runtime.operators.accumulators import Aggregations
 from processing.runtime.operators.base import NEVER_DUE, Node, NodeError, TaskContext
 from processing.runtime.serde import (
     canonical_json,
@@ -22,7 +22,7 @@ from processing.runtime.serde import (
     key_from_json,
     key_to_json,
 )
-from processing.runtime.state.memory import MemoryStore
+from processing.runtime.state.base import StateStore
 from topology.compiler.plan import Aggregate
 
 KEY_CACHE_LIMIT = 200_000
@@ -64,7 +64,7 @@ class TimeWindowAggregateNode(Node):
     is_table = True
     timed = True
 
-    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
+    def __init__(self, op: Aggregate, ctx: TaskContext, store: StateStore) -> None:
         super().__init__(op, ctx)
         window = op.window
         assert window is not None
@@ -76,7 +76,7 @@ class TimeWindowAggregateNode(Node):
             )
         self.grace = window.grace_ms
         self.final = op.emit == "final"
-        self.aggs = _Aggregations(op)
+        self.aggs = Aggregations(op)
         self.store = store
         self.stores = [store]
         self.data = store.data
@@ -169,7 +169,7 @@ class SessionAggregateNode(Node):
     is_table = True
     timed = True
 
-    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
+    def __init__(self, op: Aggregate, ctx: TaskContext, store: StateStore) -> None:
         super().__init__(op, ctx)
         window = op.window
         assert window is not None
@@ -178,7 +178,7 @@ class SessionAggregateNode(Node):
         self.gap = window.gap_ms
         self.grace = window.grace_ms
         self.final = op.emit == "final"
-        self.aggs = _Aggregations(op)
+        self.aggs = Aggregations(op)
         self.store = store
         self.stores = [store]
         self.data = store.data  # hkey -> [[start, end, max ts, acc...], ...] sorted by start
@@ -264,7 +264,7 @@ class SlidingAggregateNode(Node):
     is_table = True
     timed = True
 
-    def __init__(self, op: Aggregate, ctx: TaskContext, store: MemoryStore) -> None:
+    def __init__(self, op: Aggregate, ctx: TaskContext, store: StateStore) -> None:
         super().__init__(op, ctx)
         window = op.window
         assert window is not None
@@ -273,7 +273,7 @@ class SlidingAggregateNode(Node):
         self.size = window.size_ms
         self.grace = window.grace_ms
         self.final = op.emit == "final"
-        self.aggs = _Aggregations(op)
+        self.aggs = Aggregations(op)
         self.store = store
         self.stores = [store]
         self.data = store.data  # hkey -> [[[ts, [args]], ...] sorted by ts, [open window starts]]

@@ -1,12 +1,13 @@
 """The default store: a Python dict plus a dirty-key map (the record cache).
 
-Operators on the hot path read and write ``data`` and ``dirty`` directly (documented fast
-path); everything else goes through the methods.
+It is ``state.base.StateStore`` exactly (see there why operators use ``data`` and ``dirty``
+directly), plus the changelog encoding: key bytes cached for hot keys, windowed stores
+tombstoning only what reached the changelog.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import orjson
@@ -44,10 +45,8 @@ class MemoryStore:
         # closed between two takes never reached the changelog, so its tombstone would delete
         # nothing and is left out (restore ends the same; Kafka Streams writes no tombstones for
         # expired windows at all). Bounded by the open windows, so only for windowed stores.
-        self._logged: set[Any] | None = None if encode_key is hashable_to_bytes else set()
-
-    def get(self, key: Any, default: Any = None) -> Any:
-        return self.data.get(key, default)
+        self._windowed = encode_key is not hashable_to_bytes
+        self._logged: set[Any] = set()
 
     def put(self, key: Any, value: Any, timestamp: int) -> None:
         self.data[key] = value
@@ -60,15 +59,6 @@ class MemoryStore:
     def mark_dirty(self, key: Any, timestamp: int) -> None:
         self.dirty[key] = timestamp
 
-    def __contains__(self, key: Any) -> bool:
-        return key in self.data
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def items(self) -> Iterator[tuple[Any, Any]]:
-        return iter(list(self.data.items()))
-
     def take_changelog(self) -> list[ChangelogRecord]:
         if not self.dirty:
             return []
@@ -78,6 +68,7 @@ class MemoryStore:
         key_bytes = self._key_bytes
         out: list[ChangelogRecord] = []
         append = out.append
+        raw_key: bytes | None
         if key_bytes is None:
             logged = self._logged
             for key, ts in self.dirty.items():
@@ -112,23 +103,16 @@ class MemoryStore:
         loads = orjson.loads
         n = 0
         logged = self._logged
+        windowed = self._windowed
         for raw_key, raw_value in records:
             n += 1
             key = decode(raw_key)
             if raw_value is None:
                 data.pop(key, None)
-                if logged is not None:
+                if windowed:
                     logged.discard(key)
             else:
                 data[key] = loads(raw_value)
-                if logged is not None:
+                if windowed:
                     logged.add(key)
         return n
-
-    def clear(self) -> None:
-        self.data.clear()
-        self.dirty.clear()
-        if self._key_bytes is not None:
-            self._key_bytes.clear()
-        if self._logged is not None:
-            self._logged.clear()

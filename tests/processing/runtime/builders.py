@@ -10,6 +10,7 @@ from topology.compiler.plan import (
     Source,
     SubTopology,
     Window,
+    complete_plan,
 )
 
 
@@ -23,8 +24,8 @@ def sink(input_id: str, topic: str = "out", op_id: str = "sink", **config) -> Si
 
 def single(*operators) -> Plan:
     topics = tuple(t for op in operators if isinstance(op, Source) for t in op.topics)
-    return Plan(
-        name="t", subtopologies=(SubTopology(id=0, operators=tuple(operators), source_topics=topics),)
+    return complete_plan(
+        Plan(name="t", subtopologies=(SubTopology(id=0, operators=tuple(operators), source_topics=topics),))
     )
 
 

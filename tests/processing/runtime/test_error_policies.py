@@ -11,6 +11,7 @@ from processing.runtime.operators.stateless import MAX_RECORD_BYTES
 from processing.runtime.records import InputRecord
 from processing.runtime.testing import TopologyTestDriver
 from tests.processing.runtime.builders import aggregate, counting_plan, single, sink, source
+from topology.compiler.binding import bind
 from topology.compiler.plan import Aggregation, Filter
 
 
@@ -72,7 +73,7 @@ def test_skip_policy_counts_and_drops_bad_records():
 
 
 def test_oversize_values_are_bad_records():
-    task = TopologyRuntime(counting_plan(), "app", error_policy="dlq").create_task(0, 0)
+    task = TopologyRuntime(bind(counting_plan(), "app"), error_policy="dlq").create_task(0, 0)
     huge = b'{"x":"' + b"a" * MAX_RECORD_BYTES + b'"}'
     task.process([InputRecord("in", 0, 9, 1, b"k", huge, None)])
     (dead,) = task.take_output()

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from processing.runtime.executor import TopologyRuntime
 from processing.runtime.records import InputRecord
 from tests.processing.runtime.test_joins import join_plan
+from topology.compiler.binding import bind
 from topology.compiler.plan import Window
 
 rows = st.lists(
@@ -52,7 +53,7 @@ def model(records, size, grace, how):
 @given(rows, st.integers(0, 30), st.integers(0, 30), st.sampled_from(["inner", "left", "outer"]))
 def test_stream_stream_joins_match_the_model(records, size, grace, how):
     plan = join_plan("stream_stream", how, window=Window("sliding", size_ms=size, grace_ms=grace))
-    task = TopologyRuntime(plan, "m").create_task(0, 0)
+    task = TopologyRuntime(bind(plan, "m")).create_task(0, 0)
     inputs = [
         InputRecord(side, 0, n, ts, key.encode(), orjson.dumps({side.lower(): n}), None)
         for n, (side, key, ts) in enumerate(records)

@@ -2,7 +2,7 @@ import pytest
 
 from processing.runtime.testing import TopologyTestDriver
 from tests.processing.runtime.builders import sink, source
-from topology.compiler.plan import Field, Join, Plan, SubTopology, ToTable, Window
+from topology.compiler.plan import Field, Join, Plan, SubTopology, ToTable, Window, complete_plan
 
 
 def join_plan(sides, how, window=None, select=()):
@@ -30,7 +30,9 @@ def join_plan(sides, how, window=None, select=()):
         )
     )
     ops.append(sink("j"))
-    return Plan(name="t", subtopologies=(SubTopology(id=0, operators=tuple(ops), source_topics=("L", "R")),))
+    return complete_plan(
+        Plan(name="t", subtopologies=(SubTopology(id=0, operators=tuple(ops), source_topics=("L", "R")),))
+    )
 
 
 def test_stream_table_join_uses_the_table_as_of_the_stream_record():
@@ -165,7 +167,7 @@ def test_a_table_rekeyed_through_a_repartition_topic_is_still_the_table_side():
         source_topics=("logins",),
         repartition_inputs=("rk",),
     )
-    driver = TopologyTestDriver(Plan(name="t", subtopologies=(first, second)))
+    driver = TopologyTestDriver(complete_plan(Plan(name="t", subtopologies=(first, second))))
     driver.pipe_input("users", "u1", {"email": "a@x", "name": "Ann"}, timestamp=1)
     driver.pipe_input("logins", "a@x", {"ip": "1.2.3.4"}, timestamp=2)
     assert driver.read_output("out") == [("a@x", {"email": "a@x", "name": "Ann", "ip": "1.2.3.4"}, 2)]

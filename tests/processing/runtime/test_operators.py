@@ -5,6 +5,7 @@ from processing.runtime.executor import RecordFailure, TopologyRuntime
 from processing.runtime.records import InputRecord
 from processing.runtime.testing import TopologyTestDriver
 from tests.processing.runtime.builders import aggregate, counting_plan, single, sink, source
+from topology.compiler.binding import bind
 from topology.compiler.plan import (
     Aggregation,
     Field,
@@ -19,6 +20,7 @@ from topology.compiler.plan import (
     ToStream,
     ToTable,
     View,
+    complete_plan,
 )
 
 
@@ -131,7 +133,7 @@ def test_select_key_and_repartition_regroup_through_a_second_subtopology():
         ),
         repartition_inputs=("by_user",),
     )
-    plan = Plan(name="t", subtopologies=(first, second))
+    plan = complete_plan(Plan(name="t", subtopologies=(first, second)))
     driver = TopologyTestDriver(plan, partitions=3)
     for n, user in enumerate(["ann", "bob", "ann", "cid", "ann"]):
         driver.pipe_input("in", f"order-{n}", {"user": user}, timestamp=n)
@@ -140,7 +142,7 @@ def test_select_key_and_repartition_regroup_through_a_second_subtopology():
     # Each user is counted by exactly one task: the partition its key hashes to.
     owners = {k: p for (sub, p), t in driver.tasks.items() if sub == 1 for k in t.stores["agg-store"].data}
     assert len(owners) == 3
-    assert TopologyRuntime(plan, "shop").input_topics() == ["in", "shop-by_user-repartition"]
+    assert TopologyRuntime(bind(plan, "shop")).input_topics() == ["in", "shop-by_user-repartition"]
 
 
 def test_to_table_keeps_the_latest_value_and_a_tombstone_deletes():
@@ -175,7 +177,7 @@ def test_filter_on_a_table_turns_rows_that_stop_matching_into_tombstones():
 
 def test_view_deltas_are_coalesced_per_key_until_taken():
     runtime = TopologyRuntime(
-        single(source(), aggregate(), View(id="v", node_id="v", inputs=("agg",))), "app"
+        bind(single(source(), aggregate(), View(id="v", node_id="v", inputs=("agg",))), "app")
     )
     task = runtime.create_task(0, 0)
     task.process([InputRecord("in", 0, n, n, b"k", b"{}", None) for n in range(5)])
@@ -204,7 +206,7 @@ def test_sink_writes_in_its_declared_formats():
     plan = single(
         source(), aggregate(aggregations=(Aggregation("n", "COUNT"),)), sink("agg", value_format="json")
     )
-    runtime = TopologyRuntime(plan, "app")
+    runtime = TopologyRuntime(bind(plan, "app"))
     task = runtime.create_task(0, 0)
     task.process([InputRecord("in", 0, 0, 10, b"k", b"{}", None)])
     (record,) = task.take_output()
@@ -218,13 +220,13 @@ def test_sink_writes_in_its_declared_formats():
 
 
 def test_a_task_refuses_a_topic_its_subtopology_does_not_read():
-    task = TopologyRuntime(counting_plan(), "app").create_task(0, 0)
+    task = TopologyRuntime(bind(counting_plan(), "app")).create_task(0, 0)
     with pytest.raises(ValueError, match="does not read topic 'other'"):
         task.process([InputRecord("other", 0, 0, 0, b"k", b"{}", None)])
 
 
 def test_fail_policy_raises_at_the_bad_record_and_keeps_earlier_output():
-    task = TopologyRuntime(counting_plan(), "app", error_policy="fail").create_task(0, 3)
+    task = TopologyRuntime(bind(counting_plan(), "app"), error_policy="fail").create_task(0, 3)
     records = [
         InputRecord("in", 3, 40, 1, b"k", b"{}", None),
         InputRecord("in", 3, 41, 1, b"k", b"{broken", None),

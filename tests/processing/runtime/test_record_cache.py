@@ -12,6 +12,7 @@ import pytest
 from processing.runtime.executor import RecordFailure, TopologyRuntime
 from processing.runtime.records import InputRecord
 from tests.processing.runtime.builders import aggregate, counting_plan, single, sink, source
+from topology.compiler.binding import bind
 
 
 def _records(*pairs: tuple[str, int]) -> list[InputRecord]:
@@ -23,7 +24,7 @@ def _decoded(task) -> list[tuple[str, dict, int]]:
 
 
 def test_a_cached_table_sink_writes_the_latest_value_per_key_once_per_flush():
-    task = TopologyRuntime(counting_plan(), "app", cache_tables=True).create_task(0, 0)
+    task = TopologyRuntime(bind(counting_plan(), "app"), cache_tables=True).create_task(0, 0)
     task.process(_records(("a", 10), ("a", 11), ("b", 12), ("a", 13)))
     assert task.take_output() == []  # nothing leaves before the checkpoint
     task.flush_caches()
@@ -38,14 +39,14 @@ def test_a_cached_table_sink_writes_the_latest_value_per_key_once_per_flush():
 
 
 def test_without_the_cache_every_update_is_written_at_once():
-    task = TopologyRuntime(counting_plan(), "app").create_task(0, 0)
+    task = TopologyRuntime(bind(counting_plan(), "app")).create_task(0, 0)
     task.process(_records(("a", 10), ("a", 11)))
     assert _decoded(task) == [("a", {"count": 1}, 10), ("a", {"count": 2}, 11)]
 
 
 def test_a_stream_sink_is_never_cached():
     plan = single(source(), sink("src"))
-    task = TopologyRuntime(plan, "app", cache_tables=True).create_task(0, 0)
+    task = TopologyRuntime(bind(plan, "app"), cache_tables=True).create_task(0, 0)
     task.process(_records(("a", 10), ("a", 11)))
     assert [r.timestamp for r in task.take_output()] == [10, 11]
 
@@ -54,7 +55,7 @@ def test_a_full_cache_is_flushed_after_the_batch_so_memory_stays_bounded(monkeyp
     from processing.runtime.operators.stateless import SinkNode
 
     monkeypatch.setattr(SinkNode, "CACHE_MAX_KEYS", 3)
-    task = TopologyRuntime(counting_plan(), "app", cache_tables=True).create_task(0, 0)
+    task = TopologyRuntime(bind(counting_plan(), "app"), cache_tables=True).create_task(0, 0)
     task.process(_records(("a", 1), ("b", 2)))
     assert task.take_output() == []
     task.process(_records(("c", 3), ("a", 4)))
@@ -65,7 +66,7 @@ def _unwritable_sink_task(policy: str):
     # A count written as a Kafka `long` value: the {"count": n} row is not an integer, so every
     # cached entry fails when it is encoded at the flush.
     plan = single(source(), aggregate(), sink("agg", value_format="long"))
-    return TopologyRuntime(plan, "app", cache_tables=True, error_policy=policy).create_task(0, 0)
+    return TopologyRuntime(bind(plan, "app"), cache_tables=True, error_policy=policy).create_task(0, 0)
 
 
 def test_a_cached_value_that_cannot_be_written_dead_letters_the_record_that_made_it():
@@ -100,7 +101,7 @@ def test_final_window_results_are_not_held_back_by_the_cache():
     from topology.compiler.plan import Window
 
     plan = counting_plan(window=Window(type="tumbling", size_ms=10, grace_ms=0), emit="final")
-    task = TopologyRuntime(plan, "app", cache_tables=True).create_task(0, 0)
+    task = TopologyRuntime(bind(plan, "app"), cache_tables=True).create_task(0, 0)
     task.process(_records(("a", 1), ("a", 2), ("b", 25)))
     closed = [(r.key, orjson.loads(r.value)) for r in task.take_output()]
     assert closed == [(b'{"key":"a","window_end":10,"window_start":0}', {"count": 2})]

@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from processing.runtime.executor import TopologyRuntime
 from processing.runtime.records import InputRecord
 from tests.processing.runtime.builders import aggregate, single, sink, source
-from topology.compiler.plan import Aggregation, Window
+from topology.compiler.binding import bind
+from topology.compiler.plan import Aggregation, Window, complete_plan
 
 AGGS = (Aggregation("count", "COUNT"), Aggregation("total", "SUM", "v"))
 
@@ -31,7 +32,7 @@ record_lists = st.lists(
 def run(plan, rows, cut):
     """Process rows; at ``cut`` move the state to a new task through its changelog.
     Returns (raw key, decoded value): the sink writes window keys as canonical JSON text."""
-    runtime = TopologyRuntime(plan, "model")
+    runtime = TopologyRuntime(bind(plan, "model"))
     task = runtime.create_task(0, 0)
     outputs = []
     records = [
@@ -232,7 +233,9 @@ def test_group_by_a_field_through_a_repartition_matches_the_model(rows, partitio
         ),
         repartition_inputs=("g",),
     )
-    driver = TopologyTestDriver(Plan(name="t", subtopologies=(first, second)), partitions=partitions)
+    driver = TopologyTestDriver(
+        complete_plan(Plan(name="t", subtopologies=(first, second))), partitions=partitions
+    )
     for n, (key, user) in enumerate(rows):
         driver.pipe_input("in", key, {"user": user}, timestamp=n)
     model: dict = {}

@@ -7,6 +7,7 @@ from processing.runtime.executor import TopologyRuntime
 from processing.runtime.records import InputRecord
 from tests.processing.runtime.builders import aggregate, counting_plan, single, sink, source
 from tests.processing.runtime.test_joins import join_plan
+from topology.compiler.binding import bind
 from topology.compiler.plan import Aggregation, Window
 
 AGGS = (
@@ -43,7 +44,7 @@ def records(topic="in", n=400, seed=7):
 @pytest.mark.parametrize("name", sorted(PLANS))
 def test_restoring_from_changelog_records_rebuilds_the_same_state_and_output(name):
     plan = PLANS[name]
-    runtime = TopologyRuntime(plan, "app")
+    runtime = TopologyRuntime(bind(plan, "app"))
     data = records()
     original = runtime.create_task(0, 0)
     original.process(data[:250])
@@ -64,7 +65,7 @@ def test_restoring_from_changelog_records_rebuilds_the_same_state_and_output(nam
 
 
 def test_changelog_has_one_record_per_dirty_key_since_the_last_take():
-    task = TopologyRuntime(counting_plan(), "app").create_task(0, 2)
+    task = TopologyRuntime(bind(counting_plan(), "app")).create_task(0, 2)
     task.process([InputRecord("in", 2, n, n, b"ab"[n % 2 : n % 2 + 1], b"{}", None) for n in range(10)])
     first = task.take_changelog()
     assert sorted((r.key, orjson.loads(r.value)[1]) for r in first) == [(b'"a"', 5), (b'"b"', 5)]
@@ -76,7 +77,7 @@ def test_stream_stream_join_buffers_survive_a_restore():
     from topology.compiler.plan import Window as W
 
     plan = join_plan("stream_stream", "left", window=W("tumbling", size_ms=10))
-    runtime = TopologyRuntime(plan, "app")
+    runtime = TopologyRuntime(bind(plan, "app"))
     task = runtime.create_task(0, 0)
     task.process([InputRecord("L", 0, 0, 100, b"k", b'{"l":1}', None)])
     log = task.take_changelog()
@@ -88,10 +89,10 @@ def test_stream_stream_join_buffers_survive_a_restore():
 
 
 def test_internal_topics_have_the_right_partitions_and_cleanup_policies():
-    runtime = TopologyRuntime(PLANS["tumbling"], "app")
+    runtime = TopologyRuntime(bind(PLANS["tumbling"], "app"))
     (spec,) = runtime.internal_topics({"in": 6})
     assert spec.name == "app-agg-store-changelog"
     assert spec.partitions == 6
     assert spec.config["cleanup.policy"] == "compact,delete"
-    (kv,) = TopologyRuntime(PLANS["kv"], "app").internal_topics({"in": 2})
+    (kv,) = TopologyRuntime(bind(PLANS["kv"], "app")).internal_topics({"in": 2})
     assert kv.config == {"cleanup.policy": "compact"}

@@ -3,6 +3,7 @@ import orjson
 from processing.runtime.executor import STREAM_TIME_KEY
 from processing.runtime.testing import TopologyTestDriver
 from tests.processing.runtime.builders import counting_plan
+from topology.compiler.binding import bind
 from topology.compiler.plan import Window
 
 
@@ -163,7 +164,7 @@ def test_a_restored_window_is_tombstoned_when_it_closes():
     from processing.runtime.executor import TopologyRuntime
     from processing.runtime.records import InputRecord
 
-    runtime = TopologyRuntime(counting_plan(Window("tumbling", size_ms=10)), "app")
+    runtime = TopologyRuntime(bind(counting_plan(Window("tumbling", size_ms=10)), "app"))
     first = runtime.create_task(0, 0)
     first.process([InputRecord("in", 0, 0, 1, b"a", b"{}", None)])
     store = next(iter(first.stores))

@@ -9,6 +9,7 @@ from processing.runtime.executor import TopologyRuntime
 from processing.runtime.kafka.reporting import Reporter
 from processing.runtime.records import InputRecord
 from topology.compiler import compile_document
+from topology.compiler.binding import bind
 
 
 def windowed_counts_plan():
@@ -47,7 +48,7 @@ def test_windowed_view_rows_carry_the_window_as_an_object_and_numbered_deltas():
     plan = windowed_counts_plan()
     events = ListEventSink()
     reporter = Reporter(plan, events, view_interval_s=0.25)
-    task = TopologyRuntime(plan, "reporting-test").create_task(0, 0)
+    task = TopologyRuntime(bind(plan, "reporting-test")).create_task(0, 0)
     records = [
         InputRecord("clicks", 0, offset, ts, key.encode(), orjson.dumps({"n": offset}), None)
         for offset, (key, ts) in enumerate([("alice", 1_000), ("alice", 2_000), ("bob", 61_000)])

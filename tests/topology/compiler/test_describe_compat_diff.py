@@ -30,11 +30,15 @@ def changed(document: dict[str, Any], node_id: str, **config: Any) -> dict[str, 
 def test_describe_lists_subtopologies_with_sources_processors_and_sinks():
     text = describe(plan_of(page_views()))
     assert "Sub-topology: 0" in text and "Sub-topology: 1" in text
-    assert "Source: views [source] (topics: [pageviews])" in text
-    assert "Sink: by_page.repartition [repartition]" in text
-    assert "Source: by_page.source [source] (repartition: by_page)" in text
+    assert "Source: views [source → stream] (topics: [pageviews])" in text
+    assert "Sink: by_page.repartition [repartition → stream]" in text
+    assert "Source: by_page.source [source → stream] (repartition: by_page)" in text
+    assert "Processor: by_page [aggregate → table]" in text
     assert "--> eu_only" in text and "<-- views" in text
-    assert "by_page-store (window, node by_page, sub-topology 1)" in text
+    assert (
+        "by_page-store (window, retention 70000ms, node by_page, sub-topology 1; "
+        "changelog: cleanup.policy=compact,delete, retention.ms=86470000)"
+    ) in text
     assert "max parallelism" not in text
 
 

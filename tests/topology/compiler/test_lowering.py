@@ -274,7 +274,7 @@ def test_a_stream_table_join_keeps_one_store_for_the_table_side():
     join = plan.operator("enrich")
     assert isinstance(join, Join)
     assert (join.sides, join.how, join.inputs) == ("stream_table", "left", ("orders", "customers"))
-    assert (join.left_store, join.right_store) == ("", "enrich-right-store")
+    assert (join.left_store, join.right_store) == (None, "enrich-right-store")
     assert len(plan.subtopologies) == 1
 
 
