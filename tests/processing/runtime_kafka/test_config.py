@@ -14,6 +14,11 @@ from confluent_kafka.admin import AdminClient
 from ops.stack_processes import free_port
 from processing.runtime.kafka import admin, clients, demo, health
 from processing.runtime.kafka.config import OPS_ONLY, PREFIX, client_config, connection_config
+from topology.compiler.binding import bind
+from topology.compiler.plan import Plan
+
+# The clients take their group and transactional id from a bound plan; an empty one will do.
+APP = bind(Plan(name="app", subtopologies=()), "app")
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -75,10 +80,10 @@ DEBUG = {"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092", "WEIR_KAFKA_DEBUG": "broke
 @pytest.mark.parametrize(
     "client",
     [
-        lambda c: clients.consumer_config(c, "app"),
-        lambda c: clients.restore_consumer_config(c, "app"),
-        lambda c: clients.producer_config(c, "app", guarantee="at_least_once"),
-        lambda c: clients.producer_config(c, "app", guarantee="exactly_once"),
+        lambda c: clients.consumer_config(c, APP),
+        lambda c: clients.restore_consumer_config(c, APP),
+        lambda c: clients.producer_config(c, APP, guarantee="at_least_once"),
+        lambda c: clients.producer_config(c, APP, guarantee="exactly_once"),
         admin.admin_config,
         health.health_config,
         demo.admin_config,
@@ -108,15 +113,15 @@ def test_scoped_settings_reach_their_own_client_only():
             "WEIR_KAFKA_PRODUCER_LINGER_MS": "100",
         }
     )
-    consumer = clients.consumer_config(kafka_config, "app")
-    producer = clients.producer_config(kafka_config, "app", guarantee="at_least_once")
+    consumer = clients.consumer_config(kafka_config, APP)
+    producer = clients.producer_config(kafka_config, APP, guarantee="at_least_once")
     assert consumer["session.timeout.ms"] == "9000"
     assert "session.timeout.ms" not in producer and "consumer.session.timeout.ms" not in producer
     assert producer["linger.ms"] == "100"
     assert not any(key.startswith(("consumer.", "producer.")) for key in admin.admin_config(kafka_config))
     # An unscoped setting yields to the runtime producer's own default.
     unscoped_linger = connection_config({"WEIR_KAFKA_LINGER_MS": "1"})
-    assert clients.producer_config(unscoped_linger, "app", guarantee="at_least_once")["linger.ms"] == 20
+    assert clients.producer_config(unscoped_linger, APP, guarantee="at_least_once")["linger.ms"] == 20
 
 
 def test_librdkafka_accepts_every_clients_configuration_with_the_ops_variables_set():
@@ -134,8 +139,8 @@ def test_librdkafka_accepts_every_clients_configuration_with_the_ops_variables_s
     )
     quiet = {"log_level": 0}
     Producer({**demo.feeder_config(kafka_config), **quiet}).flush(0)
-    Producer({**clients.producer_config(kafka_config, "app", guarantee="at_least_once"), **quiet}).flush(0)
-    Consumer({**clients.consumer_config(kafka_config, "app"), **quiet}).close()
-    Consumer({**clients.restore_consumer_config(kafka_config, "app"), **quiet}).close()
+    Producer({**clients.producer_config(kafka_config, APP, guarantee="at_least_once"), **quiet}).flush(0)
+    Consumer({**clients.consumer_config(kafka_config, APP), **quiet}).close()
+    Consumer({**clients.restore_consumer_config(kafka_config, APP), **quiet}).close()
     for config in (admin.admin_config(kafka_config), demo.admin_config(kafka_config)):
         AdminClient({**config, **quiet})
