@@ -1,8 +1,8 @@
 """How the runtime reports outward: an injected event sink, and the events it emits.
 
 The runtime never knows where events go. The Django side passes a sink that writes them to
-Redis and the channel layer (dashboard/publisher.py, named in WEIR_EVENT_SINKS); the headless runner logs them; tests
-collect them in a list. Every event is a plain JSON-able dict with a ``type``; the TypedDicts
+Redis and the channel layer (dashboard/publisher.py, named in WEIR_EVENT_SINKS); the headless
+runner logs them; tests collect them in a list. Every event is a plain JSON-able dict with a ``type``; the TypedDicts
 below are their contract (the emitters build them, a type checker holds them to it):
 
 ``status``       an instance's :data:`Status`; ``failed`` carries ``error`` and, for a bad record
