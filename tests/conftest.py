@@ -288,9 +288,13 @@ class StackProcesses:
         if proc.poll() is not None:
             pytest.fail(f"{name} exited with code {proc.returncode}:\n{self.log_tail(name)}")
 
-    def log_tail(self, name: str, lines: int = 40) -> str:
+    def log_tail(self, name: str, lines: int | None = 40) -> str:
+        """The last ``lines`` lines of a process's log (all of it when None)."""
         path = self.log_dir / f"{name}.log"
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else ""
+        if not path.exists():
+            return ""
+        text = path.read_text(errors="replace").splitlines()
+        return "\n".join(text if lines is None else text[-lines:])
 
     def stop(self, name: str) -> None:
         proc = self.procs.pop(name)
