@@ -68,8 +68,8 @@ class QueryParser(Cursor):
             return None if previous is not None and previous.is_word("DISTINCT") else "FROM"
         if word in ("GROUP", "PARTITION"):
             return f"{word} BY" if following.is_word("BY") else None
-        if word in _JOIN_SIDES:
-            return "JOIN" if following.is_word("JOIN", "OUTER") else None
+        if word in _JOIN_SIDES:  # LEFT(s, 2) is a call, not a join
+            return None if following.is_symbol("(") else "JOIN"
         if word == "OUTER":
             return "JOIN" if following.is_word("JOIN") else None
         if word == "EMIT":
@@ -271,7 +271,7 @@ class QueryParser(Cursor):
         alias = None
         if self.accept("AS"):
             alias = self.identifier(f"an alias after {name.text} AS")
-        elif self.is_name() and self.clause_at(self.pos) is None:
+        elif self.is_name() and self.clause_at(self.pos) is None and not self.current.is_word("GRACE"):
             alias = to_identifier(self.advance())
         return Relation(name, alias, self.span_from(start))
 

@@ -24,7 +24,14 @@ def test_a_doubled_quote_escapes_it_in_strings_and_identifiers():
 
 
 def test_numbers_in_every_form():
-    assert [v for _, v in kinds_values("12 1.5 .5 1e3 2.5E-3 7.")] == ["12", "1.5", ".5", "1e3", "2.5E-3", "7."]
+    assert [v for _, v in kinds_values("12 1.5 .5 1e3 2.5E-3 7.")] == [
+        "12",
+        "1.5",
+        ".5",
+        "1e3",
+        "2.5E-3",
+        "7.",
+    ]
     assert all(k is TokenKind.NUMBER for k, _ in kinds_values("12 1.5 .5 1e3"))
 
 
@@ -55,7 +62,12 @@ def test_every_token_carries_line_column_and_offset():
     tokens = tokenize("SELECT a,\n\t  `b` FROM s;")
     by_value = {t.value: t for t in tokens}
     assert (by_value["SELECT"].line, by_value["SELECT"].column, by_value["SELECT"].offset) == (1, 1, 0)
-    assert (by_value["b"].line, by_value["b"].column, by_value["b"].offset, by_value["b"].end) == (2, 4, 13, 16)
+    assert (by_value["b"].line, by_value["b"].column, by_value["b"].offset, by_value["b"].end) == (
+        2,
+        4,
+        13,
+        16,
+    )
     assert (by_value["FROM"].line, by_value["FROM"].column) == (2, 8)
     end = tokens[-1]
     assert end.kind is TokenKind.END and end.offset == len("SELECT a,\n\t  `b` FROM s;")
