@@ -66,7 +66,7 @@ STATEMENTS = (
     "RUN",
 )
 # ksqlDB statements Weir does not parse yet: named, so the error says so.
-UNSUPPORTED = ("PRINT", "ALTER", "ASSERT", "PAUSE", "RESUME", "SOURCE")
+UNSUPPORTED = ("PRINT", "ALTER", "ASSERT", "PAUSE", "RESUME")
 
 PRIMITIVE_TYPES = {
     "BOOLEAN": "BOOLEAN",

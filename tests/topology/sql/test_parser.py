@@ -427,3 +427,24 @@ def test_parse_statement_wants_exactly_one():
     with pytest.raises(SqlError):
         parse_statement("  -- nothing\n")
     assert parse("") == []
+
+
+def test_left_as_a_function_is_not_a_join_and_grace_is_not_an_alias():
+    query = one("SELECT LEFT(name, 2) AS initials FROM s LEFT JOIN t ON s.id = t.id EMIT CHANGES")
+    assert query.items[0].expression.text == "LEFT(name, 2)" and query.joins[0].type is JoinType.LEFT
+    with pytest.raises(SqlError) as caught:
+        parse("SELECT * FROM a JOIN b GRACE PERIOD 1 HOUR ON a.k = b.k")
+    assert "GRACE PERIOD of a join comes after its WITHIN window" in caught.value.message
+
+
+def test_an_implicit_alias_follows_only_a_complete_operand():
+    query = one("SELECT a total, a + b, x IS NULL, CASE WHEN a THEN 1 END c, COUNT(*) n FROM s EMIT CHANGES")
+    assert [i.alias.value if i.alias else None for i in query.items] == ["TOTAL", None, None, "C", "N"]
+
+
+def test_comments_inside_a_statement_are_ignored_and_positions_stay_true():
+    query = one("SELECT a, -- first\n  /* second */ b\nFROM s")
+    assert [(i.expression.text, i.expression.span.line, i.expression.span.column) for i in query.items] == [
+        ("a", 1, 8),
+        ("b", 2, 16),
+    ]
