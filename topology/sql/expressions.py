@@ -158,6 +158,8 @@ def build_expression(tokens: list[Token], source: str, what: str) -> Expression:
         token = _token_at(check_starts, error.position)
         where = "after" if error.position >= len(check) else "at"
         raise _error(f"cannot read {what}: {_detail(error)}, {where} {token.describe()}", token) from None
+    except Exception:  # sqlglot is third-party: whatever it raises, the user gets a located error
+        raise _error(f"cannot read {what}", first) from None
     alias = _stray_alias(tree)
     if alias is not None:
         token = _token_at(check_starts, _alias_position(alias, check))

@@ -575,3 +575,26 @@ def test_random_token_soup_gives_statements_or_a_sql_error(words):
 )
 def test_token_soup_inside_a_statement_gives_statements_or_a_sql_error(words, template):
     only_sql_errors(template.format(" ".join(words)), {"v": "a", "w": "1"})
+
+
+@pytest.mark.parametrize(
+    ("text", "variables", "code", "message"),
+    [
+        (
+            "CREATE STREAM s (a " + "ARRAY<" * 40 + "INT" + ">" * 40 + ")",
+            None,
+            "sql.limit",
+            "nests deeper than 32",
+        ),
+        ("DEFINE a = '" + "x" * 10_001 + "'", None, "sql.limit", "the value of a is too long"),
+        ("SHOW STREAMS", {"a": "x" * 10_001}, "sql.limit", "the value of a is too long"),
+        ("SELECT ${a} FROM s", {"a": "${b}", "b": "1"}, "sql.variable", "refers to another variable"),
+        ("SELECT a FROM s ON a = b", None, "sql.syntax", "unexpected 'ON': the clauses of a query go"),
+        ("SELECT a FROM s WHERE a AS b", None, "sql.syntax", "unexpected 'AS'"),
+    ],
+)
+def test_limits_and_rarer_errors(text, variables, code, message):
+    with pytest.raises(SqlError) as caught:
+        parse(text, variables)
+    assert caught.value.code == code and message in caught.value.message
+    assert repr(caught.value).startswith("SqlError(") and "line 1, column " in repr(caught.value)

@@ -448,3 +448,10 @@ def test_comments_inside_a_statement_are_ignored_and_positions_stay_true():
         ("a", 1, 8),
         ("b", 2, 16),
     ]
+
+
+def test_the_compiler_form_of_struct_access_and_quoted_names_evaluates_as_ksqldb_means():
+    query = one("SELECT address->city, `Mixed`, UCASE(name) FROM s EMIT CHANGES")
+    city, mixed, upper = (compile_clause(i.expression) for i in query.items)
+    record = {"ADDRESS": {"CITY": "Paris"}, "Mixed": 1, "NAME": "ada"}
+    assert (city(record), mixed(record), upper(record)) == ("Paris", 1, "ADA")
