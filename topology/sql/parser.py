@@ -172,11 +172,11 @@ class _Parser(QueryParser):
         if handler is None:
             if token.is_word(*UNSUPPORTED):
                 raise self.error(f"{token.value} statements are not supported yet", code="sql.unsupported")
-            hint = did_you_mean(token.value, STATEMENTS) if token.kind is TokenKind.WORD else ""
-            raise self.error(
-                f"unknown statement {token.describe()}{hint}; a statement starts with "
-                + ", ".join(STATEMENTS)
-            )
+            starts = "a statement starts with " + ", ".join(STATEMENTS)
+            if token.kind is not TokenKind.WORD:
+                raise self.error(f"expected a statement, got {token.describe()}; {starts}")
+            hint = did_you_mean(token.value, STATEMENTS)
+            raise self.error(f"unknown statement {token.describe()}{hint}; {starts}")
         statement = handler()
         if not self.at_end():
             raise self.error(

@@ -83,6 +83,8 @@ class Token:
             return "the end of the statement" if self.text == ";" else "the end of the input"
         shown = self.text if len(self.text) <= 40 else self.text[:37] + "..."
         where = f" (from ${{{self.variable}}})" if self.variable else ""
+        if self.kind is TokenKind.STRING:
+            return f"the string {shown}{where}"
         return f"'{shown}'{where}"
 
 

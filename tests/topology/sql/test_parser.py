@@ -455,3 +455,53 @@ def test_the_compiler_form_of_struct_access_and_quoted_names_evaluates_as_ksqldb
     city, mixed, upper = (compile_clause(i.expression) for i in query.items)
     record = {"ADDRESS": {"CITY": "Paris"}, "Mixed": 1, "NAME": "ada"}
     assert (city(record), mixed(record), upper(record)) == ("Paris", 1, "ADA")
+
+
+CALL_CENTRE = """
+SET 'auto.offset.reset' = 'earliest';
+DEFINE topic = 'calls';
+
+-- every call, as it happens
+CREATE STREAM calls (name VARCHAR KEY, reason VARCHAR, duration_seconds INT, at VARCHAR)
+  WITH (kafka_topic='${topic}', value_format='json', partitions=1,
+        timestamp='at', timestamp_format='yyyy-MM-dd HH:mm:ss');
+
+/* one row per caller */
+CREATE TABLE support_view AS
+  SELECT name AS name,
+         COUNT_DISTINCT(reason) AS distinct_reasons,
+         LATEST_BY_OFFSET(reason) AS last_reason,
+         SUM(duration_seconds) / 60 AS minutes_engaged
+  FROM calls
+  GROUP BY name
+  EMIT CHANGES;
+
+CREATE TABLE calls_per_hour AS
+  SELECT reason, COUNT(*) AS n
+  FROM calls WINDOW TUMBLING (SIZE 1 HOUR, GRACE PERIOD 5 MINUTES)
+  GROUP BY reason
+  HAVING COUNT(*) >= 2
+  EMIT FINAL;
+
+INSERT INTO calls (name, reason, duration_seconds, at) VALUES ('derek', 'refund', 120, '2026-01-01 10:00:00');
+SELECT * FROM support_view WHERE name = 'derek';
+"""
+
+
+def test_a_call_centre_script_with_set_define_windows_and_a_pull_query():
+    set_, define, calls, view, per_hour, insert, pull = parse(CALL_CENTRE)
+    assert isinstance(set_, SetProperty) and isinstance(define, Define)
+    assert property_value(calls.properties, "KAFKA_TOPIC") == "calls"
+    assert property_value(calls.properties, "TIMESTAMP_FORMAT") == "yyyy-MM-dd HH:mm:ss"
+    assert calls.columns[0].key and (calls.span.line, calls.span.column) == (6, 1)
+    assert [i.alias.value for i in view.query.items] == [
+        "NAME",
+        "DISTINCT_REASONS",
+        "LAST_REASON",
+        "MINUTES_ENGAGED",
+    ]
+    assert view.query.items[3].expression.text == "SUM(duration_seconds) / 60"
+    assert per_hour.query.window.grace.milliseconds == 300_000 and per_hour.query.emit is Emit.FINAL
+    assert per_hour.query.having.text == "COUNT(*) >= 2"
+    assert isinstance(insert, InsertValues) and len(insert.values) == 4
+    assert isinstance(pull, Select) and pull.emit is None
