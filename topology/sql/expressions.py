@@ -6,7 +6,9 @@ PARTITION BY item, a VALUES item) here as a run of tokens. It becomes text that
 compiler's input):
 
 - a name is double-quoted as ksqlDB resolves it: unquoted upper-cased, quoted kept, so a
-  column called ``value`` or ``timestamp`` is never read as a keyword;
+  column called ``value`` or ``timestamp`` is never read as a keyword; the pseudo-columns
+  (``ROWTIME``, ``ROWKEY``, ..., ``WINDOWSTART``, ``WINDOWEND``) stay bare, as the compiler
+  reads them;
 - ``a->b`` (struct field) becomes ``a.b``, the compiler's field path;
 - ``x => e`` (a ksqlDB lambda) becomes ``x -> e``, sqlglot's lambda.
 
@@ -29,7 +31,12 @@ from typing import Any
 
 from sqlglot import exp
 
-from topology.compiler.expressions import CompiledExpression, ExpressionError, compile_expression
+from topology.compiler.expressions import (
+    PSEUDO_COLUMNS,
+    CompiledExpression,
+    ExpressionError,
+    compile_expression,
+)
 from topology.compiler.expressions import parse as parse_expression
 from topology.sql.ast import Expression, Span
 from topology.sql.errors import SqlError
@@ -59,6 +66,8 @@ EXPRESSION_KEYWORDS = frozenset(
         "FROM",
     )
 )
+# Record metadata, read by the compiler only when written bare (a quoted name is a field).
+_PSEUDO = frozenset(PSEUDO_COLUMNS) | frozenset(("WINDOWSTART", "WINDOWEND"))
 _CASTS = frozenset(("CAST", "TRY_CAST"))
 _CONSTRUCTORS = frozenset(("ARRAY", "MAP", "STRUCT"))
 # The prefix that makes a call unknown to sqlglot (syntax check only; never in ``sql``).
@@ -98,6 +107,8 @@ def _render(tokens: list[Token]) -> tuple[list[str], list[str]]:
                 else:
                     checked = _CHECK_PREFIX + word
             elif word in _CONSTRUCTORS and following is not None and following.is_symbol("["):
+                rendered = checked = word
+            elif word in _PSEUDO:
                 rendered = checked = word
             else:
                 rendered = checked = _quote(word)

@@ -505,3 +505,11 @@ def test_a_call_centre_script_with_set_define_windows_and_a_pull_query():
     assert per_hour.query.having.text == "COUNT(*) >= 2"
     assert isinstance(insert, InsertValues) and len(insert.values) == 4
     assert isinstance(pull, Select) and pull.emit is None
+
+
+def test_pseudo_columns_stay_pseudo_columns_for_the_compiler():
+    query = one("SELECT ROWTIME, `ROWTIME`, WINDOWSTART FROM s WHERE ROWTIME > 1000")
+    assert [i.expression.sql for i in query.items] == ["ROWTIME", '"ROWTIME"', "WINDOWSTART"]
+    where = compile_clause(query.where)
+    assert where({"ROWTIME": 0}, None, 5000, 0, 0) is True
+    assert where({"ROWTIME": 5000}, None, 0, 0, 0) is False
