@@ -146,6 +146,10 @@ def parse_aggregation(sql: str, *, fields: dict[str, str] | None = None) -> tupl
     return function, canonical(argument)
 
 
+# Aggregates sqlglot has no node for: it parses them as anonymous functions.
+_NAMED_AGGREGATES = ("COUNT_DISTINCT", "LATEST", "EARLIEST", "LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET")
+
+
 def _aggregation_parts(tree: exp.Expr) -> tuple[str, exp.Expr | None]:
     position = _pos(tree)
     if isinstance(tree, exp.Count):
@@ -167,7 +171,7 @@ def _aggregation_parts(tree: exp.Expr) -> tuple[str, exp.Expr | None]:
             if tree.expressions or tree.this is None or isinstance(tree.this, exp.Star | exp.Distinct):
                 raise ExpressionError(f"{name} takes one expression", position, "expression.aggregate")
             return name, tree.this
-    if isinstance(tree, exp.Anonymous) and str(tree.this).upper() in ("COUNT_DISTINCT", "LATEST", "EARLIEST"):
+    if isinstance(tree, exp.Anonymous) and str(tree.this).upper() in _NAMED_AGGREGATES:
         name = str(tree.this).upper()
         if len(tree.expressions) != 1 or isinstance(tree.expressions[0], exp.Star):
             raise ExpressionError(f"{name} takes one expression", position, "expression.aggregate")
