@@ -103,8 +103,9 @@ KeyExpressions = Annotated[
     WithJsonSchema(
         {
             "anyOf": [
-                _EXPRESSION_SCHEMA,
+                {**_EXPRESSION_SCHEMA, "title": "one expression"},
                 {
+                    "title": "several (composite key)",
                     "type": "array",
                     "items": _EXPRESSION_SCHEMA,
                     "minItems": 1,
