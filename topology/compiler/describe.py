@@ -50,7 +50,10 @@ def _detail(op: Operator) -> str:
     if isinstance(op, Repartition):
         return f"topic: {op.name} (repartition" + (f", {op.partitions} partitions)" if op.partitions else ")")
     if isinstance(op, Aggregate):
-        calls = ", ".join(f"{a.name} = {a.function}({a.argument or '*'})" for a in op.aggregations)
+        calls = ", ".join(
+            f"{a.name} = {a.function}({a.argument or '*'}{'' if a.ignore_nulls else ', FALSE'})"
+            for a in op.aggregations
+        )
         window = ""
         if op.window is not None:
             w = op.window

@@ -122,12 +122,17 @@ class Window:
 class Aggregation:
     """One output column of an aggregate: ``name = FUNCTION(argument)``.
 
-    ``argument`` is canonical SQL, or None for ``COUNT(*)``.
+    ``argument`` is canonical SQL, or None for ``COUNT(*)``. ``ignore_nulls`` is False only
+    for ``LATEST_BY_OFFSET(x, FALSE)`` / ``EARLIEST_BY_OFFSET(x, FALSE)``: a null value counts
+    as the latest (earliest) one.
     """
 
     name: str
     function: AggregateFunction
     argument: str | None = None
+    ignore_nulls: bool = True
+
+    OMITTED_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("ignore_nulls",)
 
 
 @dataclass(frozen=True)

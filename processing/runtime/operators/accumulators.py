@@ -48,7 +48,7 @@ def _initial(function: str) -> Any:
     return None
 
 
-def _updater(function: str, index: int, counts_rows: bool) -> Updater:
+def _updater(function: str, index: int, counts_rows: bool, ignore_nulls: bool = True) -> Updater:
     i = index
     if function == "COUNT":
         if counts_rows:
@@ -123,6 +123,21 @@ def _updater(function: str, index: int, counts_rows: bool) -> Updater:
                 accs[i] = [x, ts]
 
         return earliest
+    if function in OFFSET_ORDERED and not ignore_nulls:
+        # LATEST_BY_OFFSET(x, FALSE): a null is a value like any other ([None, offset] is a
+        # set accumulator, so EARLIEST keeps a first null).
+        if function == "LATEST_BY_OFFSET":
+
+            def latest_by_offset_with_nulls(accs: list, x: Any, offset: int) -> None:
+                accs[i] = [x, offset]
+
+            return latest_by_offset_with_nulls
+
+        def earliest_by_offset_with_nulls(accs: list, x: Any, offset: int) -> None:
+            if accs[i] is None:
+                accs[i] = [x, offset]
+
+        return earliest_by_offset_with_nulls
     if function == "LATEST_BY_OFFSET":
 
         def latest_by_offset(accs: list, x: Any, offset: int) -> None:
@@ -191,7 +206,8 @@ class Aggregations:
             for a in op.aggregations
         )
         self.updaters = tuple(
-            _updater(a.function, n + 1, a.argument in (None, "*")) for n, a in enumerate(op.aggregations)
+            _updater(a.function, n + 1, a.argument in (None, "*"), a.ignore_nulls)
+            for n, a in enumerate(op.aggregations)
         )
         self.finishers = tuple(_finisher(f) for f in self.functions)
         self.count_only = self.functions == ("COUNT",) and self.arguments == (None,)

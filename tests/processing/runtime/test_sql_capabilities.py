@@ -270,3 +270,28 @@ def test_by_offset_after_a_group_by_follows_the_repartition_topic_order():
     for n, (status, ts) in enumerate([("a", 50), ("b", 10), ("c", 30)]):
         driver.pipe_input("events", f"e{n}", {"user": "u", "status": status}, timestamp=ts, partition=n % 2)
     assert driver.read_output("latest")[-1][:2] == ("u", {"last": "c"})
+
+
+def test_ignore_nulls_false_lets_a_null_be_the_latest_or_the_earliest_value():
+    document = doc(
+        [
+            source("events", "events"),
+            node(
+                "agg",
+                "aggregate",
+                aggregations={
+                    "last": "LATEST_BY_OFFSET(status, FALSE)",
+                    "first": "EARLIEST_BY_OFFSET(status, FALSE)",
+                    "last_set": "LATEST_BY_OFFSET(status)",
+                },
+            ),
+            sink("out", "latest"),
+        ],
+        [("events", "agg"), ("agg", "out")],
+    )
+    driver = TopologyTestDriver(compiled(document))
+    driver.pipe_input("events", "k", {"status": None}, timestamp=1)
+    driver.pipe_input("events", "k", {"status": "a"}, timestamp=2)
+    assert driver.read_output("latest")[-1][1] == {"last": "a", "first": None, "last_set": "a"}
+    driver.pipe_input("events", "k", {}, timestamp=3)
+    assert driver.read_output("latest")[-1][1] == {"last": None, "first": None, "last_set": "a"}

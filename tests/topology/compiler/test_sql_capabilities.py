@@ -232,9 +232,27 @@ def test_by_offset_aggregates_lower_next_to_the_event_time_ones():
     assert plan_from_json(plan_to_json(plan)) == plan
 
 
-def test_the_ignore_nulls_argument_is_refused_at_its_aggregation():
-    found = issues(grouped("user", {"last": "LATEST_BY_OFFSET(page, FALSE)"}))
-    assert found == [("expression.aggregate", "agg", "config.aggregations.last")]
+def test_ignore_nulls_false_is_kept_in_the_plan_and_true_is_the_default():
+    plan = compiled(grouped("user", {"last": "LATEST_BY_OFFSET(page, FALSE)"}))
+    (aggregation,) = plan.operator("agg").aggregations
+    assert (aggregation.function, aggregation.argument, aggregation.ignore_nulls) == (
+        "LATEST_BY_OFFSET",
+        "page",
+        False,
+    )
+    assert "last = LATEST_BY_OFFSET(page, FALSE)" in describe(plan)
+    assert plan_from_json(plan_to_json(plan)) == plan
+    default = compiled(grouped("user", {"last": "LATEST_BY_OFFSET(page)"})).hash
+    assert compiled(grouped("user", {"last": "LATEST_BY_OFFSET(page, TRUE)"})).hash == default != plan.hash
+
+
+@pytest.mark.parametrize(
+    "call", ["LATEST_BY_OFFSET(page, 3)", "EARLIEST_BY_OFFSET(page, 3, FALSE)", "LATEST(page, FALSE)"]
+)
+def test_other_second_arguments_are_refused_at_their_aggregation(call):
+    assert issues(grouped("user", {"last": call})) == [
+        ("expression.aggregate", "agg", "config.aggregations.last")
+    ]
 
 
 def test_a_sliding_window_refuses_offset_order_at_the_aggregation():
