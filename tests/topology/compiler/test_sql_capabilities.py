@@ -10,6 +10,7 @@ import pytest
 
 from tests.topology.compiler.documents import PAGE_VIEWS, doc, node, orders_join_customers, sink, source, view
 from topology.compiler import compile_document
+from topology.compiler.compat import compare_plans
 from topology.compiler.describe import describe
 from topology.compiler.plan import Aggregate, Join, SelectKey, plan_from_json, plan_to_json
 
@@ -266,3 +267,19 @@ def test_a_sliding_window_refuses_offset_order_at_the_aggregation():
 
 def test_a_session_window_takes_offset_order():
     compiled(grouped("user", {"last": "LATEST_BY_OFFSET(page)"}, window={"type": "session", "gap": "1m"}))
+
+
+# --- upgrades -------------------------------------------------------------------------------------
+
+
+def test_changing_a_key_or_a_join_window_to_the_new_forms_is_a_reprocess_with_reasons():
+    rekeyed_by_two = compare_plans(compiled(grouped("page")), compiled(grouped(["page", "region"])))
+    assert rekeyed_by_two.verdict == "reprocess"
+    assert any("agg-store" in reason for reason in rekeyed_by_two.reasons)
+    narrowed = compare_plans(
+        compiled(stream_join(size="1h", grace="5m")),
+        compiled(stream_join(before="10m", after="1h", grace="5m")),
+    )
+    assert narrowed.verdict == "reprocess"
+    assert any("retention (7500000 → 4500000 ms)" in reason for reason in narrowed.reasons)
+    assert compare_plans(compiled(grouped("page")), compiled(grouped(["page"]))).verdict == "compatible"
