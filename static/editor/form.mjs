@@ -278,9 +278,10 @@ function renderField(rawSchema, defs, path, key, get, set, isRoot = false, requi
   if (type === "array") {
     const itemSchema = resolve(schema.items ?? { type: "string" }, defs);
     const itemType = typeOf(itemSchema);
-    if (["string", "number", "integer"].includes(itemType) && !variantsOf(itemSchema, defs)) {
-      // Short lists of scalars (topics, fields) read best as one comma-separated input.
-      const input = el("input", { id, type: "text", class: isExpression(itemSchema, key) ? "expr" : "", "aria-label": label ?? key });
+    // Short lists of scalars (topics, fields) read best as one comma-separated input; not
+    // lists of expressions (a composite key's), whose items hold commas of their own.
+    if (["string", "number", "integer"].includes(itemType) && !variantsOf(itemSchema, defs) && !isExpression(itemSchema, key)) {
+      const input = el("input", { id, type: "text", "aria-label": label ?? key });
       input.value = (get() ?? []).join(", ");
       const parse = () =>
         input.value

@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, PlainValidator, WithJsonSchema
 
 from topology.compiler.naming import ID_PATTERN
 
@@ -34,6 +34,7 @@ FIELD_NAME_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}$"
 FIELD_PATH_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]{0,127}(\.[A-Za-z_][A-Za-z0-9_]{0,127}){0,15}$"
 MAX_EXPRESSION = 4_000
 MAX_DURATION_MS = 365 * 24 * 3600 * 1000
+MAX_KEY_EXPRESSIONS = 16
 
 _DURATION = re.compile(r"^\s*(\d{1,12})\s*(ms|s|m|h|d)?\s*$")
 _UNIT_MS = {"ms": 1, None: 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
@@ -76,6 +77,45 @@ Format = Literal["json", "string", "long", "double", "bytes"]
 Topic = Annotated[str, Field(pattern=TOPIC_PATTERN)]
 Partitions = Annotated[int, Field(ge=1, le=10_000)]
 FieldType = Literal["string", "integer", "double", "number", "boolean", "object", "array", "any"]
+# One expression keeps the key's shape; a list of several makes a composite key, the object
+# {name: value} (ksqlDB's multi-column GROUP BY / PARTITION BY; see docs/semantics.md).
+
+
+def parse_key_expressions(value: Any) -> str | list[str]:
+    """An expression, or a list of 1 to MAX_KEY_EXPRESSIONS of them; one message either way
+    (a plain union would report a failure per branch)."""
+    items = value if isinstance(value, list) else [value]
+    if not isinstance(value, str | list) or not 1 <= len(items) <= MAX_KEY_EXPRESSIONS:
+        raise ValueError(f"a key is an expression or a list of 1 to {MAX_KEY_EXPRESSIONS} expressions")
+    for index, item in enumerate(items):
+        where = f"key expression {index + 1}" if isinstance(value, list) else "the key expression"
+        if not isinstance(item, str) or not item:
+            raise ValueError(f"{where} must be a non-empty SQL expression")
+        if len(item) > MAX_EXPRESSION:
+            raise ValueError(f"{where} is longer than {MAX_EXPRESSION} characters")
+    return value
+
+
+_EXPRESSION_SCHEMA = {"type": "string", "minLength": 1, "maxLength": MAX_EXPRESSION, "format": "sql"}
+KeyExpressions = Annotated[
+    str | list[str],
+    PlainValidator(parse_key_expressions),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {**_EXPRESSION_SCHEMA, "title": "one expression"},
+                {
+                    "title": "several (composite key)",
+                    "type": "array",
+                    "items": _EXPRESSION_SCHEMA,
+                    "minItems": 1,
+                    "maxItems": MAX_KEY_EXPRESSIONS,
+                    "description": "several expressions: a composite key {name: value}",
+                },
+            ]
+        }
+    ),
+]
 DeclaredFields = dict[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], FieldType]
 FIELDS_DESCRIPTION = (
     "Optional value schema (field → type). When given, expressions downstream are checked "
@@ -121,7 +161,17 @@ WindowConfig = Annotated[Tumbling | Hopping | Sliding | Session, Field(discrimin
 
 
 class JoinWindow(Config):
-    size: Duration = Field(description="Records join when their timestamps differ by at most this.")
+    size: Duration | None = Field(
+        default=None,
+        description="Records join when their timestamps differ by at most this (before = after = size).",
+    )
+    before: Duration | None = Field(
+        default=None,
+        description="Instead of size, with after: a left record at t joins right records from t - before …",
+    )
+    after: Duration | None = Field(
+        default=None, description="… to t + after (ksqlDB's WITHIN (before, after))."
+    )
     grace: Duration = Field(default=0, description="How late a record may arrive and still join.")
 
 
@@ -185,7 +235,9 @@ class FlatMapConfig(Config):
 
 
 class SelectKeyConfig(Config):
-    key: Expression = Field(description="The new record key.")
+    key: KeyExpressions = Field(
+        description="The new record key; a list of expressions makes a composite key {name: value}."
+    )
     partitions: Partitions | None = Field(default=None, description="Partitions of the repartition topic.")
 
 
@@ -207,13 +259,16 @@ class MergeConfig(Config):
 
 
 class AggregateConfig(Config):
-    group_by: Expression | None = Field(
-        default=None, description="Group key expression; null groups by the record key (no repartition)."
+    group_by: KeyExpressions | None = Field(
+        default=None,
+        description="Group key expression, or a list of them for a composite key {name: value}; "
+        "null groups by the record key (no repartition).",
     )
     aggregations: dict[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], Expression] = Field(
         min_length=1,
         max_length=100,
-        description="Output field → COUNT(*), SUM(x), AVG(x), MIN, MAX, COUNT_DISTINCT, LATEST, EARLIEST.",
+        description="Output field → COUNT(*), SUM(x), AVG(x), MIN, MAX, COUNT_DISTINCT, LATEST, EARLIEST "
+        "(by event time), LATEST_BY_OFFSET, EARLIEST_BY_OFFSET (by arrival order).",
     )
     window: WindowConfig | None = Field(
         default=None, description="Event-time window; null aggregates forever."

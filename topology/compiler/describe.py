@@ -44,11 +44,16 @@ def _detail(op: Operator) -> str:
     if isinstance(op, FlatMap):
         return f"explode: {op.field} as {op.as_name}"
     if isinstance(op, SelectKey):
+        if op.keys:
+            return "key: {" + ", ".join(f"{f.name}: {f.expression}" for f in op.keys) + "}"
         return f"key: {op.key}"
     if isinstance(op, Repartition):
         return f"topic: {op.name} (repartition" + (f", {op.partitions} partitions)" if op.partitions else ")")
     if isinstance(op, Aggregate):
-        calls = ", ".join(f"{a.name} = {a.function}({a.argument or '*'})" for a in op.aggregations)
+        calls = ", ".join(
+            f"{a.name} = {a.function}({a.argument or '*'}{'' if a.ignore_nulls else ', FALSE'})"
+            for a in op.aggregations
+        )
         window = ""
         if op.window is not None:
             w = op.window
@@ -64,7 +69,13 @@ def _detail(op: Operator) -> str:
         return f"stores: [{op.store}]"
     if isinstance(op, Join):
         stores = ", ".join(s for s in (op.left_store, op.right_store) if s)
-        window = f"; window: {op.window.size_ms}ms, grace {op.window.grace_ms}ms" if op.window else ""
+        window = ""
+        if op.window is not None:
+            w = op.window
+            span = (
+                f"{w.size_ms}ms" if w.before_ms is None else f"before {w.before_ms}ms, after {w.after_ms}ms"
+            )
+            window = f"; window: {span}, grace {w.grace_ms}ms"
         return f"{op.sides.replace('_', '-')} {op.how}; stores: [{stores}]{window}"
     if isinstance(op, Sink):
         return f"topic: {op.topic}" + ("; coalesced per key until the commit" if op.coalesce else "")

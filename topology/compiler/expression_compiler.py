@@ -31,7 +31,18 @@ MAX_FIELD_DEPTH = 16
 MAX_ROUND_DIGITS = 15
 
 PSEUDO_COLUMNS = {"ROWKEY": "any", "ROWTIME": "integer", "ROWPARTITION": "integer", "ROWOFFSET": "integer"}
-AGGREGATE_FUNCTIONS = ("COUNT", "SUM", "MIN", "MAX", "AVG", "COUNT_DISTINCT", "LATEST", "EARLIEST")
+AGGREGATE_FUNCTIONS = (
+    "COUNT",
+    "SUM",
+    "MIN",
+    "MAX",
+    "AVG",
+    "COUNT_DISTINCT",
+    "LATEST",
+    "EARLIEST",
+    "LATEST_BY_OFFSET",
+    "EARLIEST_BY_OFFSET",
+)
 
 # Type names used for compile-time checks; "any" means unknown (field types not declared).
 NUMERIC = frozenset(("integer", "double", "number"))

@@ -133,17 +133,46 @@ def parse_aggregation(sql: str, *, fields: dict[str, str] | None = None) -> tupl
 
     The argument is validated as an expression and returned as canonical SQL.
     """
+    function, argument, _ = parse_aggregation_call(sql, fields=fields)
+    return function, argument
+
+
+def parse_aggregation_call(sql: str, *, fields: dict[str, str] | None = None) -> tuple[str, str | None, bool]:
+    """``parse_aggregation`` and the ``ignoreNulls`` flag of ``LATEST_BY_OFFSET(x, FALSE)`` /
+    ``EARLIEST_BY_OFFSET(x, FALSE)`` (ksqlDB's optional second argument; TRUE by default, and
+    for every other function)."""
     tree = parse(sql)
+    ignore_nulls = True
+    if (
+        isinstance(tree, exp.Anonymous)
+        and str(tree.this).upper() in _OFFSET_AGGREGATES
+        and len(tree.expressions) == 2
+    ):
+        flag = tree.expressions[1]
+        if not isinstance(flag, exp.Boolean):
+            raise ExpressionError(
+                f"the second argument of {str(tree.this).upper()} is ignoreNulls, TRUE or FALSE "
+                "(the latestN / earliestN forms are not available)",
+                _pos(flag),
+                "expression.aggregate",
+            )
+        ignore_nulls = bool(flag.this)
+        tree = exp.Anonymous(this=tree.this, expressions=[tree.expressions[0]])
     function, argument = _aggregation_parts(tree)
     if argument is None:
-        return function, None
+        return function, None, ignore_nulls
     compiler = _Compiler(fields)
     _, type_ = compiler.compile(argument)
     if function in ("SUM", "AVG") and type_ not in NUMERIC and type_ not in ("any", "null"):
         raise ExpressionError(
             f"{function} needs a numeric argument, got {type_}", _pos(argument), "expression.type"
         )
-    return function, canonical(argument)
+    return function, canonical(argument), ignore_nulls
+
+
+# Aggregates sqlglot has no node for: it parses them as anonymous functions.
+_OFFSET_AGGREGATES = ("LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET")
+_NAMED_AGGREGATES = ("COUNT_DISTINCT", "LATEST", "EARLIEST", *_OFFSET_AGGREGATES)
 
 
 def _aggregation_parts(tree: exp.Expr) -> tuple[str, exp.Expr | None]:
@@ -167,7 +196,7 @@ def _aggregation_parts(tree: exp.Expr) -> tuple[str, exp.Expr | None]:
             if tree.expressions or tree.this is None or isinstance(tree.this, exp.Star | exp.Distinct):
                 raise ExpressionError(f"{name} takes one expression", position, "expression.aggregate")
             return name, tree.this
-    if isinstance(tree, exp.Anonymous) and str(tree.this).upper() in ("COUNT_DISTINCT", "LATEST", "EARLIEST"):
+    if isinstance(tree, exp.Anonymous) and str(tree.this).upper() in _NAMED_AGGREGATES:
         name = str(tree.this).upper()
         if len(tree.expressions) != 1 or isinstance(tree.expressions[0], exp.Star):
             raise ExpressionError(f"{name} takes one expression", position, "expression.aggregate")
@@ -317,4 +346,5 @@ __all__ = [
     "compile_expression",
     "parse",
     "parse_aggregation",
+    "parse_aggregation_call",
 ]

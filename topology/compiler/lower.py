@@ -63,6 +63,7 @@ from topology.compiler.plan import (
     operator_stores,
     with_hash,
 )
+from topology.compiler.semantic_passes import composite_key_names
 
 INTERNAL_FORMAT: Literal["json"] = "json"  # repartition topics carry JSON keys and values
 
@@ -130,11 +131,22 @@ class _Builder:
     def expression(self, node_id: str, field: str) -> str:
         return self.graph.expressions[(node_id, field)]
 
+    def key(self, node_id: str, field: str, value: str | list[str]) -> tuple[str, tuple[Field, ...]]:
+        """``(key, keys)`` of a SelectKey: one expression (a list of one included, so it keeps
+        today's plan), or a composite key's named fields."""
+        if isinstance(value, str):
+            return self.expression(node_id, field), ()
+        expressions = [self.expression(node_id, f"{field}[{i}]") for i in range(len(value))]
+        if len(expressions) == 1:
+            return expressions[0], ()
+        names = composite_key_names(expressions)
+        return "", tuple(Field(name=n, expression=e) for n, e in zip(names, expressions, strict=True))
+
     def rekey(
         self,
         node_id: str,
         upstream: tuple[str, ...],
-        key: str,
+        key: tuple[str, tuple[Field, ...]],
         role: str,
         partitions: int | None,
         output: StreamKind,
@@ -143,7 +155,14 @@ class _Builder:
         re-keyed for a join stays a table on the other side)."""
         prefix = f"{node_id}.{role}" if role else node_id
         select = self.add(
-            SelectKey(id=f"{prefix}.select_key", node_id=node_id, inputs=upstream, key=key, output=output)
+            SelectKey(
+                id=f"{prefix}.select_key",
+                node_id=node_id,
+                inputs=upstream,
+                key=key[0],
+                keys=key[1],
+                output=output,
+            )
         )
         name = naming.repartition_name(node_id, role)
         self.add(
@@ -228,10 +247,12 @@ class _Builder:
                 )
             )
         elif isinstance(config, SelectKeyConfig):
-            key = self.expression(node_id, "config.key")
+            key, keys = self.key(node_id, "config.key", config.key)
             kind = self.kind(node_id)
             select = self.add(
-                SelectKey(id=node_id, node_id=node_id, inputs=self.inputs(node_id), key=key, output=kind)
+                SelectKey(
+                    id=node_id, node_id=node_id, inputs=self.inputs(node_id), key=key, keys=keys, output=kind
+                )
             )
             name = naming.repartition_name(node_id)
             self.add(
@@ -348,7 +369,7 @@ class _Builder:
                 self.rekey(
                     node_id,
                     upstream,
-                    self.expression(node_id, "config.group_by"),
+                    self.key(node_id, "config.group_by", config.group_by),
                     "",
                     config.partitions,
                     self.port_kind(node_id),
@@ -358,8 +379,8 @@ class _Builder:
         store = naming.store_name(node_id)
         self.stores.append((store, node_id))
         aggregations = tuple(
-            Aggregation(name=name, function=function, argument=argument)  # type: ignore[arg-type]
-            for name, function, argument in self.graph.aggregations[node_id]
+            Aggregation(name=name, function=function, argument=argument, ignore_nulls=ignore)  # type: ignore[arg-type]
+            for name, function, argument, ignore in self.graph.aggregations[node_id]
         )
         return self.add(
             Aggregate(
@@ -385,7 +406,7 @@ class _Builder:
                 upstream = self.rekey(
                     node_id,
                     (upstream,),
-                    self.expression(node_id, f"config.{side}_key"),
+                    (self.expression(node_id, f"config.{side}_key"), ()),
                     side,
                     config.partitions,
                     kinds[side],
@@ -403,7 +424,7 @@ class _Builder:
             self.stores.append((right_store, node_id))
         window = None
         if config.window is not None and sides == "stream_stream":
-            window = Window(type="sliding", size_ms=config.window.size, grace_ms=config.window.grace)
+            window = _join_window(config)
         select = tuple(
             Field(name=name, expression=self.expression(node_id, f"config.select.{name}"))
             for name in config.select
@@ -479,6 +500,19 @@ def _window(config: AggregateConfig) -> Window | None:
     if window.type == "sliding":
         return Window(type="sliding", size_ms=window.difference, grace_ms=window.grace)
     return Window(type="session", gap_ms=window.gap, grace_ms=window.grace)
+
+
+def _join_window(config: JoinConfig) -> Window:
+    """Equal bounds are the symmetric window: ``WITHIN (5 s, 5 s)`` and ``WITHIN 5 s`` are one
+    meaning, so they are one plan (and one hash)."""
+    window = config.window
+    assert window is not None
+    if window.size is not None:
+        return Window(type="sliding", size_ms=window.size, grace_ms=window.grace)
+    before, after = window.before or 0, window.after or 0
+    if before == after:
+        return Window(type="sliding", size_ms=before, grace_ms=window.grace)
+    return Window(type="sliding", before_ms=before, after_ms=after, grace_ms=window.grace)
 
 
 def lower(graph: TopologyGraph) -> Plan:

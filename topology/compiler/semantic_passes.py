@@ -18,7 +18,7 @@ from topology.compiler.catalog import (
     TableSourceConfig,
     join_sides,
 )
-from topology.compiler.expressions import ExpressionError, compile_expression, parse, parse_aggregation
+from topology.compiler.expressions import ExpressionError, compile_expression, parse, parse_aggregation_call
 from topology.compiler.graph import TopologyGraph
 
 _SOURCE_TYPES = ("source", "table_source")
@@ -106,7 +106,7 @@ def check_expressions(graph: TopologyGraph) -> None:
             declared: Schema = dict(config.fields) if config.fields is not None else None
             _expression(graph, node_id, "config.timestamp", config.timestamp, schema=declared)
         elif isinstance(config, SelectKeyConfig):
-            _expression(graph, node_id, "config.key", config.key, schema=schema)
+            _key_expressions(graph, node_id, "config.key", config.key, schema)
         elif isinstance(config, MapConfig):
             for name, sql in config.fields.items():
                 compiled = _compiled(graph, node_id, f"config.fields.{name}", sql, schema=schema)
@@ -121,18 +121,18 @@ def check_expressions(graph: TopologyGraph) -> None:
             if all(conditions):
                 _branch_predicates(graph, node_id, config, conditions)  # type: ignore[arg-type]
         elif isinstance(config, AggregateConfig):
-            _expression(graph, node_id, "config.group_by", config.group_by, schema=schema)
+            _key_expressions(graph, node_id, "config.group_by", config.group_by, schema)
             parsed = []
             for name, sql in config.aggregations.items():
                 field = f"config.aggregations.{name}"
                 try:
-                    function, argument = parse_aggregation(sql, fields=schema)
+                    function, argument, ignore_nulls = parse_aggregation_call(sql, fields=schema)
                 except ExpressionError as error:
                     graph.add(
                         error.code, error.message, node_id=node_id, field=field, position=error.position
                     )
                     continue
-                parsed.append((name, function, argument))
+                parsed.append((name, function, argument, ignore_nulls))
             graph.aggregations[node_id] = parsed
         elif isinstance(config, JoinConfig):
             sides = {edge.target_port: schemas.get(edge.edge.source) for edge in graph.inputs(node_id)}
@@ -145,6 +145,56 @@ def check_expressions(graph: TopologyGraph) -> None:
             _expression(graph, node_id, "config.where", config.where, boolean=True, schema=schema)
         if node_id in graph.types:
             schemas[node_id] = _output_schema(graph, node_id, schema, computed)
+
+
+def composite_key_names(expressions: list[str]) -> list[str]:
+    """The field names of a composite key, as ksqlDB names the key columns of a multi-column
+    GROUP BY / PARTITION BY: a plain field reference keeps its name, any other expression is
+    ``KSQL_COL_<n>`` (n counting from 0 over those, skipping names already taken)."""
+    plain = [_plain_field(sql) for sql in expressions]
+    taken = {name for name in plain if name is not None}
+    names: list[str] = []
+    counter = 0
+    for name in plain:
+        if name is None:
+            while f"KSQL_COL_{counter}" in taken:
+                counter += 1
+            name = f"KSQL_COL_{counter}"
+            taken.add(name)
+            counter += 1
+        names.append(name)
+    return names
+
+
+def _plain_field(sql: str) -> str | None:
+    tree = parse(sql)
+    if isinstance(tree, exp.Column) and not tree.table and isinstance(tree.this, exp.Identifier):
+        return tree.this.name
+    return None
+
+
+def _key_expressions(
+    graph: TopologyGraph, node_id: str, field: str, value: str | list[str] | None, schema: Schema
+) -> None:
+    """A key expression, or each of a list of them (``field[i]``); a composite key's names
+    must differ (``GROUP BY a, a`` would give the object one field)."""
+    if value is None or isinstance(value, str):
+        _expression(graph, node_id, field, value, schema=schema)
+        return
+    compiled = [
+        _expression(graph, node_id, f"{field}[{i}]", sql, schema=schema) for i, sql in enumerate(value)
+    ]
+    if len(compiled) < 2 or None in compiled:
+        return
+    names = composite_key_names(compiled)  # type: ignore[arg-type]
+    for index, name in enumerate(names):
+        if name in names[:index]:
+            graph.add(
+                "key.duplicate_name",
+                f"key field {name!r} appears twice in the composite key; each key expression must differ",
+                node_id=node_id,
+                field=f"{field}[{index}]",
+            )
 
 
 def _join_schema(left: Schema, right: Schema) -> Schema:
@@ -216,6 +266,16 @@ def check_windows(graph: TopologyGraph) -> None:
                         node_id=node_id,
                         field=f"config.window.{name}",
                     )
+            if window.type == "sliding":
+                for name, function, _, _ in graph.aggregations.get(node_id, ()):
+                    if function in ("LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET"):
+                        graph.add(
+                            "window.offset_order",
+                            f"{function} is not available in a sliding window (its windows are "
+                            "recomputed in event-time order); use a tumbling, hopping or session window",
+                            node_id=node_id,
+                            field=f"config.aggregations.{name}",
+                        )
             if window.type == "hopping" and window.advance > window.size:
                 graph.add(
                     "window.invalid",
@@ -235,13 +295,8 @@ def check_windows(graph: TopologyGraph) -> None:
                         node_id=node_id,
                         field="config.window",
                     )
-                elif config.window.size <= 0:
-                    graph.add(
-                        "window.invalid",
-                        "join window size must be greater than zero",
-                        node_id=node_id,
-                        field="config.window.size",
-                    )
+                else:
+                    _check_join_window(graph, node_id, config)
             elif config.window is not None:
                 graph.add(
                     "window.not_allowed",
@@ -249,6 +304,52 @@ def check_windows(graph: TopologyGraph) -> None:
                     node_id=node_id,
                     field="config.window",
                 )
+
+
+def _check_join_window(graph: TopologyGraph, node_id: str, config: JoinConfig) -> None:
+    """``size`` alone (before = after = size), or ``before`` and ``after`` together; a window
+    must span some time: before + after > 0, as a symmetric size must be > 0 (Kafka Streams
+    only refuses a negative span; Weir's durations are never negative)."""
+    window = config.window
+    assert window is not None
+    bounds = (window.before, window.after)
+    if window.size is not None:
+        if bounds != (None, None):
+            graph.add(
+                "window.invalid",
+                "a join window takes either size, or before and after, not both",
+                node_id=node_id,
+                field="config.window.before" if window.before is not None else "config.window.after",
+            )
+        elif window.size <= 0:
+            graph.add(
+                "window.invalid",
+                "join window size must be greater than zero",
+                node_id=node_id,
+                field="config.window.size",
+            )
+        return
+    if None in bounds:
+        missing = "size" if bounds == (None, None) else "after" if window.after is None else "before"
+        hint = {
+            "size": "",
+            "before": " (after is given, before is not)",
+            "after": " (before is given, after is not)",
+        }
+        graph.add(
+            "window.invalid",
+            "a join window needs a size, or both before and after" + hint[missing],
+            node_id=node_id,
+            field=f"config.window.{missing}",
+        )
+        return
+    if window.before + window.after <= 0:  # type: ignore[operator]
+        graph.add(
+            "window.invalid",
+            "join window before + after must be greater than zero",
+            node_id=node_id,
+            field="config.window.after",
+        )
 
 
 def _join_sides(graph: TopologyGraph, node_id: str) -> str | None:

@@ -1,9 +1,15 @@
 """The aggregation algebra: one accumulator per aggregation, shared by every aggregate.
 
-COUNT, SUM, MIN, MAX, AVG, COUNT_DISTINCT, LATEST, EARLIEST. A store value is a list
-``[max event time, acc_0, acc_1, ...]`` with one JSON-encodable accumulator per aggregation:
-COUNT an int, SUM a number, MIN/MAX a value or null, AVG ``[sum, count]``, COUNT_DISTINCT a
-sorted list of the values' canonical JSON, LATEST and EARLIEST ``[value, event time]`` or null.
+COUNT, SUM, MIN, MAX, AVG, COUNT_DISTINCT, LATEST, EARLIEST, LATEST_BY_OFFSET,
+EARLIEST_BY_OFFSET. A store value is a list ``[max event time, acc_0, acc_1, ...]`` with one
+JSON-encodable accumulator per aggregation: COUNT an int, SUM a number, MIN/MAX a value or
+null, AVG ``[sum, count]``, COUNT_DISTINCT a sorted list of the values' canonical JSON, LATEST
+and EARLIEST ``[value, event time]`` or null, LATEST_BY_OFFSET and EARLIEST_BY_OFFSET
+``[value, offset]`` or null.
+
+An updater's third argument is the record's *order*: its event time, or for the ``_BY_OFFSET``
+functions (``OFFSET_ORDERED``) its input offset, which ``Aggregations.update`` passes to those
+only when an operator uses one, so other aggregates pay nothing for them.
 ``Aggregations`` compiles an operator's list once: ``new`` / ``update`` / ``result`` per record,
 ``merge`` for session merges. The non-windowed (``aggregate``) and windowed (``windows``)
 operators both use it.
@@ -22,8 +28,12 @@ from topology.compiler.plan import Aggregate
 
 _SORTED = orjson.OPT_SORT_KEYS
 
-# (accumulators, argument value, event time) -> None; mutates ``accs[index]``.
+# (accumulators, argument value, order) -> None; mutates ``accs[index]``. The order is the
+# event time, or the input offset for the functions in OFFSET_ORDERED.
 Updater = Callable[[list, Any, int], None]
+
+# Ordered by arrival (input offset), as ksqlDB's LATEST_BY_OFFSET / EARLIEST_BY_OFFSET.
+OFFSET_ORDERED = ("LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET")
 
 
 def _initial(function: str) -> Any:
@@ -38,7 +48,7 @@ def _initial(function: str) -> Any:
     return None
 
 
-def _updater(function: str, index: int, counts_rows: bool) -> Updater:
+def _updater(function: str, index: int, counts_rows: bool, ignore_nulls: bool = True) -> Updater:
     i = index
     if function == "COUNT":
         if counts_rows:
@@ -113,6 +123,37 @@ def _updater(function: str, index: int, counts_rows: bool) -> Updater:
                 accs[i] = [x, ts]
 
         return earliest
+    if function in OFFSET_ORDERED and not ignore_nulls:
+        # LATEST_BY_OFFSET(x, FALSE): a null is a value like any other ([None, offset] is a
+        # set accumulator, so EARLIEST keeps a first null).
+        if function == "LATEST_BY_OFFSET":
+
+            def latest_by_offset_with_nulls(accs: list, x: Any, offset: int) -> None:
+                accs[i] = [x, offset]
+
+            return latest_by_offset_with_nulls
+
+        def earliest_by_offset_with_nulls(accs: list, x: Any, offset: int) -> None:
+            if accs[i] is None:
+                accs[i] = [x, offset]
+
+        return earliest_by_offset_with_nulls
+    if function == "LATEST_BY_OFFSET":
+
+        def latest_by_offset(accs: list, x: Any, offset: int) -> None:
+            # Records reach an aggregate in offset order, so the last non-null one is the
+            # latest; nulls are ignored (ksqlDB's default, ignoreNulls = true).
+            if x is not None:
+                accs[i] = [x, offset]
+
+        return latest_by_offset
+    if function == "EARLIEST_BY_OFFSET":
+
+        def earliest_by_offset(accs: list, x: Any, offset: int) -> None:
+            if x is not None and accs[i] is None:
+                accs[i] = [x, offset]
+
+        return earliest_by_offset
     raise ValueError(f"unknown aggregate function {function!r}")
 
 
@@ -136,6 +177,10 @@ def _merge(function: str, a: Any, b: Any) -> Any:
         return b if b[1] >= a[1] else a
     if function == "EARLIEST":
         return a if a[1] <= b[1] else b
+    if function == "LATEST_BY_OFFSET":
+        return b if b[1] >= a[1] else a
+    if function == "EARLIEST_BY_OFFSET":
+        return a if a[1] <= b[1] else b
     raise ValueError(function)
 
 
@@ -144,7 +189,7 @@ def _finisher(function: str) -> Callable[[Any], Any]:
         return lambda acc: acc[0] / acc[1] if acc[1] else None
     if function == "COUNT_DISTINCT":
         return len
-    if function in ("LATEST", "EARLIEST"):
+    if function in ("LATEST", "EARLIEST", *OFFSET_ORDERED):
         return lambda acc: None if acc is None else acc[0]
     return lambda acc: acc
 
@@ -161,7 +206,8 @@ class Aggregations:
             for a in op.aggregations
         )
         self.updaters = tuple(
-            _updater(a.function, n + 1, a.argument in (None, "*")) for n, a in enumerate(op.aggregations)
+            _updater(a.function, n + 1, a.argument in (None, "*"), a.ignore_nulls)
+            for n, a in enumerate(op.aggregations)
         )
         self.finishers = tuple(_finisher(f) for f in self.functions)
         self.count_only = self.functions == ("COUNT",) and self.arguments == (None,)
@@ -169,7 +215,11 @@ class Aggregations:
         self.steps = tuple(zip(self.arguments, self.updaters, strict=True))
         self.plain = all(f in ("COUNT", "SUM", "MIN", "MAX") for f in self.functions)
         self.mutable_initial = any(v.__class__ is list for v in self.initial)
-        if len(self.steps) == 1:
+        self.offset_ordered = tuple(f in OFFSET_ORDERED for f in self.functions)
+        if any(self.offset_ordered):
+            self.ordered_steps = tuple(zip(self.arguments, self.updaters, self.offset_ordered, strict=True))
+            self.update = self._update_ordered  # type: ignore[method-assign]
+        elif len(self.steps) == 1:
             # One aggregation (the common case): no loop over the steps per record.
             self.update = self._single_update(*self.steps[0])  # type: ignore[method-assign]
 
@@ -182,6 +232,13 @@ class Aggregations:
     def update(self, accs: list, value: Any, key: Any, ts: int, partition: int, offset: int) -> None:
         for argument, update in self.steps:
             update(accs, None if argument is None else argument(value, key, ts, partition, offset), ts)
+        if ts > accs[0]:
+            accs[0] = ts
+
+    def _update_ordered(self, accs: list, value: Any, key: Any, ts: int, partition: int, offset: int) -> None:
+        for argument, update, by_offset in self.ordered_steps:
+            x = None if argument is None else argument(value, key, ts, partition, offset)
+            update(accs, x, offset if by_offset else ts)
         if ts > accs[0]:
             accs[0] = ts
 
@@ -219,4 +276,4 @@ class Aggregations:
         ]
 
 
-__all__ = ["Aggregations", "Updater"]
+__all__ = ["OFFSET_ORDERED", "Aggregations", "Updater"]

@@ -138,14 +138,18 @@ class TableTableJoinNode(_JoinBase):
 
 
 class StreamStreamJoinNode(_JoinBase):
-    """Records join when ``|left.ts - right.ts| <= size``; output time is the larger one.
+    """A left record at t joins the right records in ``[t - before, t + after]`` (a right
+    record at t, the left ones in ``[t - after, t + before]``); before = after = size for a
+    symmetric window. The output time is the larger one.
 
     Each side is buffered per key as ``[ts, value, joined]``. A record is late (counted,
-    dropped) when ``ts + size + grace < stream time``. A buffered record can still meet a
-    partner until ``ts + 2*size + grace >= stream time`` (the latest partner, at ts + size,
-    is accepted until then); after that it is purged, and under left/outer joins a record
-    that never joined is emitted with a null partner, exactly once and never followed by a
-    joined result for it (Kafka Streams 3.x: no eager left/outer results).
+    dropped) when its own window has closed: ``ts + after + grace < stream time`` for a left
+    record, ``ts + before + grace`` for a right one (Kafka Streams' window-close rule, per
+    side). A buffered record can still meet a partner until
+    ``ts + before + after + grace >= stream time`` (the store's retention, as Kafka Streams'
+    join stores); after that it is purged, and under left/outer joins a record that never
+    joined is emitted with a null partner, exactly once and never followed by a joined result
+    for it (no eager left/outer results; see docs/semantics.md).
     """
 
     timed = True
@@ -155,8 +159,12 @@ class StreamStreamJoinNode(_JoinBase):
         window = op.window
         if window is None or window.size_ms < 0:
             raise ValueError(f"join {op.id!r}: a stream-stream join needs a window")
-        self.size = window.size_ms
+        self.before = window.join_before_ms
+        self.after = window.join_after_ms
+        if self.before < 0 or self.after < 0:
+            raise ValueError(f"join {op.id!r}: join window bounds must not be negative")
         self.grace = window.grace_ms
+        self.retention = self.before + self.after + self.grace
         self.left = _store(stores, op, op.left_store)
         self.right = _store(stores, op, op.right_store)
         self.stores = [self.left, self.right]
@@ -186,16 +194,21 @@ class StreamStreamJoinNode(_JoinBase):
     def _arrive(self, side: int, own: StateStore, other: StateStore, key: Any, value: Any, ts: int) -> None:
         if key is None or value is None:
             return
-        if ts + self.size + self.grace < self.ctx.stream_time:
+        # Partners of a left record lie in [ts - before, ts + after]; of a right one in
+        # [ts - after, ts + before].
+        if side == 0:
+            low, high = ts - self.before, ts + self.after
+        else:
+            low, high = ts - self.after, ts + self.before
+        if high + self.grace < self.ctx.stream_time:
             self.n_late += 1
             return
         hkey = hashable_key(key)
         entry = [ts, value, False]
-        size = self.size
         partners = other.data.get(hkey)
         if partners:
             for partner in partners:
-                if abs(partner[0] - ts) <= size:
+                if low <= partner[0] <= high:
                     entry[2] = True
                     if not partner[2]:
                         partner[2] = True
@@ -214,7 +227,7 @@ class StreamStreamJoinNode(_JoinBase):
 
     def on_time(self, stream_time: int) -> None:
         expiry = self.expiry
-        limit = stream_time - 2 * self.size - self.grace
+        limit = stream_time - self.retention
         how = self.how
         while expiry and expiry[0][0] < limit:
             _, side, hkey = heapq.heappop(expiry)

@@ -193,14 +193,22 @@ class FlatMapNode(Node):
 
 
 class SelectKeyNode(Node):
+    """Sets the key; a composite key is ``{name: value}`` of the key fields, or None (the
+    record is then dropped at the repartition) when any of them is null, as ksqlDB excludes
+    rows whose GROUP BY columns resolve to null."""
+
     def __init__(self, op: Any, ctx: TaskContext) -> None:
         super().__init__(op, ctx)
-        self.key_fn = None if op.key == "ROWKEY" else compile_sql(op.key, op.node_id)
+        self.key_fn = None if op.key == "ROWKEY" or op.keys else compile_sql(op.key, op.node_id)
+        self.key_fns = tuple((f.name, compile_sql(f.expression, op.node_id)) for f in op.keys)
 
     def bind(self, emit: Push) -> None:
         self.emit = emit
         node, ctx, node_id, key_fn = self, self.ctx, self.node_id, self.key_fn
         partition = ctx.partition
+        if self.key_fns:
+            self.push = self._composite(emit)  # type: ignore[method-assign,assignment]
+            return
 
         def push(key: Any, value: Any, timestamp: int) -> None:
             if key_fn is not None:
@@ -212,6 +220,26 @@ class SelectKeyNode(Node):
             emit(key, value, timestamp)
 
         self.push = push  # type: ignore[method-assign]
+
+    def _composite(self, emit: Push) -> Push:
+        node, ctx, node_id, key_fns = self, self.ctx, self.node_id, self.key_fns
+        partition = ctx.partition
+
+        def push(key: Any, value: Any, timestamp: int) -> None:
+            composite: dict[str, Any] | None = {}
+            try:
+                for name, fn in key_fns:
+                    part = fn(value, key, timestamp, partition, ctx.offset)
+                    if part is None:
+                        composite = None
+                        break
+                    composite[name] = part  # type: ignore[index]
+            except Exception as exc:
+                raise NodeError(node_id, exc) from None
+            node.n_out += 1
+            emit(composite, value, timestamp)
+
+        return push
 
 
 class RepartitionNode(Node):

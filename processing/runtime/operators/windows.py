@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from processing.runtime.operators.accumulators import Aggregations
+from processing.runtime.operators.accumulators import OFFSET_ORDERED, Aggregations
 from processing.runtime.operators.base import NEVER_DUE, Node, NodeError, TaskContext
 from processing.runtime.serde import (
     canonical_json,
@@ -270,6 +270,10 @@ class SlidingAggregateNode(Node):
         assert window is not None
         if window.size_ms <= 0:
             raise ValueError(f"aggregate {op.id!r}: a sliding window needs a positive size")
+        if any(a.function in OFFSET_ORDERED for a in op.aggregations):
+            # Its windows are recomputed from records kept in event-time order (the compiler
+            # refuses this combination too).
+            raise ValueError(f"aggregate {op.id!r}: a sliding window has no offset order")
         self.size = window.size_ms
         self.grace = window.grace_ms
         self.final = op.emit == "final"
