@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import path
+from django.urls import path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
 
@@ -152,6 +152,20 @@ def ksql(request: HttpRequest) -> HttpResponse:
     return respond(request, entities)
 
 
+# ksqlDB endpoints that later work builds; until then they answer 404 in ksqlDB's shape.
+NOT_BUILT_ENDPOINTS = ("query", "query-stream", "close-query", "inserts-stream", "status")
+
+
+@endpoint("GET", "POST", "PUT", "DELETE", "PATCH", public=True)
+def not_found(request: HttpRequest, rest: str) -> HttpResponse:
+    endpoint_name = rest.split("/", 1)[0]
+    if endpoint_name in NOT_BUILT_ENDPOINTS:
+        message = f"/ksqldb/{endpoint_name} is not built yet in Weir (see docs/sql.md)."
+    else:
+        message = f"No ksqlDB endpoint at /ksqldb/{rest}; Weir has /info, /healthcheck and /ksql."
+    return error(request, message, ErrorCode.NOT_FOUND)
+
+
 def _run_checks(parts: dict[str, str]) -> dict[str, bool]:
     """Each named check of dashboard/health.py in its own thread, bounded as /api/health's are."""
     pool = concurrent.futures.ThreadPoolExecutor(max_workers=len(parts), thread_name_prefix="ksqldb-health")
@@ -180,4 +194,5 @@ urlpatterns = [
     path("info", info, name="ksqldb-info"),
     path("healthcheck", healthcheck, name="ksqldb-healthcheck"),
     path("ksql", ksql, name="ksqldb-ksql"),
+    re_path(r"^(?P<rest>.*)$", not_found, name="ksqldb-not-found"),
 ]

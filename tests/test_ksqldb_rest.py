@@ -247,3 +247,15 @@ def test_a_bug_behind_the_view_is_a_ksqldb_shaped_error(ksql_client, monkeypatch
         "error_code": 50000,
         "message": "Internal error; the server log has the details.",
     }
+
+
+@pytest.mark.parametrize("path", ["query", "query-stream", "close-query", "inserts-stream", "status/abc"])
+def test_endpoints_not_built_yet_say_so_in_ksqldbs_shape(ksql_client, path):
+    response = ksql_client.post(f"/ksqldb/{path}", "{}", content_type=KSQL_V1)
+    assert response.status_code == 404 and response["Content-Type"] == KSQL_V1
+    assert response.json()["error_code"] == 40400 and "not built yet" in response.json()["message"]
+
+
+def test_an_unknown_path_is_a_ksqldb_not_found():
+    response = Client().get("/ksqldb/nonsense")
+    assert response.status_code == 404 and "No ksqlDB endpoint" in response.json()["message"]
