@@ -104,3 +104,8 @@ def test_no_credentials_keep_the_plain_401_and_no_browser_prompt():
     assert response.status_code == 401
     assert response.json() == {"detail": "Authentication required."}
     assert "WWW-Authenticate" not in response
+
+
+@pytest.mark.parametrize("path", ["/api/deployments", "/api/dashboards", "/api/openapi.json"])
+def test_a_key_opens_every_apps_api(script, path):
+    assert script.get(path).status_code == 200
