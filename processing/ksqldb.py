@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 # The ksqlDB release whose REST API /ksqldb/ follows (clients read it on connect).
 KSQLDB_COMPATIBLE_VERSION = "0.29.0"
@@ -71,6 +71,12 @@ class KsqlRequest(BaseModel):
     request_properties: dict[str, Any] = Field(default_factory=dict, alias="requestProperties")
     session_variables: dict[str, Any] = Field(default_factory=dict, alias="sessionVariables")
     command_sequence_number: int | None = Field(default=None, alias="commandSequenceNumber")
+
+    @field_validator("streams_properties", "request_properties", "session_variables", mode="before")
+    @classmethod
+    def _null_is_empty(cls, value: Any) -> Any:
+        # Clients written for ksqlDB send null for "no properties"; ksqlDB reads it as {}.
+        return {} if value is None else value
 
 
 @dataclass(frozen=True)

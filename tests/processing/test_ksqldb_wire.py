@@ -65,3 +65,21 @@ def test_the_entity_shapes_are_ksqldbs():
         "message": "m",
     }
     assert ksqldb.ErrorCode.UNAUTHORIZED.http_status == 401
+
+
+def test_a_request_reads_ksqldbs_field_names_and_null_properties():
+    request = ksqldb.KsqlRequest.model_validate(
+        {"ksql": "SHOW STREAMS;", "streamsProperties": None, "sessionVariables": {"a": "1"}, "extra": 1}
+    )
+    assert request.streams_properties == {} and request.session_variables == {"a": "1"}
+
+
+def test_execute_names_the_first_statement_and_runs_nothing_yet():
+    request = ksqldb.KsqlRequest.model_validate({"ksql": "\n\n   TERMINATE q1; SHOW QUERIES;"})
+    with pytest.raises(ksqldb.ExecutionError) as caught:
+        ksqldb.execute(request, user=None)
+    assert caught.value.statement == Statement("TERMINATE q1;", 3, 4)
+    assert caught.value.message.startswith(
+        "line 3, column 4, at 'TERMINATE': statement execution is not built yet"
+    )
+    assert caught.value.code == ksqldb.ErrorCode.BAD_STATEMENT and caught.value.entities == []
