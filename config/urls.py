@@ -9,6 +9,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", api.urls),
+    path("ksqldb/", include("config.ksqldb")),
     path("", include("dashboard.urls")),
     path("", include("topology.urls")),
     path("", include("processing.urls")),

@@ -1,6 +1,8 @@
-from django.contrib import admin
+from django.contrib import admin, messages
+from django.template.response import TemplateResponse
 
-from topology.models import Topology, TopologyVersion
+from topology.apikeys import revoke_api_key, set_new_credentials
+from topology.models import ApiKey, Topology, TopologyVersion
 
 
 class ReadOnlyVersionInline(admin.TabularInline):
@@ -60,3 +62,53 @@ class TopologyVersionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+@admin.register(ApiKey)
+class ApiKeyAdmin(admin.ModelAdmin):
+    """Create a key for any user (its secret is shown once, on the page after the save) and revoke.
+
+    Only the name can change afterwards; the secret's hash never shows.
+    """
+
+    list_display = ("key_id", "name", "user", "created_at", "last_used_at", "revoked_at")
+    list_filter = ("user",)
+    search_fields = ("key_id", "name", "user__username")
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        if obj is None:
+            return ("user", "name")
+        return ("key_id", "user", "name", "created_at", "last_used_at", "revoked_at")
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        return ("key_id", "user", "created_at", "last_used_at", "revoked_at")
+
+    def save_model(self, request, obj, form, change):
+        if not change:
+            obj.name = obj.name.strip()
+            # Held on the request for response_add only: never saved, never put in a message.
+            request._new_api_key_secret = set_new_credentials(obj)
+        super().save_model(request, obj, form, change)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        secret = getattr(request, "_new_api_key_secret", None)
+        if secret is None:
+            return super().response_add(request, obj, post_url_continue)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.model._meta,
+            "key": obj,
+            "secret": secret,
+            "title": f"API key {obj.key_id} created",
+        }
+        response = TemplateResponse(request, "admin/topology/apikey/created.html", context)
+        response["Cache-Control"] = "no-store"
+        return response
+
+    @admin.action(description="Revoke selected API keys")
+    def revoke(self, request, queryset):
+        revoked = sum(1 for key in queryset if revoke_api_key(key))
+        self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)

@@ -84,3 +84,38 @@ class TopologyVersion(models.Model):
         if self.pk is not None and not self._state.adding:
             raise ImmutableVersionError(f"TopologyVersion {self} is immutable; save a new version instead.")
         super().save(*args, **kwargs)
+
+
+class ApiKeyQuerySet(models.QuerySet):
+    def active(self) -> "ApiKeyQuerySet":
+        return self.filter(revoked_at__isnull=True)
+
+
+class ApiKey(models.Model):
+    """A key for scripts and ksqlDB clients: HTTP Basic with ``key_id`` as user, the secret as password.
+
+    Only a SHA-256 digest of the secret is stored (topology/apikeys.py says why that is enough
+    for a random secret); the secret itself is shown once, when the key is made. Revoking sets
+    ``revoked_at``; a revoked key never authenticates again and is kept for the record.
+    """
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True, default="")
+    key_id = models.CharField(max_length=32, unique=True)
+    secret_hash = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ApiKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-pk"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.key_id} ({self.name})" if self.name else self.key_id
+
+    @property
+    def is_revoked(self) -> bool:
+        return self.revoked_at is not None

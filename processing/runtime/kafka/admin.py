@@ -148,3 +148,19 @@ def cluster_health(kafka_config: dict[str, Any], timeout: float = 5.0) -> dict[s
     except KafkaException as exc:
         return {"ok": False, "error": str(exc), "brokers": 0}
     return {"ok": bool(metadata.brokers), "error": None, "brokers": len(metadata.brokers)}
+
+
+class ClusterUnavailable(RuntimeError):
+    """The cluster did not answer (or has no id): the message names the bootstrap servers and why."""
+
+
+# Callers are request handlers (ksqlDB's GET /info): a client waits on this, so it fails fast.
+CLUSTER_ID_TIMEOUT_S = 3.0
+
+
+def cluster_id(kafka_config: dict[str, Any], timeout: float = CLUSTER_ID_TIMEOUT_S) -> str:
+    """The cluster's id (DescribeCluster). Raises ClusterUnavailable when the cluster does not answer."""
+    report = cluster_health(kafka_config, timeout)
+    if report.get("cluster_id"):
+        return str(report["cluster_id"])
+    raise ClusterUnavailable(report.get("error") or "the Kafka cluster reported no cluster id")

@@ -1,0 +1,50 @@
+"""A ksqlDB client from PyPI (ksql-python-ng, unchanged) against a real Daphne: it connects with
+an API key (GET /info on connect), gets ksqlDB's error shape from /ksql, and is refused without one."""
+
+import httpx
+import pytest
+from django.contrib.auth import get_user_model
+from ksql import KSQLAPI
+from ksql.errors import KSQLError
+
+from topology.apikeys import create_api_key, revoke_api_key
+
+
+@pytest.fixture
+def api_key(transactional_db):
+    user = get_user_model().objects.create_user("ksql-client-user", password=None)
+    return create_api_key(user, "ksql-python-ng")
+
+
+@pytest.mark.timeout(120)
+def test_a_pypi_ksqldb_client_connects_with_an_api_key_and_reads_server_info(live_daphne, api_key):
+    key, secret = api_key
+    client = KSQLAPI(f"{live_daphne}/ksqldb", api_key=key.key_id, secret=secret)
+    assert client.get_ksql_version() == "0.29.0"
+    info = httpx.get(f"{live_daphne}/ksqldb/info", auth=(key.key_id, secret), timeout=15).json()
+    assert info["KsqlServerInfo"]["kafkaClusterId"]
+    assert info["KsqlServerInfo"]["serverStatus"] == "RUNNING"
+
+
+@pytest.mark.timeout(120)
+def test_the_client_gets_a_statement_error_saying_execution_is_not_built(live_daphne, api_key):
+    key, secret = api_key
+    client = KSQLAPI(f"{live_daphne}/ksqldb", api_key=key.key_id, secret=secret)
+    with pytest.raises(KSQLError) as caught:
+        client.ksql("SHOW STREAMS")
+    assert caught.value.error_code == 40001
+    assert "statement execution is not built yet" in caught.value.msg
+    assert caught.value.msg.startswith("line 1, column 1, at 'SHOW'")
+
+
+@pytest.mark.timeout(120)
+def test_the_client_is_refused_with_a_wrong_or_revoked_key(live_daphne, api_key):
+    key, secret = api_key
+    with pytest.raises(ValueError, match="401"):
+        KSQLAPI(f"{live_daphne}/ksqldb", api_key=key.key_id, secret="wrong")
+    KSQLAPI(f"{live_daphne}/ksqldb", api_key=key.key_id, secret=secret)
+    revoke_api_key(key)
+    with pytest.raises(ValueError, match="401"):
+        KSQLAPI(f"{live_daphne}/ksqldb", api_key=key.key_id, secret=secret)
+    response = httpx.get(f"{live_daphne}/ksqldb/info", auth=(key.key_id, secret), timeout=15)
+    assert response.headers["WWW-Authenticate"] == 'Basic realm="weir"'
