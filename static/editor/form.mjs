@@ -171,7 +171,12 @@ function renderField(rawSchema, defs, path, key, get, set, isRoot = false, requi
     const container = el("div", { class: "variant" });
     const select = el("select", { id, "aria-label": label ?? "variant" });
     variants.forEach((v, i) => select.append(el("option", { value: String(i), text: variantLabel(v, defs, i) })));
+    // "One expression, several, or none" (a group key): with nothing set, show the box for one;
+    // left empty it keeps the value null, as the "X or null" control above does.
+    const nullIndex = variants.findIndex((v) => isNullSchema(resolve(v, defs)));
+    const scalarIndex = variants.findIndex((v) => ["string", "integer", "number"].includes(typeOf(resolve(v, defs))));
     let current = guessVariant(variants, defs, get());
+    if (current === nullIndex && nullIndex >= 0 && scalarIndex >= 0) current = scalarIndex;
     select.value = String(Math.max(current, 0));
     const body = el("div", { class: "variant-body" });
     const draw = () => {
@@ -179,7 +184,9 @@ function renderField(rawSchema, defs, path, key, get, set, isRoot = false, requi
       const chosen = resolve(variants[current], defs);
       if (!isNullSchema(chosen)) {
         const sub = { ...chosen };
-        body.append(renderField(sub, defs, path, key, get, set, true));
+        const emptyIsNull = nullIndex >= 0 && current === scalarIndex;
+        const setChosen = emptyIsNull ? (v, final) => set(v === "" ? null : v, final) : set;
+        body.append(renderField(sub, defs, path, key, get, setChosen, true));
       }
     };
     select.addEventListener("change", () => {

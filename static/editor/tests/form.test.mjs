@@ -74,3 +74,20 @@ test("a single group_by expression stays one box", () => {
   assert.equal(chooser.value, "0");
   assert.equal([...field.walk()].find((e) => e.tagName === "TEXTAREA").value, "page");
 });
+
+test("an unset group_by shows the box for one expression, and leaving it empty keeps it null", () => {
+  const schema = catalog.node_types.aggregate.config;
+  let latest = null;
+  const root = renderSchemaForm(schema, schema.$defs ?? {}, { aggregations: {} }, (v) => {
+    latest = v;
+  });
+  const field = byField(root, "group_by");
+  assert.equal([...field.walk()].find((e) => e.tagName === "SELECT").value, "0");
+  const box = [...field.walk()].find((e) => e.tagName === "TEXTAREA");
+  box.value = "page";
+  box.dispatch("change");
+  assert.equal(latest.group_by, "page");
+  box.value = "";
+  box.dispatch("change");
+  assert.equal(latest.group_by, null);
+});
