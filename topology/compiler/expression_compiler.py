@@ -12,12 +12,13 @@ from __future__ import annotations
 import math
 import operator
 from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 from sqlglot import exp
 
 from topology.compiler import expression_runtime as rt
 from topology.compiler.expression_runtime import ExpressionRuntimeError
+from topology.compiler.plan import AggregateFunction
 
 # Config fields take at most 4,000 characters (catalog); the parser takes more because the
 # compiler builds longer canonical predicates (branch conditions) from them.
@@ -31,18 +32,8 @@ MAX_FIELD_DEPTH = 16
 MAX_ROUND_DIGITS = 15
 
 PSEUDO_COLUMNS = {"ROWKEY": "any", "ROWTIME": "integer", "ROWPARTITION": "integer", "ROWOFFSET": "integer"}
-AGGREGATE_FUNCTIONS = (
-    "COUNT",
-    "SUM",
-    "MIN",
-    "MAX",
-    "AVG",
-    "COUNT_DISTINCT",
-    "LATEST",
-    "EARLIEST",
-    "LATEST_BY_OFFSET",
-    "EARLIEST_BY_OFFSET",
-)
+# The plan's list of aggregate functions is the one list.
+AGGREGATE_FUNCTIONS: tuple[str, ...] = get_args(AggregateFunction)
 
 # Type names used for compile-time checks; "any" means unknown (field types not declared).
 NUMERIC = frozenset(("integer", "double", "number"))
