@@ -2,7 +2,7 @@ from django.contrib import admin, messages
 from django.template.response import TemplateResponse
 
 from topology.apikeys import revoke_api_key, set_new_credentials
-from topology.models import ApiKey, Topology, TopologyVersion
+from topology.models import ApiKey, SqlCommand, SqlQuery, SqlSource, Topology, TopologyVersion
 
 
 class ReadOnlyVersionInline(admin.TabularInline):
@@ -112,3 +112,47 @@ class ApiKeyAdmin(admin.ModelAdmin):
     def revoke(self, request, queryset):
         revoked = sum(1 for key in queryset if revoke_api_key(key))
         self.message_user(request, f"Revoked {revoked} key(s).", messages.SUCCESS)
+
+
+class _SqlCatalogAdmin(admin.ModelAdmin):
+    """The SQL catalog is written by statements (processing/sqlengine), so the admin shows it:
+    an edit here would part the catalog from the topologies and deployments behind it."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(SqlSource)
+class SqlSourceAdmin(_SqlCatalogAdmin):
+    list_display = ("name", "kind", "owner", "query", "created_at")
+    list_filter = ("kind", "owner")
+    search_fields = ("name", "statement")
+    readonly_fields = ("name", "kind", "owner", "query", "statement", "definition", "created_at")
+
+
+@admin.register(SqlQuery)
+class SqlQueryAdmin(_SqlCatalogAdmin):
+    list_display = ("query_id", "sink_name", "topology", "owner", "created_at", "terminated_at")
+    list_filter = ("owner",)
+    search_fields = ("query_id", "statement", "sink_name")
+    readonly_fields = (
+        "query_id",
+        "sink",
+        "sink_name",
+        "reads",
+        "topology",
+        "owner",
+        "statement",
+        "created_at",
+        "terminated_at",
+    )
+
+
+@admin.register(SqlCommand)
+class SqlCommandAdmin(_SqlCatalogAdmin):
+    list_display = ("id", "command_id", "status", "owner", "created_at")
+    search_fields = ("command_id", "statement")
+    readonly_fields = ("command_id", "status", "message", "statement", "owner", "created_at")

@@ -119,3 +119,109 @@ class ApiKey(models.Model):
     @property
     def is_revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+# --- the SQL catalog (ksqlDB's metastore) -----------------------------------------------------
+
+
+class SqlSourceKind(models.TextChoices):
+    STREAM = "STREAM", "stream"
+    TABLE = "TABLE", "table"
+
+
+class SqlQueryQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "SqlQueryQuerySet":
+        """A query is seen by whoever sees its topology (``TopologyQuerySet.visible_to``)."""
+        return self.filter(topology__in=Topology.objects.visible_to(user))
+
+    def active(self) -> "SqlQueryQuerySet":
+        return self.filter(terminated_at__isnull=True)
+
+
+class SqlSourceQuerySet(models.QuerySet):
+    def visible_to(self, user) -> "SqlSourceQuerySet":
+        """A source written by a query is seen as its query's topology is; any other source by
+        its owner and staff (the same rule as topologies)."""
+        if not user.is_authenticated:
+            return self.none()
+        if user.is_staff:
+            return self
+        return self.filter(
+            models.Q(query__isnull=True, owner=user)
+            | models.Q(query__topology__in=Topology.objects.visible_to(user))
+        )
+
+
+class SqlSource(models.Model):
+    """A stream or table of the SQL catalog: ``definition`` is ``SourceDef.to_dict()``.
+
+    Names are one namespace for everyone, as in ksqlDB (a name taken by a source you do not
+    see is still taken)."""
+
+    name = models.CharField(max_length=255, unique=True)
+    kind = models.CharField(max_length=6, choices=SqlSourceKind.choices)
+    definition = models.JSONField()
+    statement = models.TextField()
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sql_sources")
+    # The persistent query (CREATE ... AS SELECT) that writes it; None for a declared source.
+    query = models.ForeignKey(
+        "SqlQuery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    objects = SqlSourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name = "SQL stream or table"
+        verbose_name_plural = "SQL streams and tables"
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.name}"
+
+
+class SqlQuery(models.Model):
+    """A persistent query: one topology (one document per query) whose deployment runs it.
+
+    ``query_id`` is ksqlDB's (``CSAS_<SINK>_<n>``, ``CTAS_<SINK>_<n>``, ``INSERTQUERY_<n>``);
+    ``reads`` the catalog names it reads, in FROM/JOIN order. A terminated query is kept for
+    the record with ``terminated_at`` set, and no longer counts as reading or writing."""
+
+    query_id = models.CharField(max_length=255, unique=True)
+    statement = models.TextField()
+    topology = models.OneToOneField(Topology, on_delete=models.PROTECT, related_name="sql_query")
+    sink = models.ForeignKey(SqlSource, null=True, on_delete=models.SET_NULL, related_name="writers")
+    sink_name = models.CharField(max_length=255)
+    reads = models.JSONField(default=list)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sql_queries")
+    created_at = models.DateTimeField(auto_now_add=True)
+    terminated_at = models.DateTimeField(null=True, blank=True)
+
+    objects = SqlQueryQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        verbose_name = "SQL persistent query"
+        verbose_name_plural = "SQL persistent queries"
+
+    def __str__(self) -> str:
+        return self.query_id
+
+
+class SqlCommand(models.Model):
+    """A command the SQL engine ran (ksqlDB's command topic entry): its id answers
+    ``GET /ksqldb/status/{commandId}``; its pk is the ``commandSequenceNumber``."""
+
+    command_id = models.CharField(max_length=512, db_index=True)
+    status = models.CharField(max_length=16, default="SUCCESS")
+    message = models.TextField(blank=True, default="")
+    statement = models.TextField()
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        verbose_name = "SQL command"
+
+    def __str__(self) -> str:
+        return self.command_id

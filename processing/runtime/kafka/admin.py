@@ -48,6 +48,16 @@ def topic_partitions(
     return found
 
 
+def topic_replicas(kafka_config: dict[str, Any], timeout: float = ADMIN_TIMEOUT_S) -> dict[str, list[int]]:
+    """Every topic of the cluster → the replica count of each of its partitions (SHOW TOPICS)."""
+    metadata = admin_client(kafka_config).list_topics(timeout=timeout)
+    return {
+        name: [len(partition.replicas) for _, partition in sorted(topic.partitions.items())]
+        for name, topic in metadata.topics.items()
+        if topic.error is None
+    }
+
+
 def ensure_topics(
     kafka_config: dict[str, Any],
     specs: Iterable[Any],
