@@ -152,8 +152,16 @@ def ksql(request: HttpRequest) -> HttpResponse:
     return respond(request, entities)
 
 
+@endpoint("GET")
+def command_status(request: HttpRequest, command_id: str) -> HttpResponse:
+    body = ksqldb.command_status(command_id, request.user)
+    if body is None:
+        return error(request, f"Command not found: {command_id}", ErrorCode.NOT_FOUND)
+    return respond(request, body)
+
+
 # ksqlDB endpoints that later work builds; until then they answer 404 in ksqlDB's shape.
-NOT_BUILT_ENDPOINTS = ("query", "query-stream", "close-query", "inserts-stream", "status")
+NOT_BUILT_ENDPOINTS = ("query", "query-stream", "close-query", "inserts-stream")
 
 
 @endpoint("GET", "POST", "PUT", "DELETE", "PATCH", public=True)
@@ -194,5 +202,6 @@ urlpatterns = [
     path("info", info, name="ksqldb-info"),
     path("healthcheck", healthcheck, name="ksqldb-healthcheck"),
     path("ksql", ksql, name="ksqldb-ksql"),
+    path("status/<path:command_id>", command_status, name="ksqldb-status"),
     re_path(r"^(?P<rest>.*)$", not_found, name="ksqldb-not-found"),
 ]

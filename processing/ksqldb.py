@@ -19,10 +19,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from processing import sqlengine
+from processing.ksqldb_entities import entity, with_semicolon
+from processing.sqlengine import Session, StatementFailed
+from processing.sqlengine import commands as sqlengine_commands
+from processing.sqlengine.topics import KafkaTopics, Topics
+
 # The ksqlDB release whose REST API /ksqldb/ follows (clients read it on connect).
 KSQLDB_COMPATIBLE_VERSION = "0.29.0"
 # ksqlDB's service id names a server cluster; ksqlDB's default is "default_".
-KSQL_SERVICE_ID = "weir_"
+KSQL_SERVICE_ID = sqlengine.SERVICE_ID
 
 KSQL_V1_JSON = "application/vnd.ksql.v1+json"
 KSQL_JSON = "application/vnd.ksql+json"
@@ -32,11 +38,6 @@ RESPONSE_MEDIA_TYPES = (KSQL_V1_JSON, JSON)
 # What a request body may be sent as. Form and text/plain bodies are refused: browsers send
 # those from other sites' pages without asking (docs/sql.md, "REST API and API keys").
 REQUEST_MEDIA_TYPES = frozenset({KSQL_V1_JSON, KSQL_JSON, JSON})
-
-NOT_BUILT_YET = (
-    "statement execution is not built yet: Weir's /ksqldb/ speaks ksqlDB's wire format, "
-    "content types and authentication today, and runs no statement (see docs/sql.md)"
-)
 
 
 class ErrorCode(IntEnum):
@@ -159,23 +160,56 @@ def statement_error(
 
 
 def execute(request: KsqlRequest, user: Any) -> list[dict[str, Any]]:
-    """Run a request's statements in order, as ``user``; returns one entity per statement.
+    """Run a request's statements in order, as ``user``; returns their entities.
 
-    Raises ``ExecutionError`` for the first statement that fails, carrying the entities of
-    those before it (ksqlDB answers such a request with that one error, HTTP 400). Nothing
-    runs yet: the first statement is answered with "not built yet", naming where it starts.
+    The request is one session (processing/sqlengine): ``streamsProperties`` are its properties,
+    ``sessionVariables`` its variables, and a SET in it lasts until the request ends, as in
+    ksqlDB. Raises ``ExecutionError`` for the first statement that fails, carrying the entities
+    of those before it (ksqlDB answers such a request with that one error, HTTP 400).
     """
-    statements = split_statements(request.ksql)
-    if not statements:
+    if not split_statements(request.ksql):
         raise ExecutionError(
             "the request holds no statement: 'ksql' is empty or only comments",
             Statement(request.ksql, 1, 1),
             code=ErrorCode.BAD_REQUEST,
         )
-    first = statements[0]
-    raise ExecutionError(
-        f"line {first.line}, column {first.column}, at {first.first_word!r}: {NOT_BUILT_YET}", first
+    session = Session(
+        topics=new_topics(),
+        properties={str(k): _text(v) for k, v in request.streams_properties.items()},
+        variables={str(k).upper(): _text(v) for k, v in request.session_variables.items()},
     )
+    try:
+        results = sqlengine.execute(request.ksql, user, session)
+    except StatementFailed as failed:
+        raise ExecutionError(
+            failed.message,
+            Statement(with_semicolon(failed.statement_text), failed.error.line, failed.error.column),
+            _entities(failed.results),
+        ) from None
+    return _entities(results)
+
+
+def new_topics() -> Topics:
+    """The cluster the statements of a request see (tests put an in-memory one here)."""
+    return KafkaTopics()
+
+
+def _entities(results: list[Any]) -> list[dict[str, Any]]:
+    return [body for body in (entity(result) for result in results) if body is not None]
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def command_status(command_id: str, user: Any) -> dict[str, Any] | None:
+    """``GET /status/{commandId}``: ksqlDB's ``CommandStatus`` of a command ``user`` issued."""
+    command = sqlengine_commands.status(command_id, user)
+    if command is None:
+        return None
+    return {"status": command.status, "message": command.message}
 
 
 def split_statements(text: str) -> list[Statement]:

@@ -1,4 +1,5 @@
-"""/ksqldb/: ksqlDB's REST wire format (shapes, content types, API-key auth) before any statement runs."""
+"""/ksqldb/: ksqlDB's REST wire format (shapes, content types, API-key auth); statements' entities
+are in tests/processing/sqlengine/test_rest_entities.py."""
 
 import base64
 import json
@@ -9,6 +10,8 @@ from django.test import Client
 
 from config import ksqldb as views
 from dashboard import health
+from processing import ksqldb
+from processing.sqlengine.topics import MemoryTopics
 from topology import apikeys
 
 pytestmark = pytest.mark.django_db
@@ -164,36 +167,48 @@ def test_healthcheck_runs_the_real_database_check(monkeypatch):
 # --- POST /ksql -------------------------------------------------------------------------------
 
 
-def test_a_statement_is_answered_with_a_statement_error_saying_execution_is_not_built(ksql_client):
+@pytest.fixture(autouse=True)
+def topics(monkeypatch):
+    """The statements' cluster, in memory: these tests run without a broker."""
+    memory = MemoryTopics({"pageviews": 2})
+    monkeypatch.setattr(ksqldb, "new_topics", lambda: memory)
+    return memory
+
+
+def test_a_statement_is_answered_with_its_entity(ksql_client):
     response = post_ksql(ksql_client, {"ksql": "SHOW STREAMS;", "streamsProperties": {}})
-    assert response.status_code == 400
+    assert response.status_code == 200
     assert response["Content-Type"] == KSQL_V1
+    assert response.json() == [
+        {"@type": "streams", "statementText": "SHOW STREAMS;", "streams": [], "warnings": []}
+    ]
+
+
+def test_a_failing_statement_is_named_with_where_it_fails(ksql_client):
+    ksql = "-- a comment; not a statement\n  CREATE STREAM s (v VARCHAR) WITH (kafka_topic='a;b', value_format='JSON');\nSHOW TABLES;"
+    response = post_ksql(ksql_client, {"ksql": ksql}, content_type="application/json")
     body = response.json()
-    assert body["@type"] == "statement_error" and body["error_code"] == 40001
-    assert body["statementText"] == "SHOW STREAMS;" and body["entities"] == []
-    assert body["message"].startswith("line 1, column 1, at 'SHOW': statement execution is not built yet")
-
-
-def test_the_first_of_several_statements_is_the_one_named(ksql_client):
-    ksql = (
-        "-- a comment; not a statement\n  CREATE STREAM s (v VARCHAR) WITH (kafka_topic='a;b');\nSHOW TABLES;"
+    assert response.status_code == 400 and body["@type"] == "statement_error" and body["error_code"] == 40001
+    assert (
+        body["statementText"] == "CREATE STREAM s (v VARCHAR) WITH (kafka_topic='a;b', value_format='JSON');"
     )
-    body = post_ksql(ksql_client, {"ksql": ksql}, content_type="application/json").json()
-    assert body["statementText"] == "CREATE STREAM s (v VARCHAR) WITH (kafka_topic='a;b');"
-    assert body["message"].startswith("line 2, column 3, at 'CREATE'")
+    assert body["message"].startswith("line 2, column 17, at 's': Topic 'a;b' does not exist."), body[
+        "message"
+    ]
+    assert "PARTITIONS" in body["message"] and body["entities"] == []
 
 
 def test_plain_json_is_accepted_and_answered_when_asked_for(ksql_client):
     response = post_ksql(
         ksql_client, {"ksql": "LIST TOPICS;"}, content_type="application/json", Accept="application/json"
     )
-    assert response.status_code == 400 and response["Content-Type"] == "application/json"
-    assert response.json()["@type"] == "statement_error"
+    assert response.status_code == 200 and response["Content-Type"] == "application/json"
+    assert response.json()[0]["topics"] == [{"name": "pageviews", "replicaInfo": [1, 1]}]
 
 
 def test_a_charset_parameter_on_the_content_type_is_fine(ksql_client):
     response = post_ksql(ksql_client, {"ksql": "SHOW QUERIES;"}, content_type=f"{KSQL_V1}; charset=utf-8")
-    assert response.json()["@type"] == "statement_error"
+    assert response.json()[0]["@type"] == "queries"
 
 
 @pytest.mark.parametrize("content_type", ["text/plain", "application/x-www-form-urlencoded"])
@@ -249,7 +264,7 @@ def test_a_bug_behind_the_view_is_a_ksqldb_shaped_error(ksql_client, monkeypatch
     }
 
 
-@pytest.mark.parametrize("path", ["query", "query-stream", "close-query", "inserts-stream", "status/abc"])
+@pytest.mark.parametrize("path", ["query", "query-stream", "close-query", "inserts-stream"])
 def test_endpoints_not_built_yet_say_so_in_ksqldbs_shape(ksql_client, path):
     response = ksql_client.post(f"/ksqldb/{path}", "{}", content_type=KSQL_V1)
     assert response.status_code == 404 and response["Content-Type"] == KSQL_V1

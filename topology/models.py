@@ -164,9 +164,7 @@ class SqlSource(models.Model):
     statement = models.TextField()
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="sql_sources")
     # The persistent query (CREATE ... AS SELECT) that writes it; None for a declared source.
-    query = models.ForeignKey(
-        "SqlQuery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
+    query = models.ForeignKey("SqlQuery", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
 
     objects = SqlSourceQuerySet.as_manager()

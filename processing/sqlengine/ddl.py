@@ -135,9 +135,13 @@ def drop(statement: sql.Drop, user: Any, session: Session) -> Result:
     if readers or writers:
         lines = [f"Cannot drop {name}."]
         if readers:
-            lines.append(f"The following queries read from this source: [{', '.join(q.query_id for q in readers)}].")
+            lines.append(
+                f"The following queries read from this source: [{', '.join(q.query_id for q in readers)}]."
+            )
         if writers:
-            lines.append(f"The following queries write into this source: [{', '.join(q.query_id for q in writers)}].")
+            lines.append(
+                f"The following queries write into this source: [{', '.join(q.query_id for q in writers)}]."
+            )
         lines.append(f"You need to terminate them before dropping {name}.")
         raise error_at(statement.name.span, "\n".join(lines), statement.name.text)
     topic = SourceDef.from_dict(entry.definition).topic
@@ -159,14 +163,20 @@ def insert_values(statement: sql.InsertValues, user: Any, session: Session) -> R
         )
     if importlib.util.find_spec("processing.inserts") is None:
         raise error_at(
-            statement.span, "INSERT INTO ... VALUES is not built yet in Weir", "INSERT", code="sql.unsupported"
+            statement.span,
+            "INSERT INTO ... VALUES is not built yet in Weir",
+            "INSERT",
+            code="sql.unsupported",
         )
     inserts = importlib.import_module("processing.inserts")
     columns = [c.value for c in statement.columns] or [c.name for c in target.columns]
     values = [_literal(expression) for expression in statement.values]
     inserts.insert_values(target, columns, values)
     return commands.record(
-        statement.text, user, commands.source_command_id(target.kind, target.name, "insert"), "Inserted 1 row."
+        statement.text,
+        user,
+        commands.source_command_id(target.kind, target.name, "insert"),
+        "Inserted 1 row.",
     )
 
 
@@ -179,4 +189,6 @@ def _literal(expression: sql.Expression) -> Any:
     try:
         return compiled({})
     except ExpressionRuntimeError as exc:
-        raise error_at(expression.span, f"cannot evaluate {expression.text}: {exc}", expression.text) from None
+        raise error_at(
+            expression.span, f"cannot evaluate {expression.text}: {exc}", expression.text
+        ) from None

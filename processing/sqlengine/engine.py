@@ -57,26 +57,36 @@ MAX_SCRIPT_DEPTH = 8
 def execute(text: str, user: Any, session: Session | None = None, *, _depth: int = 0) -> list[Result]:
     """The results of ``text``'s statements; raises ``StatementFailed`` at the first failure."""
     session = session if session is not None else Session()
+    results: list[Result] = []
+    for statement in parse(text, session):
+        try:
+            results.extend(run_statement(statement, user, session, _depth=_depth))
+        except StatementFailed as failed:
+            raise StatementFailed(failed.error, failed.statement_text, results + failed.results) from None
+    return results
+
+
+def parse(text: str, session: Session) -> tuple[sql.Statement, ...]:
+    """The script's statements, parsed with the session's variables (StatementFailed if not)."""
     try:
-        script = parse_script(text, session.variables)
+        return parse_script(text, session.variables).statements
     except SqlError as error:
         raise StatementFailed(error, error.statement or text, []) from None
-    results: list[Result] = []
-    for statement in script.statements:
-        try:
-            results.extend(_run(statement, user, session, _depth))
-        except StatementFailed as failed:  # from a RUN SCRIPT: its results come first
-            raise StatementFailed(failed.error, failed.statement_text, results + failed.results) from None
-        except SqlError as error:
-            raise StatementFailed(error, statement.text, results) from None
-        except (TopicsUnavailable, ActionError, TopologyError) as exc:
-            message = getattr(exc, "message", str(exc))
-            issues = getattr(exc, "issues", None)
-            if issues:
-                message += " " + "; ".join(str(i.get("message", "")) for i in issues[:5])
-            error = error_at(statement.span, message, _first_word(statement), code="sql.execution")
-            raise StatementFailed(error, statement.text, results) from None
-    return results
+
+
+def run_statement(statement: sql.Statement, user: Any, session: Session, *, _depth: int = 0) -> list[Result]:
+    """One parsed statement's results (more than one for RUN SCRIPT); StatementFailed if it fails."""
+    try:
+        return _run(statement, user, session, _depth)
+    except SqlError as error:
+        raise StatementFailed(error, statement.text, []) from None
+    except (TopicsUnavailable, ActionError, TopologyError) as exc:
+        message = getattr(exc, "message", str(exc))
+        issues = getattr(exc, "issues", None)
+        if issues:
+            message += " " + "; ".join(str(i.get("message", "")) for i in issues[:5])
+        error = error_at(statement.span, message, _first_word(statement), code="sql.execution")
+        raise StatementFailed(error, statement.text, []) from None
 
 
 def _run(statement: sql.Statement, user: Any, session: Session, depth: int) -> list[Result]:
@@ -159,7 +169,9 @@ def _run_script(statement: sql.RunScript, user: Any, session: Session, depth: in
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        raise error_at(statement.span, f"cannot read script {statement.path!r}: {exc}", statement.path) from None
+        raise error_at(
+            statement.span, f"cannot read script {statement.path!r}: {exc}", statement.path
+        ) from None
     return execute(text, user, session, _depth=depth + 1)
 
 
@@ -189,7 +201,9 @@ def _show(statement: sql.Show, user: Any, session: Session) -> Result:
     if what is sql.ShowWhat.TOPICS:
         replicas = session.topics.replicas()
         shown = sorted(
-            (name, tuple(counts)) for name, counts in replicas.items() if not name.startswith(HIDDEN_TOPIC_PREFIXES)
+            (name, tuple(counts))
+            for name, counts in replicas.items()
+            if not name.startswith(HIDDEN_TOPIC_PREFIXES)
         )
         return TopicList(statement_text=statement.text, topics=tuple(shown), extended=statement.extended)
     if what is sql.ShowWhat.PROPERTIES:

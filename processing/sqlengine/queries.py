@@ -32,7 +32,6 @@ from topology.sql.catalog import SourceDef, error_at
 
 SERVICE_ID = "weir_"
 QUERY_APP_PREFIX = f"{SERVICE_ID}query_"
-SOURCE_NODE_TYPES = ("source", "table_source")
 
 
 def app_id_for(query_id: str) -> str:
@@ -47,18 +46,12 @@ def _topology_name(query_id: str) -> str:
     return base
 
 
-def _document(translation: translator.Translation, session: Session) -> dict[str, Any]:
-    """The translated document with the session's auto.offset.reset on every source node."""
+def _translate(statement: Any, catalog: UserCatalog, name: str, session: Session) -> translator.Translation:
+    """``translate`` with the session's auto.offset.reset (the translator's default otherwise)."""
     reset = session.offset_reset()
-    document = translation.document
     if reset is None:
-        return document
-    nodes = []
-    for node in document.get("nodes", []):
-        if node.get("type") in SOURCE_NODE_TYPES:
-            node = {**node, "config": {**node.get("config", {}), "offset_reset": reset}}
-        nodes.append(node)
-    return {**document, "nodes": nodes}
+        return translator.translate(statement, catalog, name=name)
+    return translator.translate(statement, catalog, name=name, offset_reset=reset)
 
 
 def _sink_partitions(statement: Any, output: SourceDef, catalog: UserCatalog, session: Session) -> int:
@@ -113,7 +106,12 @@ def create_as_select(statement: sql.CreateAsSelect, user: Any, session: Session)
                 f"Cannot replace {name}: it is a {existing.kind}; CREATE OR REPLACE {kind} cannot change its kind",
                 statement.name.text,
             )
-        query = SqlQuery.objects.active().filter(sink=existing).exclude(query_id__startswith="INSERTQUERY_").first()
+        query = (
+            SqlQuery.objects.active()
+            .filter(sink=existing)
+            .exclude(query_id__startswith="INSERTQUERY_")
+            .first()
+        )
         if query is None:
             raise error_at(
                 statement.name.span,
@@ -125,7 +123,7 @@ def create_as_select(statement: sql.CreateAsSelect, user: Any, session: Session)
     command = commands.reserve(statement.text, user)
     query_id = f"{'CSAS' if kind == 'STREAM' else 'CTAS'}_{name}_{command.pk}"
     topology_name = _topology_name(query_id)
-    translation = translator.translate(statement, catalog, name=topology_name)
+    translation = _translate(statement, catalog, topology_name, session)
     output = translation.output
     partitions = _sink_partitions(statement, output, catalog, session)
     output = replace(output, partitions=partitions)
@@ -164,7 +162,7 @@ def _create_topology(
         name=name,
         owner=user,
         description=f"ksqlDB persistent query {query_id}: {text[:500]}",
-        document={**_document(translation, session), "name": name},
+        document=translation.document,
         message=text[:2000],
     )
     assert version is not None
@@ -181,7 +179,7 @@ def insert_into_select(statement: sql.InsertIntoSelect, user: Any, session: Sess
     command = commands.reserve(statement.text, user)
     query_id = f"INSERTQUERY_{command.pk}"
     topology_name = _topology_name(query_id)
-    translation = translator.translate(statement, catalog, name=topology_name)
+    translation = _translate(statement, catalog, topology_name, session)
     topology, version = _create_topology(topology_name, query_id, statement.text, translation, user, session)
     SqlQuery.objects.create(
         query_id=query_id,
@@ -202,14 +200,19 @@ def insert_into_select(statement: sql.InsertIntoSelect, user: Any, session: Sess
 
 
 def _replace_query(
-    statement: sql.CreateAsSelect, query: SqlQuery, sink: SqlSource, user: Any, session: Session, catalog: UserCatalog
+    statement: sql.CreateAsSelect,
+    query: SqlQuery,
+    sink: SqlSource,
+    user: Any,
+    session: Session,
+    catalog: UserCatalog,
 ) -> CommandResult:
     topology = query.topology
-    translation = translator.translate(statement, catalog, name=topology.name)
+    translation = _translate(statement, catalog, topology.name, session)
     deployment = deployment_of(query)
     old_version = deployment.version if deployment is not None else topology.latest_version()
     version, created = topology_actions.save_version(
-        topology, {**_document(translation, session), "name": topology.name}, statement.text[:2000], user
+        topology, translation.document, statement.text[:2000], user
     )
     command_id = commands.source_command_id(sink.kind, sink.name, "create")
     if not created or (old_version is not None and version.pk == old_version.pk):
@@ -263,7 +266,9 @@ def terminate(statement: sql.Terminate, user: Any, session: Session) -> Result:
         found = catalog.query(statement.query_id.value)
         if found is None:
             raise error_at(
-                statement.query_id.span, f"Unknown queryId: {statement.query_id.value}", statement.query_id.text
+                statement.query_id.span,
+                f"Unknown queryId: {statement.query_id.value}",
+                statement.query_id.text,
             )
         targets = [found]
     for query in targets:
@@ -297,7 +302,7 @@ def explain(statement: sql.Explain, user: Any, session: Session) -> Result:
         translation = translator.translate_push(inner, catalog, topic="explain")
         sinks: tuple[str, ...] = ()
     else:
-        translation = translator.translate(inner, catalog, name="explain")
+        translation = _translate(inner, catalog, "explain", session)
         sinks = (translation.output.name,)
     validation = topology_actions.validate_document(translation.document)
     if not validation.ok:

@@ -146,7 +146,7 @@ class StatementFailed(Exception):
     def message(self) -> str:
         error = self.error
         where = f"line {error.line}, column {error.column}"
-        if error.token and repr(error.token) not in error.message and error.token not in error.message:
+        if error.token:
             where += f", at {error.token!r}"
         return f"{where}: {error.message}"
 
@@ -162,4 +162,3 @@ def query_state(deployment_status: str | None, desired: str | None) -> str:
 
 def columns_of(definition: SourceDef) -> tuple[tuple[str, str, bool], ...]:
     return tuple((c.name, c.type, c.key) for c in definition.columns)
-

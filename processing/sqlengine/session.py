@@ -18,7 +18,7 @@ AUTO_OFFSET_RESET = "auto.offset.reset"
 UPGRADE_CONFIRM = "weir.upgrade.confirm"
 # Properties SHOW PROPERTIES lists when nothing overrides them (ksqlDB's names).
 DEFAULT_PROPERTIES = {
-    AUTO_OFFSET_RESET: "latest",
+    AUTO_OFFSET_RESET: "earliest",  # persistent queries; ksqlDB says latest (docs/sql.md)
     "ksql.service.id": "weir_",
     "ksql.streams.processing.guarantee": "at_least_once",
     UPGRADE_CONFIRM: "false",

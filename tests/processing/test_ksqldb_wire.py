@@ -74,12 +74,16 @@ def test_a_request_reads_ksqldbs_field_names_and_null_properties():
     assert request.streams_properties == {} and request.session_variables == {"a": "1"}
 
 
-def test_execute_names_the_first_statement_and_runs_nothing_yet():
-    request = ksqldb.KsqlRequest.model_validate({"ksql": "\n\n   TERMINATE q1; SHOW QUERIES;"})
+@pytest.mark.django_db
+def test_execute_names_the_failing_statement_with_the_entities_before_it(django_user_model, monkeypatch):
+    from processing.sqlengine.topics import MemoryTopics
+
+    monkeypatch.setattr(ksqldb, "new_topics", MemoryTopics)
+    user = django_user_model.objects.create_user("wire", password=None)
+    request = ksqldb.KsqlRequest.model_validate({"ksql": "SHOW QUERIES;\n\n   TERMINATE q1; SHOW QUERIES;"})
     with pytest.raises(ksqldb.ExecutionError) as caught:
-        ksqldb.execute(request, user=None)
-    assert caught.value.statement == Statement("TERMINATE q1;", 3, 4)
-    assert caught.value.message.startswith(
-        "line 3, column 4, at 'TERMINATE': statement execution is not built yet"
-    )
-    assert caught.value.code == ksqldb.ErrorCode.BAD_STATEMENT and caught.value.entities == []
+        ksqldb.execute(request, user=user)
+    assert caught.value.statement == Statement("TERMINATE q1;", 3, 14)
+    assert caught.value.message == "line 3, column 14, at 'q1': Unknown queryId: Q1"
+    assert caught.value.code == ksqldb.ErrorCode.BAD_STATEMENT
+    assert [e["@type"] for e in caught.value.entities] == ["queries"]
