@@ -21,7 +21,7 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     def line(row: list[str]) -> str:
         return " " + " | ".join(value.ljust(widths[i]) for i, value in enumerate(row)) + " "
 
-    rule = "-" * (sum(widths) + 3 * len(widths))
+    rule = "-" * (sum(widths) + 3 * len(widths) - 1)
     return "\n".join([line(cells[0]), rule, *(line(row) for row in cells[1:]), rule])
 
 
