@@ -206,7 +206,9 @@ class _Built:
     select: Select
 
     def output_columns(self, name: str, kind: str) -> tuple[Column, ...]:
-        return tuple(Column(c.name, c.type, c.key) for c in self.columns)
+        """Key columns first, then the value columns in projection order (ksqlDB's order)."""
+        ordered = [c for c in self.columns if c.key] + [c for c in self.columns if not c.key]
+        return tuple(Column(c.name, c.type, c.key) for c in ordered)
 
     def finish(self, name: str, output: SourceDef, *, table: bool) -> Translation:
         sink_config: dict[str, Any] = {"topic": output.topic, "value_format": "json"}
@@ -466,7 +468,7 @@ class _Query:
         select: dict[str, str] = {}
         for side_name, side in (("left", left), ("right", right)):
             alias = side.scope.alias
-            for (qualifier, column_name), physical in sorted(side.scope.qualified.items()):
+            for (qualifier, column_name), physical in side.scope.qualified.items():
                 if side_name == "left" and not first_join:
                     new = physical
                 elif qualifier != alias:
@@ -611,7 +613,7 @@ class _Query:
                 wanted = item.qualifier.value if item.qualifier is not None else None
                 if wanted is not None and wanted not in scope.qualifiers:
                     raise error_at(item.span, f"{wanted} is not a source of this query", wanted)
-                for (qualifier, _name), physical in sorted(scope.qualified.items(), key=lambda kv: kv[1]):
+                for (qualifier, _name), physical in scope.qualified.items():
                     if wanted is not None and qualifier != wanted:
                         continue
                     if physical in seen or (

@@ -258,3 +258,57 @@ def test_a_table_cannot_be_joined_on_a_column_other_than_its_key(catalog):
             "CREATE STREAM x AS SELECT pv.user_id FROM pageviews pv JOIN users u ON pv.user_id = u.name;",
             catalog,
         )
+
+
+def warehouse_catalog() -> DictCatalog:
+    catalog = DictCatalog()
+    for statement in parse(
+        """
+        CREATE TABLE stock (sku VARCHAR PRIMARY KEY, qty INT) WITH (KAFKA_TOPIC='stock', VALUE_FORMAT='JSON');
+        CREATE TABLE prices (sku VARCHAR PRIMARY KEY, price DOUBLE) WITH (KAFKA_TOPIC='prices', VALUE_FORMAT='JSON');
+        CREATE STREAM buys (id VARCHAR KEY, sku VARCHAR, amount INT) WITH (KAFKA_TOPIC='buys', VALUE_FORMAT='JSON');
+        """
+    ):
+        catalog.add(define_source(statement))
+    return catalog
+
+
+def test_table_table_outer_join_on_the_primary_key_follows_both_sides_and_deletes():
+    t = persistent(
+        "CREATE TABLE w AS SELECT s.sku, s.qty, p.price FROM stock s FULL OUTER JOIN prices p ON s.sku = p.sku;",
+        warehouse_catalog(),
+    )
+    assert t.output.kind == "TABLE" and t.view_node == "table"
+    rows = run(
+        t,
+        [
+            ("stock", "a", {"QTY": 1}, 1),
+            ("prices", "a", {"PRICE": 2.0}, 2),
+            ("prices", "b", {"PRICE": 3.0}, 3),
+            ("stock", "a", None, 4),
+        ],
+    )
+    assert rows == [["a", 1, None], ["a", 1, 2.0], ["b", None, 3.0], ["a", None, 2.0]]
+
+
+def test_three_way_join_and_select_star_order_columns_as_ksqldb():
+    catalog = warehouse_catalog()
+    t = persistent(
+        "CREATE STREAM o AS SELECT b.sku, b.amount, s.qty, p.price FROM buys b JOIN stock s ON b.sku = s.sku "
+        "LEFT JOIN prices p ON b.sku = p.sku;",
+        catalog,
+    )
+    rows = run(
+        t,
+        [
+            ("stock", "a", {"QTY": 1}, 1),
+            ("prices", "a", {"PRICE": 2.0}, 2),
+            ("buys", "o1", {"SKU": "a", "AMOUNT": 3}, 3),
+            ("buys", "o2", {"SKU": "b", "AMOUNT": 3}, 4),  # no stock row: the inner join drops it
+        ],
+    )
+    assert rows == [["a", 3, 1, 2.0]]
+    star = persistent("CREATE STREAM o2 AS SELECT * FROM buys b JOIN stock s ON b.sku = s.sku;", catalog)
+    assert star.output.schema_text() == (
+        "`B_SKU` STRING KEY, `B_ID` STRING, `B_AMOUNT` INTEGER, `S_SKU` STRING, `S_QTY` INTEGER"
+    )
