@@ -38,6 +38,7 @@ from topology.sql.ast import (
     CreateAsSelect,
     Emit,
     Expression,
+    Identifier,
     InsertIntoSelect,
     Join,
     JoinType,
@@ -48,7 +49,7 @@ from topology.sql.ast import (
     WindowType,
     property_value,
 )
-from topology.sql.catalog import KAFKA_NUMERIC, Catalog, Column, SourceDef, WindowInfo, error_at
+from topology.sql.catalog import KAFKA_NUMERIC, Catalog, Column, DictCatalog, SourceDef, WindowInfo, error_at
 from topology.sql.errors import SqlError
 from topology.sql.resolve import GroupScope, Scope, error_in, field_ref, is_aggregate, parse
 
@@ -147,6 +148,33 @@ def translate_push(
     columns = tuple(Column(c.name, c.type) for c in built.columns)
     output = SourceDef(name="QUERY", kind="STREAM", topic=topic, columns=columns, window=built.window)
     return built.finish("push query", output, table=False)
+
+
+def translate_materialize(source: SourceDef, *, name: str) -> Translation:
+    """``CREATE SOURCE TABLE``: the table read into a view, the serving copy pull queries read
+    (ksqlDB materializes a source table for pull queries). Nothing is written to Kafka."""
+    query = _Query(
+        _select_all(source), DictCatalog({source.name: source}), offset_reset="earliest", persistent=True
+    )
+    side = query.relation(_select_all(source).from_)
+    columns = [Column(c.name, c.type, c.key) for c in source.columns]
+    fields = {c.name: canonical(field_ref(c.name)) for c in source.value_columns}
+    node = query.node(PROJECT_NODE, "map", {"fields": fields, "keep": []}, (side.node, None))
+    query.node(VIEW_NODE, "view", {"title": source.name}, (node, None))
+    document = {"name": _document_name(name), "description": None, "nodes": query.nodes, "edges": query.edges}
+    _check(document, {}, _select_all(source))
+    output = SourceDef(
+        name=source.name, kind="TABLE", topic=source.topic, columns=tuple(columns), source=True
+    )
+    return Translation(
+        document=document, output=output, reads=(source.name,), sink_node="", view_node=VIEW_NODE
+    )
+
+
+def _select_all(source: SourceDef) -> Select:
+    span = Span(1, 1, 0, 0)
+    name = Identifier(source.name, source.name, True, span)
+    return Select(text=f"SELECT * FROM {source.name}", span=span, items=(), from_=Relation(name, None, span))
 
 
 def row_columns(output: SourceDef, key: Any, value: Any) -> list[Any]:
@@ -331,6 +359,7 @@ class _Query:
                 raise error_at(select.having.span, "HAVING needs GROUP BY", "HAVING")
             if select.partition_by:
                 side = self.partition(side)
+            side = self.explode(side)
             columns, key_names = self.project_plain(side)
         value_columns = [c for c in columns if not c.key or not self.persistent]
         fields = {c.name: c.sql for c in value_columns}
@@ -528,8 +557,50 @@ class _Query:
         plain = {k.strip('"') for k in keys if re.fullmatch(r'"[^"]+"', k)}
         return _Side(node, side.kind, side.scope, plain if len(keys) == 1 else set(), side.partitions)
 
+    def explode(self, side: _Side) -> _Side:
+        """``EXPLODE(array)`` in the projection: a ``flat_map`` node before it, one row per
+        element (one EXPLODE per query; ksqlDB zips several)."""
+        self._exploded: dict[int, str] = {}
+        for index, item in enumerate(self.select.items):
+            if item.expression is None:
+                continue
+            tree = parse(item.expression)
+            if not _is_explode(tree):
+                if any(_is_explode(n) for n in tree.walk()):
+                    raise error_in(
+                        item.expression, tree, "EXPLODE must be a whole projection item", "EXPLODE"
+                    )
+                continue
+            if self._exploded:
+                raise error_in(item.expression, tree, "Weir explodes one array per query", "EXPLODE")
+            arguments = [tree.this] if isinstance(tree, exp.Explode) else tree.expressions
+            argument = arguments[0] if len(arguments) == 1 else None
+            if not isinstance(argument, exp.Column | exp.Dot) or side.kind != "stream":
+                raise error_in(item.expression, tree, "EXPLODE takes one array column of a stream", "EXPLODE")
+            path = canonical(side.scope.rewrite(item.expression, argument.copy())).replace('"', "")
+            element = f"KSQL_EXPLODE_{index}"
+            node = self.node(
+                "explode",
+                "flat_map",
+                {"field": path, "as": element},
+                (side.node, None),
+                clause=item.expression,
+            )
+            self._exploded[index] = element
+            side = _Side(node, side.kind, side.scope, side.key_fields, side.partitions)
+        return side
+
     def project_plain(self, side: _Side) -> tuple[list[_OutColumn], list[str]]:
-        columns = self.projection(side.scope, lambda e: side.scope.rewrite(e))
+        exploded = getattr(self, "_exploded", {})
+        items = {id(item.expression): index for index, item in enumerate(self.select.items)}
+
+        def rewrite(expression: Expression) -> exp.Expr:
+            index = items.get(id(expression))
+            if index in exploded:
+                return field_ref(exploded[index])
+            return side.scope.rewrite(expression)
+
+        columns = self.projection(side.scope, rewrite)
         partition_keys = getattr(self, "_partition_keys", None)
         key_names: list[str] = []
         for column in columns:
@@ -639,6 +710,12 @@ class _Query:
         return columns
 
 
+def _is_explode(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Explode):
+        return True
+    return isinstance(node, exp.Anonymous) and str(node.this).upper() == "EXPLODE"
+
+
 def _swap_keys(config: dict[str, Any]) -> dict[str, Any]:
     swapped = dict(config)
     swapped.pop("left_key", None)
@@ -689,6 +766,10 @@ def _type_of(tree: exp.Expr, scope: Scope) -> str:
         ):
             return scope.types.get(physical, "STRING")
         return scope.types.get(parts[-1], "STRING")
+    if _is_explode(tree):
+        argument = tree.this if isinstance(tree, exp.Explode) else tree.expressions[0]
+        inner = _type_of(argument, scope)
+        return inner[6:-1] if inner.startswith("ARRAY<") else "STRING"
     if isinstance(tree, exp.Predicate | exp.Not | exp.And | exp.Or):
         return "BOOLEAN"
     if isinstance(tree, exp.Literal):
@@ -790,4 +871,12 @@ def _insert_target(statement: InsertIntoSelect, columns: tuple[Column, ...], tar
     return target
 
 
-__all__ = ["SINK_NODE", "VIEW_NODE", "Translation", "row_columns", "translate", "translate_push"]
+__all__ = [
+    "SINK_NODE",
+    "VIEW_NODE",
+    "Translation",
+    "row_columns",
+    "translate",
+    "translate_materialize",
+    "translate_push",
+]

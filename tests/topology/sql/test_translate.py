@@ -312,3 +312,35 @@ def test_three_way_join_and_select_star_order_columns_as_ksqldb():
     assert star.output.schema_text() == (
         "`B_SKU` STRING KEY, `B_ID` STRING, `B_AMOUNT` INTEGER, `S_SKU` STRING, `S_QTY` INTEGER"
     )
+
+
+def test_explode_emits_one_row_per_array_element():
+    catalog = DictCatalog()
+    for statement in parse(
+        "CREATE STREAM baskets (id VARCHAR KEY, tags ARRAY<VARCHAR>, n INT) WITH (KAFKA_TOPIC='b', VALUE_FORMAT='JSON');"
+    ):
+        catalog.add(define_source(statement))
+    t = persistent("CREATE STREAM e AS SELECT id, EXPLODE(tags) AS tag, n FROM baskets;", catalog)
+    assert t.output.schema_text() == "`ID` STRING KEY, `TAG` STRING, `N` INTEGER"
+    assert run(t, [("b", "k", {"TAGS": ["x", "y"], "N": 1}, 1)]) == [["k", "x", 1], ["k", "y", 1]]
+    with pytest.raises(SqlError, match="whole projection item"):
+        persistent("CREATE STREAM e2 AS SELECT id, UCASE(EXPLODE(tags)) FROM baskets;", catalog)
+
+
+def test_a_source_table_is_materialized_into_a_view_without_writing_kafka():
+    from topology.sql.translate import translate_materialize
+
+    source = define_source(
+        parse(
+            "CREATE SOURCE TABLE t (id VARCHAR PRIMARY KEY, v INT) WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON');"
+        )[0]
+    )
+    t = translate_materialize(source, name="SOURCE_T")
+    assert [n["type"] for n in t.document["nodes"]] == ["table_source", "map", "map", "view"]
+    result = compiler.compile_document(t.document)
+    assert result.ok, result.issues
+    driver = TopologyTestDriver(result.plan)
+    driver.pipe_input("t", "a", {"V": 1}, timestamp=1)
+    driver.pipe_input("t", "b", {"V": 2}, timestamp=2)
+    driver.pipe_input("t", "a", None, timestamp=3)
+    assert driver.table("table") == {"b": {"V": 2}}
