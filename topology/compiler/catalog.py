@@ -73,7 +73,7 @@ Duration = Annotated[
 Expression = Annotated[
     str, Field(min_length=1, max_length=MAX_EXPRESSION, json_schema_extra={"format": "sql"})
 ]
-Format = Literal["json", "string", "long", "double", "bytes"]
+Format = Literal["json", "string", "long", "integer", "double", "bytes"]
 Topic = Annotated[str, Field(pattern=TOPIC_PATTERN)]
 Partitions = Annotated[int, Field(ge=1, le=10_000)]
 FieldType = Literal["string", "integer", "double", "number", "boolean", "object", "array", "any"]

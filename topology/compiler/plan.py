@@ -62,7 +62,7 @@ from topology.compiler import naming
 PLAN_FORMAT = 2
 READABLE_FORMATS = (1, 2)
 
-Format = Literal["json", "string", "long", "double", "bytes"]
+Format = Literal["json", "string", "long", "integer", "double", "bytes"]
 WindowType = Literal["tumbling", "hopping", "sliding", "session"]
 Emit = Literal["changes", "final"]
 StreamKind = Literal["stream", "table"]

@@ -19,8 +19,8 @@ from topology.sql.errors import SqlError
 # ksqlDB's formats → the runtime's serde names (topology/compiler/catalog.py ``Format``).
 KEY_FORMATS = {"KAFKA": "string", "JSON": "json", "NONE": "string"}
 VALUE_FORMATS = {"JSON": "json", "KAFKA": "string"}
-# ksqlDB's KAFKA format of a numeric column is a big-endian number; Weir's long/double serdes.
-KAFKA_NUMERIC = {"BIGINT": "long", "INTEGER": "long", "DOUBLE": "double"}
+# ksqlDB's KAFKA format of a numeric column is a big-endian number: Weir's long/integer/double serdes.
+KAFKA_NUMERIC = {"BIGINT": "long", "INTEGER": "integer", "DOUBLE": "double"}
 SOURCE_PROPERTIES = (
     "KAFKA_TOPIC",
     "VALUE_FORMAT",

@@ -848,14 +848,6 @@ def _source_key_serde(source: SourceDef, span: Span) -> str:
     keys = source.key_columns
     if source.key_format == "JSON" or len(keys) > 1:
         return "json"
-    if len(keys) == 1 and keys[0].type == "INTEGER":
-        raise error_at(
-            span,
-            f"{source.name}'s key {keys[0].name} is INTEGER in KAFKA format (4 bytes); Weir reads "
-            "BIGINT, DOUBLE and STRING keys in KAFKA format: declare it BIGINT or STRING, or use KEY_FORMAT='JSON'",
-            source.name,
-            code="sql.unsupported",
-        )
     return KAFKA_NUMERIC.get(keys[0].type, "string") if keys else "string"
 
 
