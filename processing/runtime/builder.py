@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from processing.runtime.operators.aggregate import make_aggregate
+from processing.runtime.operators.aggregate import make_aggregate, make_group_table
 from processing.runtime.operators.base import Node, TaskContext, downstream
 from processing.runtime.operators.join import _JoinBase, make_join
 from processing.runtime.operators.stateless import (
@@ -24,7 +24,7 @@ from processing.runtime.operators.stateless import (
 from processing.runtime.state.base import StateStore
 from processing.runtime.state.memory import MemoryStore
 from topology.compiler.binding import BoundPlan
-from topology.compiler.plan import Aggregate, Join, Sink, Source, SubTopology
+from topology.compiler.plan import Aggregate, GroupTable, Join, Sink, Source, SubTopology
 
 
 @dataclass
@@ -65,6 +65,8 @@ def _make_node(
         return ToTableNode(op, ctx, store)
     if isinstance(op, Aggregate):
         return make_aggregate(op, ctx, stores)
+    if isinstance(op, GroupTable):
+        return make_group_table(op, ctx, stores)
     if isinstance(op, Join):
         sides = tuple(output.get(i) == "table" for i in op.inputs)
         return make_join(op, ctx, stores, sides)

@@ -262,13 +262,14 @@ class AggregateConfig(Config):
     group_by: KeyExpressions | None = Field(
         default=None,
         description="Group key expression, or a list of them for a composite key {name: value}; "
-        "null groups by the record key (no repartition).",
+        "null groups by the record key (no repartition). Required when the input is a table.",
     )
     aggregations: dict[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], Expression] = Field(
         min_length=1,
         max_length=100,
         description="Output field → COUNT(*), SUM(x), AVG(x), MIN, MAX, COUNT_DISTINCT, LATEST, EARLIEST "
-        "(by event time), LATEST_BY_OFFSET, EARLIEST_BY_OFFSET (by arrival order).",
+        "(by event time), LATEST_BY_OFFSET, EARLIEST_BY_OFFSET (by arrival order). A table input "
+        "takes COUNT, SUM and AVG only: an updated or deleted row is taken back out of its group.",
     )
     window: WindowConfig | None = Field(
         default=None, description="Event-time window; null aggregates forever."
@@ -437,9 +438,11 @@ NODE_TYPES: dict[str, NodeType] = {
             "aggregate",
             "Aggregate",
             "aggregations",
-            "Groups by an expression (repartitioning) or by the record key, optionally in windows; the output is a table.",
+            "Groups by an expression (repartitioning) or by the record key, optionally in windows; the output "
+            "is a table. On a table input (KGroupedTable), a row's update moves its contribution from its "
+            "old group to its new one, and a delete takes it out.",
             AggregateConfig,
-            IN_STREAM,
+            IN_EITHER,
             output="table",
             expression_fields=("group_by", "aggregations"),
         ),

@@ -15,6 +15,7 @@ from topology.compiler.plan import (
     Aggregate,
     Filter,
     FlatMap,
+    GroupTable,
     Join,
     Operator,
     Plan,
@@ -47,6 +48,9 @@ def _detail(op: Operator) -> str:
         if op.keys:
             return "key: {" + ", ".join(f"{f.name}: {f.expression}" for f in op.keys) + "}"
         return f"key: {op.key}"
+    if isinstance(op, GroupTable):
+        key = "{" + ", ".join(f"{f.name}: {f.expression}" for f in op.keys) + "}" if op.keys else op.key
+        return f"stores: [{op.store}]; group key: {key} (sends old and new rows)"
     if isinstance(op, Repartition):
         return f"topic: {op.name} (repartition" + (f", {op.partitions} partitions)" if op.partitions else ")")
     if isinstance(op, Aggregate):
@@ -64,7 +68,8 @@ def _detail(op: Operator) -> str:
                 "session": f"gap {w.gap_ms}ms",
             }[w.type]
             window = f"; window: {w.type} {sizes}, grace {w.grace_ms}ms; emit: {op.emit}"
-        return f"stores: [{op.store}]; {calls}{window}"
+        undo = "; subtracts old rows (table input)" if op.from_table else ""
+        return f"stores: [{op.store}]; {calls}{window}{undo}"
     if isinstance(op, ToTable):
         return f"stores: [{op.store}]"
     if isinstance(op, Join):

@@ -44,6 +44,7 @@ from topology.compiler.plan import (
     Field,
     Filter,
     FlatMap,
+    GroupTable,
     Join,
     Operator,
     Plan,
@@ -150,20 +151,36 @@ class _Builder:
         role: str,
         partitions: int | None,
         output: StreamKind,
+        group_store: str | None = None,
     ) -> str:
         """select_key → repartition → source: re-keyed records of kind ``output`` (a table
-        re-keyed for a join stays a table on the other side)."""
+        re-keyed for a join stays a table on the other side). With ``group_store``, a table
+        grouped for an aggregate: group_table (which keeps each row in that store) sends the
+        rows' changes instead, a stream of old/new pairs."""
         prefix = f"{node_id}.{role}" if role else node_id
-        select = self.add(
-            SelectKey(
-                id=f"{prefix}.select_key",
-                node_id=node_id,
-                inputs=upstream,
-                key=key[0],
-                keys=key[1],
-                output=output,
+        if group_store is not None:
+            select = self.add(
+                GroupTable(
+                    id=f"{prefix}.group_table",
+                    node_id=node_id,
+                    inputs=upstream,
+                    store=group_store,
+                    key=key[0],
+                    keys=key[1],
+                    output=output,
+                )
             )
-        )
+        else:
+            select = self.add(
+                SelectKey(
+                    id=f"{prefix}.select_key",
+                    node_id=node_id,
+                    inputs=upstream,
+                    key=key[0],
+                    keys=key[1],
+                    output=output,
+                )
+            )
         name = naming.repartition_name(node_id, role)
         self.add(
             Repartition(
@@ -364,6 +381,12 @@ class _Builder:
 
     def aggregate(self, node_id: str, config: AggregateConfig) -> str:
         upstream = self.inputs(node_id)
+        # A table is grouped as changes (check_windows made sure it has a group_by).
+        from_table = self.port_kind(node_id) == "table"
+        group_store = None
+        if from_table:
+            group_store = naming.store_name(node_id, "group")
+            self.stores.append((group_store, f"{node_id}.group_table"))
         if config.group_by is not None:
             upstream = (
                 self.rekey(
@@ -372,7 +395,8 @@ class _Builder:
                     self.key(node_id, "config.group_by", config.group_by),
                     "",
                     config.partitions,
-                    self.port_kind(node_id),
+                    "stream" if from_table else self.port_kind(node_id),
+                    group_store,
                 ),
             )
         window = _window(config)
@@ -391,6 +415,7 @@ class _Builder:
                 aggregations=aggregations,
                 window=window,
                 emit=config.emit,
+                from_table=from_table,
                 output=self.kind(node_id),
             )
         )

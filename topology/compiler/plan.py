@@ -79,6 +79,10 @@ AggregateFunction = Literal[
     "LATEST_BY_OFFSET",
     "EARLIEST_BY_OFFSET",
 ]
+# The functions an aggregate of a table may use: each has an undo (Kafka Streams' subtractor)
+# for the old value of a changed row. ksqlDB allows SUM, COUNT and AVG on tables too; MIN,
+# MAX, COUNT_DISTINCT and the LATEST/EARLIEST kinds cannot take a value back out.
+TABLE_AGGREGATE_FUNCTIONS: tuple[str, ...] = ("COUNT", "SUM", "AVG")
 
 
 @dataclass(frozen=True)
@@ -231,6 +235,23 @@ class Repartition(Operator):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GroupTable(Operator):
+    """A table's rows re-keyed by a group key, as changes (Kafka Streams' KTableRepartitionMap).
+
+    ``key`` / ``keys`` as ``SelectKey``. ``store`` keeps each input row by its own key, so an
+    update knows the row it replaces. A change of a row becomes records of value
+    ``{"new": row or null, "old": row or null}``: one ``{"new", "old"}`` to the group when the
+    group key did not change, else ``{"old"}`` to the old group and then ``{"new"}`` to the
+    new one (a null group key sends nothing). A tombstone sends the old row only.
+    """
+
+    store: str
+    key: str = "ROWKEY"
+    keys: tuple[Field, ...] = ()
+    kind = "group_table"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Aggregate(Operator):
     """Groups by the current record key (the compiler repartitioned if needed).
 
@@ -244,7 +265,12 @@ class Aggregate(Operator):
     aggregations: tuple[Aggregation, ...] = ()
     window: Window | None = None
     emit: Emit = "changes"
+    # The input is a ``GroupTable``'s changes: the old row is subtracted from the group
+    # before the new one is added (Kafka Streams' KTableAggregate; no window).
+    from_table: bool = False
     kind = "aggregate"
+
+    OMITTED_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("from_table",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,6 +342,7 @@ OPERATOR_TYPES: dict[str, type[Operator]] = {
         Project,
         FlatMap,
         SelectKey,
+        GroupTable,
         Repartition,
         Aggregate,
         ToTable,
@@ -384,7 +411,7 @@ class Store:
 
 def operator_stores(op: Operator) -> list[tuple[str, StoreKind, int | None]]:
     """(name, kind, retention ms) of every store ``op`` keeps, in the order it names them."""
-    if isinstance(op, ToTable):
+    if isinstance(op, ToTable | GroupTable):
         return [(op.store, "kv", None)]
     if isinstance(op, Aggregate):
         if op.window is None:
@@ -697,6 +724,7 @@ __all__ = [
     "Field",
     "Filter",
     "FlatMap",
+    "GroupTable",
     "Join",
     "Operator",
     "Plan",
@@ -708,6 +736,7 @@ __all__ = [
     "Store",
     "StreamKind",
     "SubTopology",
+    "TABLE_AGGREGATE_FUNCTIONS",
     "ToStream",
     "ToTable",
     "View",

@@ -20,6 +20,7 @@ from topology.compiler.catalog import (
 )
 from topology.compiler.expressions import ExpressionError, compile_expression, parse, parse_aggregation_call
 from topology.compiler.graph import TopologyGraph
+from topology.compiler.plan import TABLE_AGGREGATE_FUNCTIONS
 
 _SOURCE_TYPES = ("source", "table_source")
 
@@ -239,9 +240,49 @@ def _is_true(sql: str) -> exp.Expr:
 # --- 5. windows and joins --------------------------------------------------------------------
 
 
+def aggregates_table(graph: TopologyGraph, node_id: str) -> bool:
+    """Does the aggregate ``node_id`` read a table (Kafka Streams' KGroupedTable)?"""
+    kinds = {graph.kinds.get(edge.edge.source) for edge in graph.inputs(node_id)}
+    return kinds == {"table"}
+
+
+def _check_table_aggregate(graph: TopologyGraph, node_id: str, config: AggregateConfig) -> None:
+    """A table's rows are re-grouped with a subtractor: a group key is needed, no window (a
+    windowed aggregation of a table is refused by ksqlDB too), and every function must be able
+    to take a row's old value back out."""
+    if config.group_by is None:
+        graph.add(
+            "aggregate.table_group_by",
+            "aggregating a table needs group_by: a table is already one row per key",
+            node_id=node_id,
+            field="config.group_by",
+        )
+    if config.window is not None:
+        graph.add(
+            "aggregate.table_window",
+            "a table cannot be aggregated in windows (its rows are updated, not appended); "
+            "remove the window or aggregate the table's changelog stream (to_stream)",
+            node_id=node_id,
+            field="config.window",
+        )
+    allowed = ", ".join(TABLE_AGGREGATE_FUNCTIONS)
+    for name, function, _, _ in graph.aggregations.get(node_id, ()):
+        if function not in TABLE_AGGREGATE_FUNCTIONS:
+            graph.add(
+                "aggregate.table_function",
+                f"{function} cannot aggregate a table: an updated or deleted row must be taken back out "
+                f"of its group, and {function} cannot undo a value; use {allowed}, or aggregate the "
+                "table's changelog stream (to_stream)",
+                node_id=node_id,
+                field=f"config.aggregations.{name}",
+            )
+
+
 def check_windows(graph: TopologyGraph) -> None:
     for node_id, config in sorted(graph.configs.items()):
         if isinstance(config, AggregateConfig):
+            if aggregates_table(graph, node_id):
+                _check_table_aggregate(graph, node_id, config)
             window = config.window
             if window is None:
                 if config.emit == "final":
@@ -469,6 +510,8 @@ def check_names(graph: TopologyGraph) -> None:
         names: list[str] = []
         if isinstance(config, AggregateConfig):
             names.append("store " + naming.store_name(node_id))
+            if aggregates_table(graph, node_id):
+                names.append("store " + naming.store_name(node_id, "group"))
             if config.group_by is not None:
                 names.append("repartition " + naming.repartition_name(node_id))
         elif isinstance(config, JoinConfig):
