@@ -15,6 +15,8 @@ from topology.compiler.plan import (
     Aggregate,
     Filter,
     FlatMap,
+    ForeignKeyJoin,
+    ForeignKeyLookup,
     GroupTable,
     Join,
     Operator,
@@ -82,6 +84,13 @@ def _detail(op: Operator) -> str:
             )
             window = f"; window: {span}, grace {w.grace_ms}ms"
         return f"{op.sides.replace('_', '-')} {op.how}; stores: [{stores}]{window}"
+    if isinstance(op, ForeignKeyJoin):
+        return (
+            f"foreign-key {op.how}; foreign key: {op.foreign_key}; stores: [{op.store}]; "
+            f"subscriptions to: {op.subscription}"
+        )
+    if isinstance(op, ForeignKeyLookup):
+        return f"foreign-key lookup; stores: [{op.store}, {op.subscription_store}]"
     if isinstance(op, Sink):
         return f"topic: {op.topic}" + ("; coalesced per key until the commit" if op.coalesce else "")
     if isinstance(op, View):

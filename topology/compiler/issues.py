@@ -56,6 +56,7 @@ ISSUE_CODES: dict[str, str] = {
     "join.sides": "A stream-table join with the table on the left.",
     "join.how": "A join type the input kinds do not support.",
     "join.table_rekey": "A key expression on a table side of a join.",
+    "join.foreign_key_sides": "A foreign-key join whose inputs are not two tables.",
     "join.copartition": "The two sides of a join have different partition counts.",
     "branch.duplicate_name": "Two branches share a name.",
     "map.conflict": "A field both kept/computed and dropped.",

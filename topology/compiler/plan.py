@@ -312,6 +312,40 @@ class Join(Operator):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ForeignKeyJoin(Operator):
+    """The left half of a foreign-key table-table join (Kafka Streams' KIP-213
+    ``KTable.join(other, foreignKeyExtractor, joiner)``), keyed by the left key.
+
+    inputs = (the left table's rows, the responses of the ``ForeignKeyLookup``). ``store``
+    keeps the left rows. Each left change sends subscriptions ``{"key", "hash", "instruction"}``
+    keyed by the foreign key (``foreign_key``, SQL over the left row) to the repartition named
+    ``subscription``, Kafka Streams' SubscriptionSendProcessor; a response ``{"hash", "right"}``
+    whose hash is not the current left row's is stale and dropped, else it forwards the joined
+    row (``select`` / the merge, as ``Join``) or a tombstone. ``how``: inner or left.
+    """
+
+    store: str
+    foreign_key: str
+    subscription: str
+    how: Literal["inner", "left"] = "inner"
+    select: tuple[Field, ...] = ()
+    kind = "fk_join"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForeignKeyLookup(Operator):
+    """The right half of a foreign-key join, keyed by the foreign key: inputs = (the right
+    table's rows, the subscriptions). ``store`` keeps the right rows, ``subscription_store`` each
+    subscribed left key per foreign key with the hash of the left row. It answers a subscription
+    with the right row (per its instruction), and a right change to every subscriber; responses
+    are keyed by the left key."""
+
+    store: str
+    subscription_store: str
+    kind = "fk_lookup"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Sink(Operator):
     """Writes its input to ``topic``. ``coalesce``: the input is a table whose updates may be
     held per key until the commit (Kafka Streams' record cache in front of
@@ -348,6 +382,8 @@ OPERATOR_TYPES: dict[str, type[Operator]] = {
         ToTable,
         ToStream,
         Join,
+        ForeignKeyJoin,
+        ForeignKeyLookup,
         Sink,
         View,
     )
@@ -423,6 +459,10 @@ def operator_stores(op: Operator) -> list[tuple[str, StoreKind, int | None]]:
             retention = join_retention_ms(op.window) if op.window is not None else None
             return [(name, "join_window", retention) for name in (op.left_store, op.right_store) if name]
         return [(name, "kv", None) for name in (op.left_store, op.right_store) if name]
+    if isinstance(op, ForeignKeyJoin):
+        return [(op.store, "kv", None)]
+    if isinstance(op, ForeignKeyLookup):
+        return [(op.store, "kv", None), (op.subscription_store, "kv", None)]
     return []
 
 
@@ -437,7 +477,7 @@ def emits_windows(op: Operator, inputs_windowed: list[bool]) -> bool:
     source ends it, everything else passes it on."""
     if isinstance(op, Aggregate):
         return op.window is not None
-    if isinstance(op, Join | Source):
+    if isinstance(op, Join | ForeignKeyJoin | Source):
         return False
     return any(inputs_windowed)
 
@@ -629,7 +669,7 @@ def with_hash(plan: Plan) -> Plan:
 
 def _format_1_output(op: Operator, inputs: list[StreamKind], table_repartitions: set[str]) -> StreamKind:
     """The kind rule the format-1 runtime applied to operators (the compiler's, per operator)."""
-    if isinstance(op, ToTable | Aggregate):
+    if isinstance(op, ToTable | Aggregate | ForeignKeyJoin):
         return "table"
     if isinstance(op, Join):
         return "table" if op.sides == "table_table" else "stream"
@@ -724,6 +764,8 @@ __all__ = [
     "Field",
     "Filter",
     "FlatMap",
+    "ForeignKeyJoin",
+    "ForeignKeyLookup",
     "GroupTable",
     "Join",
     "Operator",

@@ -139,6 +139,7 @@ def check_expressions(graph: TopologyGraph) -> None:
             sides = {edge.target_port: schemas.get(edge.edge.source) for edge in graph.inputs(node_id)}
             _expression(graph, node_id, "config.left_key", config.left_key, schema=sides.get("left"))
             _expression(graph, node_id, "config.right_key", config.right_key, schema=sides.get("right"))
+            _expression(graph, node_id, "config.foreign_key", config.foreign_key, schema=sides.get("left"))
             select_schema = _join_schema(sides.get("left"), sides.get("right"))
             for name, sql in config.select.items():
                 _expression(graph, node_id, f"config.select.{name}", sql, schema=select_schema)
@@ -410,6 +411,9 @@ def check_joins(graph: TopologyGraph) -> None:
         if sides is None:
             continue
         kinds = {e.target_port: graph.kinds.get(e.edge.source) for e in graph.inputs(node_id)}
+        if config.foreign_key is not None:
+            _check_foreign_key_join(graph, node_id, config, sides)
+            continue
         if sides == "stream_table" and kinds["left"] == "table":
             graph.add(
                 "join.sides",
@@ -441,6 +445,34 @@ def check_joins(graph: TopologyGraph) -> None:
                 f"the join's sides are not co-partitioned: left has {left_partitions} partitions, right has "
                 f"{right_partitions}; re-key a side (left_key/right_key with 'partitions') or fix the topics",
                 node_id=node_id,
+            )
+
+
+def _check_foreign_key_join(graph: TopologyGraph, node_id: str, config: JoinConfig, sides: str) -> None:
+    """Kafka Streams' foreign-key join joins two tables, inner or left; each side is
+    repartitioned by the compiler, so the tables need not be co-partitioned."""
+    if sides != "table_table":
+        graph.add(
+            "join.foreign_key_sides",
+            f"a foreign-key join takes two tables; this join is {sides.replace('_', '-')} "
+            "(insert a to_table node, or join on the key with left_key/right_key)",
+            node_id=node_id,
+            field="config.foreign_key",
+        )
+    if config.how == "outer":
+        graph.add(
+            "join.how",
+            "a foreign-key join is inner or left (a right row has no single left row to pair with)",
+            node_id=node_id,
+            field="config.how",
+        )
+    for side, key in (("left", config.left_key), ("right", config.right_key)):
+        if key is not None:
+            graph.add(
+                "join.table_rekey",
+                f"a foreign-key join takes no {side}_key: the right row is found by foreign_key",
+                node_id=node_id,
+                field=f"config.{side}_key",
             )
 
 
@@ -477,6 +509,8 @@ def compute_partitions(graph: TopologyGraph) -> None:
             isinstance(config, AggregateConfig) and config.group_by is not None
         ):
             count = config.partitions or everywhere
+        elif isinstance(config, JoinConfig) and config.foreign_key is not None:
+            count = config.partitions or everywhere  # the left rows are repartitioned
         elif isinstance(config, JoinConfig):
             count = input_partitions(graph, node_id, "left")
         else:
@@ -519,6 +553,12 @@ def check_names(graph: TopologyGraph) -> None:
                 "store " + naming.store_name(node_id, "left"),
                 "store " + naming.store_name(node_id, "right"),
             ]
+            if config.foreign_key is not None:
+                names.append("store " + naming.store_name(node_id, "subscription"))
+                names += [
+                    "repartition " + naming.repartition_name(node_id, role)
+                    for role in ("left", "right", "subscription", "response")
+                ]
             for side, key in (("left", config.left_key), ("right", config.right_key)):
                 if key is not None:
                     names.append("repartition " + naming.repartition_name(node_id, side))

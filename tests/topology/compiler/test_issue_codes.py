@@ -214,6 +214,10 @@ TRIGGERS: dict[str, tuple[Any, dict[str, Any]]] = {
         orders_join_customers(right_key="id"),
         {"node_id": "enrich", "field": "config.right_key"},
     ),
+    "join.foreign_key_sides": (
+        orders_join_customers(foreign_key="customer_id"),
+        {"node_id": "enrich", "field": "config.foreign_key"},
+    ),
     "join.copartition": (
         doc(
             [
