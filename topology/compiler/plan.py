@@ -5,7 +5,8 @@ same document compiles to the same plan, and ``plan_hash`` ignores layout. The p
 holds *core operators*; every editor node is lowered onto them by the compiler
 (``branch`` becomes ordered filters, ``table_source`` a source plus ``to_table``, ``merge``
 disappears into operator inputs, ``group_by`` on a field becomes ``select_key`` +
-``repartition`` + a new sub-topology).
+``repartition`` + a new sub-topology; an aggregate of a table starts with ``group_table``; a
+foreign-key join is ``fk_join`` + ``fk_lookup`` around two repartitions).
 
 Shape
 -----

@@ -18,7 +18,7 @@ from processing.runtime.operators.windows import (
     TimeWindowAggregateNode,
     window_codec,
 )
-from processing.runtime.serde import hashable_key
+from processing.runtime.serde import hashable_key, same_key
 from processing.runtime.state.base import StateStore
 from processing.runtime.state.memory import MemoryStore
 from topology.compiler.plan import Aggregate, GroupTable
@@ -109,11 +109,7 @@ class GroupTableNode(Node):
             self.store.delete(hkey, timestamp)
         else:
             self.store.put(hkey, value, timestamp)
-        if (
-            old_group is not None
-            and new_group is not None
-            and hashable_key(old_group) == hashable_key(new_group)
-        ):
+        if old_group is not None and new_group is not None and same_key(old_group, new_group):
             self.n_out += 1
             self.emit(new_group, {"new": value, "old": old}, timestamp)
             return

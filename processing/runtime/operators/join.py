@@ -15,7 +15,7 @@ from typing import Any
 import orjson
 
 from processing.runtime.operators.base import Node, NodeError, Push, TaskContext, compile_sql
-from processing.runtime.serde import hashable_key, key_from_hashable, key_from_json, key_to_json
+from processing.runtime.serde import hashable_key, key_from_hashable, key_from_json, key_to_json, same_key
 from processing.runtime.state.base import StateStore
 from processing.runtime.state.memory import MemoryStore
 from topology.compiler.plan import ForeignKeyJoin, ForeignKeyLookup, Join
@@ -321,7 +321,7 @@ class ForeignKeyJoinNode(_JoinBase):
         digest = row_hash(value)
         if self.left_join:
             # leftJoinInstructions: every change answers, a null foreign key with no right row.
-            if old is not None and old_fk is not None and hashable_key(old_fk) != hashable_key(new_fk):
+            if old is not None and old_fk is not None and not same_key(old_fk, new_fk):
                 self._send(key, old_fk, DELETE, digest, timestamp)
             if old is not None or value is not None:
                 self._send(key, new_fk, NULL_IF_MISSING, digest, timestamp)
@@ -344,7 +344,7 @@ class ForeignKeyJoinNode(_JoinBase):
         if value is None:
             self._send(key, old_fk, DELETE, digest, timestamp)
             return
-        if hashable_key(old_fk) != hashable_key(new_fk):
+        if not same_key(old_fk, new_fk):
             self._send(key, old_fk, DELETE_QUIET, digest, timestamp)
         self._send(key, new_fk, NULL_IF_MISSING, digest, timestamp)
 

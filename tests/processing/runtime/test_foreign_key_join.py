@@ -214,3 +214,38 @@ def test_the_tables_need_not_be_co_partitioned():
         )
     )
     assert result.ok, [i.to_dict() for i in result.issues]
+
+
+def test_a_table_joins_itself_on_a_foreign_key():
+    result = compile_document(
+        doc(
+            [
+                table("staff", "staff"),
+                node(
+                    "j",
+                    "join",
+                    how="left",
+                    foreign_key="manager",
+                    select={"who": "left.name", "boss": "right.name"},
+                ),
+                sink(),
+            ],
+            [("staff", "j", None, "left"), ("staff", "j", None, "right"), ("j", "out")],
+        )
+    )
+    assert result.ok, [i.to_dict() for i in result.issues]
+    out = run(
+        result.plan,
+        [
+            ("staff", "ann", {"name": "Ann", "manager": None}, 1),
+            ("staff", "bob", {"name": "Bob", "manager": "ann"}, 2),
+            ("staff", "ann", {"name": "Anne", "manager": None}, 3),
+        ],
+        partitions=2,
+    )
+    assert out == [
+        ("ann", {"who": "Ann", "boss": None}, 1),
+        ("bob", {"who": "Bob", "boss": "Ann"}, 2),
+        ("ann", {"who": "Anne", "boss": None}, 3),
+        ("bob", {"who": "Bob", "boss": "Anne"}, 3),
+    ]
