@@ -252,6 +252,12 @@ def key_to_json(key: Any) -> Any:
     return key
 
 
+def same_key(a: Any, b: Any) -> bool:
+    """Are two keys the same bytes on an internal topic (so the same partition)? ``1`` and
+    ``1.0`` are equal in Python but not as keys, as Kafka Streams compares serialized keys."""
+    return a.__class__ is b.__class__ and canonical_json(key_to_json(a)) == canonical_json(key_to_json(b))
+
+
 def key_from_json(data: Any) -> Any:
     if data.__class__ is dict and len(data) == 1 and "$bytes" in data:
         return base64.b64decode(data["$bytes"])

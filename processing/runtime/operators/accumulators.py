@@ -12,7 +12,9 @@ functions (``OFFSET_ORDERED``) its input offset, which ``Aggregations.update`` p
 only when an operator uses one, so other aggregates pay nothing for them.
 ``Aggregations`` compiles an operator's list once: ``new`` / ``update`` / ``result`` per record,
 ``merge`` for session merges. The non-windowed (``aggregate``) and windowed (``windows``)
-operators both use it.
+operators both use it. ``subtract`` is the undo of ``update`` (Kafka Streams' subtractor) for
+aggregates of tables; a function has one when ``_undoer`` returns it (COUNT, SUM, AVG: the
+compiler's ``TABLE_AGGREGATE_FUNCTIONS``, which a test holds equal to this).
 """
 
 from __future__ import annotations
@@ -157,6 +159,48 @@ def _updater(function: str, index: int, counts_rows: bool, ignore_nulls: bool = 
     raise ValueError(f"unknown aggregate function {function!r}")
 
 
+def _undoer(function: str, index: int, counts_rows: bool) -> Updater | None:
+    """The subtractor of ``function`` (Kafka Streams' ``aggregate(.., adder, subtractor)``):
+    takes a value the updater added back out, for the old row of a changed table row. None
+    when the function has no inverse (the compiler lets only ``TABLE_AGGREGATE_FUNCTIONS``
+    aggregate a table)."""
+    i = index
+    if function == "COUNT":
+        if counts_rows:
+
+            def uncount_rows(accs: list, x: Any, ts: int) -> None:
+                accs[i] -= 1
+
+            return uncount_rows
+
+        def uncount(accs: list, x: Any, ts: int) -> None:
+            if x is not None:
+                accs[i] -= 1
+
+        return uncount
+    if function == "SUM":
+
+        def unsum(accs: list, x: Any, ts: int) -> None:
+            if x is not None:
+                if x.__class__ not in (int, float):
+                    raise TypeError(f"SUM needs numbers, got {x!r}")
+                accs[i] -= x
+
+        return unsum
+    if function == "AVG":
+
+        def unavg(accs: list, x: Any, ts: int) -> None:
+            if x is not None:
+                if x.__class__ not in (int, float):
+                    raise TypeError(f"AVG needs numbers, got {x!r}")
+                acc = accs[i]
+                acc[0] -= x
+                acc[1] -= 1
+
+        return unavg
+    return None
+
+
 def _merge(function: str, a: Any, b: Any) -> Any:
     """Combine two accumulators of one aggregation (session merges). ``b`` is the later one."""
     if function in ("COUNT", "SUM"):
@@ -210,6 +254,10 @@ class Aggregations:
             for n, a in enumerate(op.aggregations)
         )
         self.finishers = tuple(_finisher(f) for f in self.functions)
+        self.undoers = tuple(
+            _undoer(f, n + 1, arg is None)
+            for n, (f, arg) in enumerate(zip(self.functions, self.arguments, strict=True))
+        )
         self.count_only = self.functions == ("COUNT",) and self.arguments == (None,)
         self.first_name = self.names[0] if self.names else ""
         self.steps = tuple(zip(self.arguments, self.updaters, strict=True))
@@ -222,6 +270,20 @@ class Aggregations:
         elif len(self.steps) == 1:
             # One aggregation (the common case): no loop over the steps per record.
             self.update = self._single_update(*self.steps[0])  # type: ignore[method-assign]
+
+    def subtract(self, accs: list, value: Any, key: Any, ts: int, partition: int, offset: int) -> None:
+        """Take ``value`` back out of ``accs`` (the undo of ``update``); the timestamp stays
+        the largest seen, as Kafka Streams' table aggregate keeps it."""
+        for argument, undo, function in zip(self.arguments, self.undoers, self.functions, strict=True):
+            if undo is None:
+                raise ValueError(f"{function} cannot take a value back out (it has no subtractor)")
+            undo(accs, None if argument is None else argument(value, key, ts, partition, offset), ts)
+        if ts > accs[0]:
+            accs[0] = ts
+
+    def copy(self, accs: list) -> list:
+        """A copy that ``update`` / ``subtract`` can change without touching ``accs``."""
+        return [list(v) if v.__class__ is list else v for v in accs]
 
     def new(self, ts: int) -> list:
         if not self.mutable_initial:
