@@ -268,7 +268,8 @@ class AggregateConfig(Config):
         min_length=1,
         max_length=100,
         description="Output field → COUNT(*), SUM(x), AVG(x), MIN, MAX, COUNT_DISTINCT, LATEST, EARLIEST "
-        "(by event time), LATEST_BY_OFFSET, EARLIEST_BY_OFFSET (by arrival order).",
+        "(by event time), LATEST_BY_OFFSET, EARLIEST_BY_OFFSET (by arrival order), COLLECT_LIST, "
+        "COLLECT_SET, TOPK(x, k), TOPKDISTINCT(x, k).",
     )
     window: WindowConfig | None = Field(
         default=None, description="Event-time window; null aggregates forever."

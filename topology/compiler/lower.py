@@ -379,8 +379,8 @@ class _Builder:
         store = naming.store_name(node_id)
         self.stores.append((store, node_id))
         aggregations = tuple(
-            Aggregation(name=name, function=function, argument=argument, ignore_nulls=ignore)  # type: ignore[arg-type]
-            for name, function, argument, ignore in self.graph.aggregations[node_id]
+            Aggregation(name=name, function=function, argument=argument, ignore_nulls=ignore, k=k)  # type: ignore[arg-type]
+            for name, function, argument, ignore, k in self.graph.aggregations[node_id]
         )
         return self.add(
             Aggregate(

@@ -18,7 +18,7 @@ from topology.compiler.catalog import (
     TableSourceConfig,
     join_sides,
 )
-from topology.compiler.expressions import ExpressionError, compile_expression, parse, parse_aggregation_call
+from topology.compiler.expressions import ExpressionError, compile_expression, parse, parse_aggregation_spec
 from topology.compiler.graph import TopologyGraph
 
 _SOURCE_TYPES = ("source", "table_source")
@@ -126,13 +126,13 @@ def check_expressions(graph: TopologyGraph) -> None:
             for name, sql in config.aggregations.items():
                 field = f"config.aggregations.{name}"
                 try:
-                    function, argument, ignore_nulls = parse_aggregation_call(sql, fields=schema)
+                    call = parse_aggregation_spec(sql, fields=schema)
                 except ExpressionError as error:
                     graph.add(
                         error.code, error.message, node_id=node_id, field=field, position=error.position
                     )
                     continue
-                parsed.append((name, function, argument, ignore_nulls))
+                parsed.append((name, *call))
             graph.aggregations[node_id] = parsed
         elif isinstance(config, JoinConfig):
             sides = {edge.target_port: schemas.get(edge.edge.source) for edge in graph.inputs(node_id)}
@@ -267,7 +267,7 @@ def check_windows(graph: TopologyGraph) -> None:
                         field=f"config.window.{name}",
                     )
             if window.type == "sliding":
-                for name, function, _, _ in graph.aggregations.get(node_id, ()):
+                for name, function, *_ in graph.aggregations.get(node_id, ()):
                     if function in ("LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET"):
                         graph.add(
                             "window.offset_order",
