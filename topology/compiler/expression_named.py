@@ -218,14 +218,14 @@ class _NamedFunctions(_OperatorHandlers):
             points.append(fn)
         lat1_of, lon1_of, lat2_of, lon2_of = points
         position = _pos(node)
-        radius_of: Callable[..., float | None] = lambda v, k, t, p, o: EARTH_RADIUS["km"]  # noqa: E731
+        radius_of: Callable[..., float] = lambda v, k, t, p, o: EARTH_RADIUS["km"]  # noqa: E731
         if len(arguments) == 5:
             unit_fn, unit_type = self._child(arguments[4], node)
             self._expect(unit_type, _STRING, arguments[4], "GEO_DISTANCE needs a unit string ('KM' or 'MI')")
             if unit_fn in self._constants:
                 unit = self._constants[unit_fn]
                 try:
-                    radius = None if unit is None else _radius(unit)
+                    radius = _radius(unit)
                 except ValueError as error:
                     raise ExpressionError(str(error), _pos(arguments[4]), "expression.unsupported") from None
                 radius_of = lambda v, k, t, p, o: radius  # noqa: E731
@@ -234,7 +234,7 @@ class _NamedFunctions(_OperatorHandlers):
                 def radius_of(v, k, t, p, o):
                     unit = unit_fn(v, k, t, p, o)
                     try:
-                        return None if unit is None else _radius(unit)
+                        return _radius(unit)
                     except ValueError as error:
                         raise ExpressionRuntimeError(str(error), position) from None
 
@@ -243,10 +243,9 @@ class _NamedFunctions(_OperatorHandlers):
             lon1 = lon1_of(v, k, t, p, o)
             lat2 = lat2_of(v, k, t, p, o)
             lon2 = lon2_of(v, k, t, p, o)
-            radius = radius_of(v, k, t, p, o)
-            if lat1 is None or lon1 is None or lat2 is None or lon2 is None or radius is None:
+            if lat1 is None or lon1 is None or lat2 is None or lon2 is None:
                 return None
-            return haversine(lat1, lon1, lat2, lon2, radius, position)
+            return haversine(lat1, lon1, lat2, lon2, radius_of(v, k, t, p, o), position)
 
         return geo_distance, "double"
 
@@ -278,6 +277,9 @@ class _NamedFunctions(_OperatorHandlers):
 
 
 def _radius(unit: Any) -> float:
+    """ksqlDB's: a NULL or blank unit is kilometres."""
+    if unit is None:
+        return EARTH_RADIUS["km"]
     text = unit.strip().lower() if unit.__class__ is str else ""
     if unit.__class__ is str and not text:
         return EARTH_RADIUS["km"]

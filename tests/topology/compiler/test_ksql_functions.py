@@ -83,6 +83,9 @@ def test_geo_distance_is_the_haversine_distance_in_km_or_miles():
     assert miles == pytest.approx(km * 3959 / 6371)
     assert evaluate("GEO_DISTANCE(0, 0, 0, 0, 'KM')") == 0.0
     assert evaluate("GEO_DISTANCE(0, 0, 0, a)", {}) is None
+    assert evaluate("GEO_DISTANCE(0, 0, 0, 1, u)", {}) == evaluate(
+        "GEO_DISTANCE(0, 0, 0, 1)"
+    )  # NULL unit: km
     assert evaluate("GEO_DISTANCE(0, 0, 0, 180, u)", {"u": "kilometres"}) == pytest.approx(
         6371 * 3.141592653589793
     )
