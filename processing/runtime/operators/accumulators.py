@@ -165,10 +165,8 @@ def _updater(
     raise ValueError(f"unknown aggregate function {function!r}")
 
 
-def _merge(function: str, a: Any, b: Any, k: int | None = None) -> Any:
+def _merge(function: str, a: Any, b: Any) -> Any:
     """Combine two accumulators of one aggregation (session merges). ``b`` is the later one."""
-    if function in COLLECTION_FUNCTIONS:
-        return _collection_merge(function, a, b, k)
     if function in ("COUNT", "SUM"):
         return a + b
     if function == "AVG":
@@ -285,7 +283,10 @@ class Aggregations:
     def merge(self, a: list, b: list) -> list:
         return [
             max(a[0], b[0]),
-            *[_merge(f, x, y, k) for f, x, y, k in zip(self.functions, a[1:], b[1:], self.ks, strict=True)],
+            *[
+                _collection_merge(f, x, y, k) if f in COLLECTION_FUNCTIONS else _merge(f, x, y)
+                for f, x, y, k in zip(self.functions, a[1:], b[1:], self.ks, strict=True)
+            ],
         ]
 
 
