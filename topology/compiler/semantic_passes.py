@@ -132,7 +132,9 @@ def check_expressions(graph: TopologyGraph) -> None:
                         error.code, error.message, node_id=node_id, field=field, position=error.position
                     )
                     continue
-                parsed.append((name, *call))
+                parsed.append((name, call.function, call.argument, call.ignore_nulls))
+                if call.k is not None:
+                    graph.topk_sizes.setdefault(node_id, {})[name] = call.k
             graph.aggregations[node_id] = parsed
         elif isinstance(config, JoinConfig):
             sides = {edge.target_port: schemas.get(edge.edge.source) for edge in graph.inputs(node_id)}
@@ -267,7 +269,7 @@ def check_windows(graph: TopologyGraph) -> None:
                         field=f"config.window.{name}",
                     )
             if window.type == "sliding":
-                for name, function, *_ in graph.aggregations.get(node_id, ()):
+                for name, function, _, _ in graph.aggregations.get(node_id, ()):
                     if function in ("LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET"):
                         graph.add(
                             "window.offset_order",
