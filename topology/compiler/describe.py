@@ -57,7 +57,8 @@ def _detail(op: Operator) -> str:
         return f"topic: {op.name} (repartition" + (f", {op.partitions} partitions)" if op.partitions else ")")
     if isinstance(op, Aggregate):
         calls = ", ".join(
-            f"{a.name} = {a.function}({a.argument or '*'}{'' if a.ignore_nulls else ', FALSE'})"
+            f"{a.name} = {a.function}({a.argument or '*'}{'' if a.ignore_nulls else ', FALSE'}"
+            f"{'' if a.k is None else f', {a.k}'})"
             for a in op.aggregations
         )
         window = ""

@@ -404,8 +404,9 @@ class _Builder:
         window = _window(config)
         store = naming.store_name(node_id)
         self.stores.append((store, node_id))
+        sizes = self.graph.topk_sizes.get(node_id, {})
         aggregations = tuple(
-            Aggregation(name=name, function=function, argument=argument, ignore_nulls=ignore)  # type: ignore[arg-type]
+            Aggregation(name, function, argument, ignore, sizes.get(name))  # type: ignore[arg-type]
             for name, function, argument, ignore in self.graph.aggregations[node_id]
         )
         return self.add(

@@ -79,6 +79,10 @@ AggregateFunction = Literal[
     "EARLIEST",
     "LATEST_BY_OFFSET",
     "EARLIEST_BY_OFFSET",
+    "COLLECT_LIST",
+    "COLLECT_SET",
+    "TOPK",
+    "TOPKDISTINCT",
 ]
 # The functions an aggregate of a table may use: each has an undo (Kafka Streams' subtractor)
 # for the old value of a changed row. ksqlDB allows SUM, COUNT and AVG on tables too; MIN,
@@ -129,15 +133,16 @@ class Aggregation:
 
     ``argument`` is canonical SQL, or None for ``COUNT(*)``. ``ignore_nulls`` is False only
     for ``LATEST_BY_OFFSET(x, FALSE)`` / ``EARLIEST_BY_OFFSET(x, FALSE)``: a null value counts
-    as the latest (earliest) one.
+    as the latest (earliest) one. ``k`` is set only for ``TOPK(x, k)`` / ``TOPKDISTINCT(x, k)``.
     """
 
     name: str
     function: AggregateFunction
     argument: str | None = None
     ignore_nulls: bool = True
+    k: int | None = None
 
-    OMITTED_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("ignore_nulls",)
+    OMITTED_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("ignore_nulls", "k")
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from topology.compiler.catalog import (
     TableSourceConfig,
     join_sides,
 )
-from topology.compiler.expressions import ExpressionError, compile_expression, parse, parse_aggregation_call
+from topology.compiler.expressions import ExpressionError, compile_expression, parse, parse_aggregation_spec
 from topology.compiler.graph import TopologyGraph
 from topology.compiler.plan import TABLE_AGGREGATE_FUNCTIONS
 
@@ -127,13 +127,15 @@ def check_expressions(graph: TopologyGraph) -> None:
             for name, sql in config.aggregations.items():
                 field = f"config.aggregations.{name}"
                 try:
-                    function, argument, ignore_nulls = parse_aggregation_call(sql, fields=schema)
+                    call = parse_aggregation_spec(sql, fields=schema)
                 except ExpressionError as error:
                     graph.add(
                         error.code, error.message, node_id=node_id, field=field, position=error.position
                     )
                     continue
-                parsed.append((name, function, argument, ignore_nulls))
+                parsed.append((name, call.function, call.argument, call.ignore_nulls))
+                if call.k is not None:
+                    graph.topk_sizes.setdefault(node_id, {})[name] = call.k
             graph.aggregations[node_id] = parsed
         elif isinstance(config, JoinConfig):
             sides = {edge.target_port: schemas.get(edge.edge.source) for edge in graph.inputs(node_id)}
