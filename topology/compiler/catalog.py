@@ -269,7 +269,7 @@ class AggregateConfig(Config):
         max_length=100,
         description="Output field → COUNT(*), SUM(x), AVG(x), MIN, MAX, COUNT_DISTINCT, LATEST, EARLIEST "
         "(by event time), LATEST_BY_OFFSET, EARLIEST_BY_OFFSET (by arrival order), COLLECT_LIST, "
-        "COLLECT_SET, TOPK(x, k), TOPKDISTINCT(x, k). A table input takes COUNT, SUM and AVG only: "
+        "COLLECT_SET, TOPK(x, k), TOPKDISTINCT(x, k). A table input takes COUNT, SUM, AVG and COLLECT_LIST only: "
         "an updated or deleted row is taken back out of its group.",
     )
     window: WindowConfig | None = Field(

@@ -87,7 +87,7 @@ AggregateFunction = Literal[
 # The functions an aggregate of a table may use: each has an undo (Kafka Streams' subtractor)
 # for the old value of a changed row. ksqlDB allows SUM, COUNT and AVG on tables too; MIN,
 # MAX, COUNT_DISTINCT and the LATEST/EARLIEST kinds cannot take a value back out.
-TABLE_AGGREGATE_FUNCTIONS: tuple[str, ...] = ("COUNT", "SUM", "AVG")
+TABLE_AGGREGATE_FUNCTIONS: tuple[str, ...] = ("COUNT", "SUM", "AVG", "COLLECT_LIST")
 
 
 @dataclass(frozen=True)

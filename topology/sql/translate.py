@@ -797,6 +797,14 @@ def _type_of(tree: exp.Expr, scope: Scope) -> str:
         argument = tree.this if isinstance(tree, exp.Explode) else tree.expressions[0]
         inner = _type_of(argument, scope)
         return inner[6:-1] if inner.startswith("ARRAY<") else "STRING"
+    if isinstance(tree, exp.Round):
+        return "DOUBLE" if tree.args.get("decimals") is not None else "BIGINT"
+    if isinstance(tree, exp.Floor | exp.Ceil | exp.Abs | exp.Coalesce | exp.Paren) and isinstance(
+        tree.this, exp.Expr
+    ):
+        return _type_of(tree.this, scope)
+    if isinstance(tree, exp.Case) and tree.args.get("ifs"):
+        return _type_of(tree.args["ifs"][0].args["true"], scope)
     if isinstance(tree, exp.Predicate | exp.Not | exp.And | exp.Or):
         return "BOOLEAN"
     if isinstance(tree, exp.Literal):
@@ -829,12 +837,15 @@ def _type_of(tree: exp.Expr, scope: Scope) -> str:
         )
     ):
         return _type_of(tree.expressions[0], scope)
-    if isinstance(tree, exp.Binary) and not isinstance(tree, exp.Div):
+    if isinstance(tree, exp.Binary) and not isinstance(tree, exp.Div | exp.IntDiv):
         left, right = _type_of(tree.this, scope), _type_of(tree.expression, scope)
         return "DOUBLE" if "DOUBLE" in (left, right) else left
-    if isinstance(tree, exp.Div):
+    if isinstance(tree, exp.Div | exp.IntDiv):  # SQL's / is DIV: integer when both sides are
         left, right = _type_of(tree.this, scope), _type_of(tree.expression, scope)
-        return left if left == right and left in ("INTEGER", "BIGINT") else "DOUBLE"
+        integers = ("INTEGER", "BIGINT")
+        if left in integers and right in integers:
+            return "BIGINT" if "BIGINT" in (left, right) else "INTEGER"
+        return "DOUBLE"
     if isinstance(tree, exp.Cast):
         return (
             str(tree.to.sql())

@@ -15,7 +15,7 @@ only when an operator uses one, so other aggregates pay nothing for them.
 ``Aggregations`` compiles an operator's list once: ``new`` / ``update`` / ``result`` per record,
 ``merge`` for session merges. The non-windowed (``aggregate``) and windowed (``windows``)
 operators both use it. ``subtract`` is the undo of ``update`` (Kafka Streams' subtractor) for
-aggregates of tables; a function has one when ``_undoer`` returns it (COUNT, SUM, AVG: the
+aggregates of tables; a function has one when ``_undoer`` returns it (COUNT, SUM, AVG, COLLECT_LIST: the
 compiler's ``TABLE_AGGREGATE_FUNCTIONS``, which a test holds equal to this).
 """
 
@@ -186,6 +186,17 @@ def _undoer(function: str, index: int, counts_rows: bool) -> Updater | None:
                 accs[i] -= 1
 
         return uncount
+    if function == "COLLECT_LIST":
+
+        def uncollect(accs: list, x: Any, ts: int) -> None:
+            # ksqlDB's CollectListUdaf.undo: the last occurrence goes
+            values = accs[i]
+            for position in range(len(values) - 1, -1, -1):
+                if values[position] == x and values[position].__class__ is x.__class__:
+                    del values[position]
+                    return
+
+        return uncollect
     if function == "SUM":
 
         def unsum(accs: list, x: Any, ts: int) -> None:

@@ -422,3 +422,62 @@ def test_a_table_is_aggregated_with_a_subtractor_when_grouped():
         t, [("stock", "a", {"QTY": 1}, 1), ("stock", "b", {"QTY": 1}, 2), ("stock", "a", {"QTY": 2}, 3)]
     )
     assert rows == [[1, 1], [1, 2], [1, 1], [2, 1]]
+
+
+def test_quickstart_riders_near_mountain_view_aggregates_the_latest_locations_table():
+    catalog = DictCatalog()
+    catalog.add(
+        define_source(
+            parse(
+                "CREATE STREAM riderLocations (profileId VARCHAR, latitude DOUBLE, longitude DOUBLE) "
+                "WITH (kafka_topic='locations', value_format='json', partitions=1);"
+            )[0]
+        )
+    )
+    latest = persistent(
+        "CREATE TABLE currentLocation AS SELECT profileId, LATEST_BY_OFFSET(latitude) AS la, "
+        "LATEST_BY_OFFSET(longitude) AS lo FROM riderlocations GROUP BY profileId EMIT CHANGES;",
+        catalog,
+    )
+    catalog.add(latest.output)
+    near = persistent(
+        "CREATE TABLE ridersNearMountainView AS SELECT ROUND(GEO_DISTANCE(la, lo, 37.4133, -122.1162), -1) "
+        "AS distanceInMiles, COLLECT_LIST(profileId) AS riders, COUNT(*) AS count FROM currentLocation "
+        "GROUP BY ROUND(GEO_DISTANCE(la, lo, 37.4133, -122.1162), -1);",
+        catalog,
+    )
+    riders = [
+        ("c2309eec", 37.7877, -122.4205),
+        ("18f4ea86", 37.3903, -122.0643),
+        ("4ab5cbad", 37.3952, -122.0813),
+        ("8b6eae59", 37.3944, -122.0813),
+        ("4a7c7b41", 37.4049, -122.0822),
+        ("4ddad000", 37.7857, -122.4011),
+    ]
+    first = compiler.compile_document(latest.document)
+    second = compiler.compile_document(near.document)
+    assert first.ok and second.ok, (first.issues, second.issues)
+    upstream, downstream = TopologyTestDriver(first.plan), TopologyTestDriver(second.plan)
+    for offset, (profile, latitude, longitude) in enumerate(riders):
+        upstream.pipe_input(
+            "locations",
+            None,
+            {"PROFILEID": profile, "LATITUDE": latitude, "LONGITUDE": longitude},
+            timestamp=offset,
+        )
+    for key, value, timestamp in upstream.read_output("CURRENTLOCATION"):
+        downstream.pipe_input("CURRENTLOCATION", key, value, timestamp=timestamp)
+    table = {}
+    for key, value, _ in downstream.read_output("RIDERSNEARMOUNTAINVIEW"):
+        table[key] = row_columns(near.output, key, value)
+    assert table[0.0] == [0.0, ["4ab5cbad", "8b6eae59", "4a7c7b41"], 3]
+    assert table[10.0] == [10.0, ["18f4ea86"], 1]
+    # a rider who moves leaves its old group: the subtractor takes it out of the list
+    upstream.pipe_input(
+        "locations", None, {"PROFILEID": "4ab5cbad", "LATITUDE": 37.7877, "LONGITUDE": -122.4205}, timestamp=9
+    )
+    for key, value, timestamp in upstream.read_output("CURRENTLOCATION"):
+        downstream.pipe_input("CURRENTLOCATION", key, value, timestamp=timestamp)
+    for key, value, _ in downstream.read_output("RIDERSNEARMOUNTAINVIEW"):
+        table[key] = row_columns(near.output, key, value)
+    assert table[0.0] == [0.0, ["8b6eae59", "4a7c7b41"], 2]
