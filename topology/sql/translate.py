@@ -408,7 +408,7 @@ class _Query:
             config["partitions"] = source.partitions
         if source.timestamp:
             column = source.column(source.timestamp)
-            ref = f'"{source.timestamp}"'
+            ref = _json_read(column) if column is not None else f'"{source.timestamp}"'
             if source.timestamp_format:
                 fmt = source.timestamp_format.replace("'", "''")
                 config["timestamp"] = f"STRINGTOTIMESTAMP({ref}, '{fmt}')"
@@ -429,6 +429,10 @@ class _Query:
             fields[keys[0].name] = canonical(field_ref(*key_path))
         else:
             fields.update({c.name: canonical(field_ref(*key_path, c.name)) for c in keys})
+        # JSON field names match columns ignoring case, as in ksqlDB (see Column.json_names).
+        for column in source.value_columns:
+            if len(column.json_names()) > 1:
+                fields[column.name] = _json_read(column)
         window_columns = []
         if source.window is not None:
             fields["WINDOWSTART"] = canonical(field_ref("ROWKEY", "window_start"))
@@ -736,6 +740,12 @@ class _Query:
             seen.add(name)
             columns.append(_OutColumn(name, _type_of(original, scope), canonical(tree)))
         return columns
+
+
+def _json_read(column: Column) -> str:
+    names = column.json_names()
+    refs = [canonical(field_ref(name)) for name in names]
+    return refs[0] if len(refs) == 1 else f"COALESCE({', '.join(refs)})"
 
 
 def _is_explode(node: exp.Expr) -> bool:

@@ -481,3 +481,25 @@ def test_quickstart_riders_near_mountain_view_aggregates_the_latest_locations_ta
     for key, value, _ in downstream.read_output("RIDERSNEARMOUNTAINVIEW"):
         table[key] = row_columns(near.output, key, value)
     assert table[0.0] == [0.0, ["8b6eae59", "4a7c7b41"], 2]
+
+
+def test_json_fields_match_columns_ignoring_case_as_in_ksqldb():
+    catalog = DictCatalog()
+    catalog.add(
+        define_source(
+            parse(
+                "CREATE STREAM s (profileId VARCHAR, `exact` INT, speed DOUBLE) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON');"
+            )[0]
+        )
+    )
+    assert catalog.source("S").columns[0].json_names() == ("PROFILEID", "profileId", "profileid")
+    t = translate_push(parse("SELECT profileId, `exact`, speed FROM s EMIT CHANGES;")[0], catalog, topic="p")
+    rows = run(
+        t,
+        [
+            ("s", None, {"profileId": "a", "exact": 1, "speed": 2.5}, 1),  # as declared, lower case
+            ("s", None, {"PROFILEID": "b", "EXACT": 1, "SPEED": 3.0}, 2),  # as ksqlDB writes
+        ],
+    )
+    # a quoted column is read by its exact name only
+    assert rows == [["a", 1, 2.5], ["b", None, 3.0]]
