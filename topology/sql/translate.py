@@ -38,6 +38,7 @@ from topology.sql.ast import (
     CreateAsSelect,
     Emit,
     Expression,
+    Identifier,
     InsertIntoSelect,
     Join,
     JoinType,
@@ -48,7 +49,7 @@ from topology.sql.ast import (
     WindowType,
     property_value,
 )
-from topology.sql.catalog import KAFKA_NUMERIC, Catalog, Column, SourceDef, WindowInfo, error_at
+from topology.sql.catalog import KAFKA_NUMERIC, Catalog, Column, DictCatalog, SourceDef, WindowInfo, error_at
 from topology.sql.errors import SqlError
 from topology.sql.resolve import GroupScope, Scope, error_in, field_ref, is_aggregate, parse
 
@@ -134,8 +135,9 @@ def translate_push(
 ) -> Translation:
     """The document of a transient push query whose rows are what its sink writes to ``topic``.
 
-    Every projected column is in the value (the row is read from it), so the output's
-    columns are all value columns, in projection order."""
+    Every projected column is in the value, so ``row_columns`` reads a row from it; key
+    columns are marked as in a persistent query (a deleted row keeps them from the key).
+    """
     if select.emit is None:
         raise error_at(
             select.span,
@@ -144,28 +146,63 @@ def translate_push(
             "SELECT",
         )
     built = _Query(select, catalog, offset_reset=offset_reset, persistent=False).build()
-    columns = tuple(Column(c.name, c.type) for c in built.columns)
-    output = SourceDef(name="QUERY", kind="STREAM", topic=topic, columns=columns, window=built.window)
+    columns = tuple(Column(c.name, c.type, c.key) for c in built.columns)
+    output = SourceDef(
+        name="QUERY", kind=built.kind.upper(), topic=topic, columns=columns, window=built.window
+    )
     return built.finish("push query", output, table=False)
 
 
-def row_columns(output: SourceDef, key: Any, value: Any) -> list[Any]:
-    """One output record as the row of ksqlDB's REST answers: key columns, then value columns.
+def translate_materialize(source: SourceDef, *, name: str) -> Translation:
+    """``CREATE SOURCE TABLE``: the table read into a view, the serving copy pull queries read
+    (ksqlDB materializes a source table for pull queries). Nothing is written to Kafka."""
+    query = _Query(
+        _select_all(source), DictCatalog({source.name: source}), offset_reset="earliest", persistent=True
+    )
+    side = query.relation(_select_all(source).from_)
+    columns = [Column(c.name, c.type, c.key) for c in source.columns]
+    fields = {c.name: canonical(field_ref(c.name)) for c in source.value_columns}
+    node = query.node(PROJECT_NODE, "map", {"fields": fields, "keep": []}, (side.node, None))
+    query.node(VIEW_NODE, "view", {"title": source.name}, (node, None))
+    document = {"name": _document_name(name), "description": None, "nodes": query.nodes, "edges": query.edges}
+    _check(document, {}, _select_all(source))
+    output = SourceDef(
+        name=source.name, kind="TABLE", topic=source.topic, columns=tuple(columns), source=True
+    )
+    return Translation(
+        document=document, output=output, reads=(source.name,), sink_node="", view_node=VIEW_NODE
+    )
 
-    A single key column is the record key itself (of a windowed key: its ``key``); several
-    are the composite key object ``{name: value}``. Value columns are read from the value
-    object by name."""
-    if output.window is not None and isinstance(key, dict) and "window_start" in key:
-        key = key.get("key")
-    keys = output.key_columns
-    if not keys:
-        key_values: list[Any] = []
-    elif len(keys) == 1:
-        key_values = [key]
-    else:
-        key_values = [key.get(c.name) if isinstance(key, dict) else None for c in keys]
+
+def _select_all(source: SourceDef) -> Select:
+    span = Span(1, 1, 0, 0)
+    name = Identifier(source.name, source.name, True, span)
+    return Select(text=f"SELECT * FROM {source.name}", span=span, items=(), from_=Relation(name, None, span))
+
+
+def row_columns(output: SourceDef, key: Any, value: Any) -> list[Any]:
+    """One output record as the row of ksqlDB's REST answers, in the output's column order.
+
+    A column is read from the value object when it is there (a push query's rows hold every
+    column in the value); a key column otherwise comes from the record key: the key itself
+    for one key column, the field of a composite key ``{name: value}`` for several (of a
+    windowed key ``{"key", "window_start", "window_end"}``: of its ``key``). A deleted row
+    (value None) keeps its key columns and has None elsewhere."""
+    if isinstance(key, dict) and "window_start" in key and "key" in key:
+        key = key["key"]
     values = value if isinstance(value, dict) else {}
-    return [*key_values, *(values.get(c.name) for c in output.value_columns)]
+    several = len(output.key_columns) > 1
+    row = []
+    for column in output.columns:
+        if column.name in values:
+            row.append(values[column.name])
+        elif column.key:
+            row.append(
+                key.get(column.name) if several and isinstance(key, dict) else (None if several else key)
+            )
+        else:
+            row.append(None)
+    return row
 
 
 # --- building -------------------------------------------------------------------------------
@@ -181,6 +218,7 @@ class _Side:
     scope: Scope
     key_fields: set[str]
     partitions: int | None
+    window: WindowInfo | None = None  # a windowed table read as it is: its key stays windowed
 
 
 @dataclass
@@ -206,7 +244,9 @@ class _Built:
     select: Select
 
     def output_columns(self, name: str, kind: str) -> tuple[Column, ...]:
-        return tuple(Column(c.name, c.type, c.key) for c in self.columns)
+        """Key columns first, then the value columns in projection order (ksqlDB's order)."""
+        ordered = [c for c in self.columns if c.key] + [c for c in self.columns if not c.key]
+        return tuple(Column(c.name, c.type, c.key) for c in ordered)
 
     def finish(self, name: str, output: SourceDef, *, table: bool) -> Translation:
         sink_config: dict[str, Any] = {"topic": output.topic, "value_format": "json"}
@@ -308,7 +348,7 @@ class _Query:
 
     def build(self) -> _Built:
         select = self.select
-        side = self.relation(select.from_)
+        side = self.relation(select.from_, joined=bool(select.joins))
         for join in select.joins:
             side = self.join(side, join)
         if select.where is not None:
@@ -329,7 +369,9 @@ class _Query:
                 raise error_at(select.having.span, "HAVING needs GROUP BY", "HAVING")
             if select.partition_by:
                 side = self.partition(side)
+            side = self.explode(side)
             columns, key_names = self.project_plain(side)
+            window = side.window
         value_columns = [c for c in columns if not c.key or not self.persistent]
         fields = {c.name: c.sql for c in value_columns}
         self.node(PROJECT_NODE, "map", {"fields": fields, "keep": []}, (side.node, None))
@@ -347,20 +389,13 @@ class _Query:
             select=select,
         )
 
-    def relation(self, relation: Relation) -> _Side:
+    def relation(self, relation: Relation, *, joined: bool = False) -> _Side:
         source = self.catalog.source(relation.name.value)
         if source is None:
             raise error_at(
                 relation.name.span,
                 f"{relation.name.value} does not exist: no stream or table by that name (SHOW STREAMS; SHOW TABLES)",
                 relation.name.text,
-            )
-        if source.window is not None:
-            raise error_at(
-                relation.name.span,
-                f"{source.name} is a windowed table; Weir does not read windowed tables in queries yet",
-                relation.name.text,
-                code="sql.unsupported",
             )
         self.reads.append(source.name)
         alias = relation.alias.value if relation.alias is not None else source.name
@@ -373,7 +408,7 @@ class _Query:
             config["partitions"] = source.partitions
         if source.timestamp:
             column = source.column(source.timestamp)
-            ref = f'"{source.timestamp}"'
+            ref = _json_read(column) if column is not None else f'"{source.timestamp}"'
             if source.timestamp_format:
                 fmt = source.timestamp_format.replace("'", "''")
                 config["timestamp"] = f"STRINGTOTIMESTAMP({ref}, '{fmt}')"
@@ -386,25 +421,42 @@ class _Query:
         else:
             node = self.node(alias, "table_source", {"topic": source.topic, **config})
         keys = source.key_columns
-        key_fields: set[str] = set()
-        if keys:
-            if len(keys) == 1:
-                fields = {keys[0].name: "ROWKEY"}
-            else:
-                fields = {c.name: canonical(field_ref("ROWKEY", c.name)) for c in keys}
+        # A windowed table's key is {"key", "window_start", "window_end"}: its key columns
+        # are inside "key", and WINDOWSTART / WINDOWEND are columns of its rows.
+        key_path = ["ROWKEY", "key"] if source.window is not None else ["ROWKEY"]
+        fields: dict[str, str] = {}
+        if len(keys) == 1:
+            fields[keys[0].name] = canonical(field_ref(*key_path))
+        else:
+            fields.update({c.name: canonical(field_ref(*key_path, c.name)) for c in keys})
+        # JSON field names match columns ignoring case, as in ksqlDB (see Column.json_names).
+        for column in source.value_columns:
+            if len(column.json_names()) > 1:
+                fields[column.name] = _json_read(column)
+        window_columns = []
+        if source.window is not None:
+            fields["WINDOWSTART"] = canonical(field_ref("ROWKEY", "window_start"))
+            fields["WINDOWEND"] = canonical(field_ref("ROWKEY", "window_end"))
+            window_columns = [Column("WINDOWSTART", "BIGINT"), Column("WINDOWEND", "BIGINT")]
+        if joined:
+            # alias.ROWTIME names one side's timestamp in a join (the joined record's is the later).
+            fields["ROWTIME"] = "ROWTIME"
+        if fields:
             node = self.node(f"{alias}_row", "map", {"fields": fields}, (node, None))
-            if len(keys) == 1:
-                key_fields.add(keys[0].name)
-        scope = Scope(alias=alias)
+        # (of a windowed table: the key inside its windowed key, which row_columns unwraps)
+        key_fields = {keys[0].name} if len(keys) == 1 else set()
+        scope = Scope(alias=alias, window=source.window is not None)
         qualifiers = tuple(dict.fromkeys((alias, source.name)))
-        for column in source.columns:
+        columns = [*source.key_columns, *window_columns, *source.value_columns]
+        for column in columns:
             scope.add(qualifiers, column, column.name)
-        return _Side(
-            node, "stream" if source.kind == "STREAM" else "table", scope, key_fields, source.partitions
-        )
+        if joined:
+            scope.add(qualifiers, Column("ROWTIME", "BIGINT"), "ROWTIME", hidden=True)
+        kind = "stream" if source.kind == "STREAM" else "table"
+        return _Side(node, kind, scope, key_fields, source.partitions, source.window)
 
     def join(self, left: _Side, join: Join) -> _Side:
-        right = self.relation(join.relation)
+        right = self.relation(join.relation, joined=True)
         on = parse(join.on)
         if not isinstance(on, exp.EQ):
             raise error_in(join.on, on, "a join's ON is one equality, a = b", join.on.text[:40])
@@ -420,15 +472,20 @@ class _Query:
         left_key = canonical(left.scope.rewrite(join.on, left_tree.copy()))
         right_key = canonical(right.scope.rewrite(join.on, right_tree.copy()))
         config: dict[str, Any] = {}
+        foreign = False
         if not _is_key(left_key, left.key_fields):
-            if left.kind == "table":
-                raise error_at(
-                    join.on.span,
-                    "a table joins on its PRIMARY KEY; foreign-key table joins are not built yet",
-                    join.on.text[:40],
-                    code="sql.unsupported",
-                )
-            config["left_key"] = left_key
+            if left.kind == "table" and right.kind == "table":
+                # A foreign-key join (KIP-213): keyed by the left table's key.
+                if join.type not in (JoinType.INNER, JoinType.LEFT):
+                    raise error_at(
+                        join.span, "a foreign-key table join is INNER or LEFT, as in ksqlDB", join.type.value
+                    )
+                config["foreign_key"] = left_key
+                foreign = True
+            elif left.kind == "table":
+                raise error_at(join.on.span, "a table joins on its PRIMARY KEY", join.on.text[:40])
+            else:
+                config["left_key"] = left_key
         if not _is_key(right_key, right.key_fields):
             if right.kind == "table":
                 raise error_at(
@@ -466,7 +523,7 @@ class _Query:
         select: dict[str, str] = {}
         for side_name, side in (("left", left), ("right", right)):
             alias = side.scope.alias
-            for (qualifier, column_name), physical in sorted(side.scope.qualified.items()):
+            for (qualifier, column_name), physical in side.scope.qualified.items():
                 if side_name == "left" and not first_join:
                     new = physical
                 elif qualifier != alias:
@@ -474,7 +531,7 @@ class _Query:
                 else:
                     new = f"{alias}_{column_name}"
                 column = Column(column_name, side.scope.types.get(physical, "STRING"))
-                scope.add((qualifier,), column, new)
+                scope.add((qualifier,), column, new, hidden=physical in side.scope.hidden)
                 select[new] = canonical(field_ref(side_name, physical))
         rekeyed = dict(config)
         ports = [(left.node, "left"), (right.node, "right")]
@@ -491,9 +548,13 @@ class _Query:
             key_fields |= (
                 {f"{left.scope.alias}_{n}" for n in left.key_fields} if first_join else left.key_fields
             )
-        if "right_key" not in rekeyed:
+        if "right_key" not in rekeyed and not foreign:
             key_fields |= {f"{right.scope.alias}_{n}" for n in right.key_fields}
-        for tree, side in ((left_tree, left), (right_tree, right)):
+        if foreign:
+            key_fields = (
+                {f"{left.scope.alias}_{n}" for n in left.key_fields} if first_join else left.key_fields
+            )
+        for tree, side in () if foreign else ((left_tree, left), (right_tree, right)):
             if isinstance(tree, exp.Column):
                 path = side.scope.lookup(join.on, tree)[0]
                 if len(path) == 1:
@@ -526,8 +587,50 @@ class _Query:
         plain = {k.strip('"') for k in keys if re.fullmatch(r'"[^"]+"', k)}
         return _Side(node, side.kind, side.scope, plain if len(keys) == 1 else set(), side.partitions)
 
+    def explode(self, side: _Side) -> _Side:
+        """``EXPLODE(array)`` in the projection: a ``flat_map`` node before it, one row per
+        element (one EXPLODE per query; ksqlDB zips several)."""
+        self._exploded: dict[int, str] = {}
+        for index, item in enumerate(self.select.items):
+            if item.expression is None:
+                continue
+            tree = parse(item.expression)
+            if not _is_explode(tree):
+                if any(_is_explode(n) for n in tree.walk()):
+                    raise error_in(
+                        item.expression, tree, "EXPLODE must be a whole projection item", "EXPLODE"
+                    )
+                continue
+            if self._exploded:
+                raise error_in(item.expression, tree, "Weir explodes one array per query", "EXPLODE")
+            arguments = [tree.this] if isinstance(tree, exp.Explode) else tree.expressions
+            argument = arguments[0] if len(arguments) == 1 else None
+            if not isinstance(argument, exp.Column | exp.Dot) or side.kind != "stream":
+                raise error_in(item.expression, tree, "EXPLODE takes one array column of a stream", "EXPLODE")
+            path = canonical(side.scope.rewrite(item.expression, argument.copy())).replace('"', "")
+            element = f"KSQL_EXPLODE_{index}"
+            node = self.node(
+                "explode",
+                "flat_map",
+                {"field": path, "as": element},
+                (side.node, None),
+                clause=item.expression,
+            )
+            self._exploded[index] = element
+            side = _Side(node, side.kind, side.scope, side.key_fields, side.partitions)
+        return side
+
     def project_plain(self, side: _Side) -> tuple[list[_OutColumn], list[str]]:
-        columns = self.projection(side.scope, lambda e: side.scope.rewrite(e))
+        exploded = getattr(self, "_exploded", {})
+        items = {id(item.expression): index for index, item in enumerate(self.select.items)}
+
+        def rewrite(expression: Expression) -> exp.Expr:
+            index = items.get(id(expression))
+            if index in exploded:
+                return field_ref(exploded[index])
+            return side.scope.rewrite(expression)
+
+        columns = self.projection(side.scope, rewrite)
         partition_keys = getattr(self, "_partition_keys", None)
         key_names: list[str] = []
         for column in columns:
@@ -611,11 +714,13 @@ class _Query:
                 wanted = item.qualifier.value if item.qualifier is not None else None
                 if wanted is not None and wanted not in scope.qualifiers:
                     raise error_at(item.span, f"{wanted} is not a source of this query", wanted)
-                for (qualifier, _name), physical in sorted(scope.qualified.items(), key=lambda kv: kv[1]):
+                for (qualifier, _name), physical in scope.qualified.items():
                     if wanted is not None and qualifier != wanted:
                         continue
-                    if physical in seen or (
-                        wanted is None and qualifier != (scope.alias or qualifier) and not scope.joined
+                    if (
+                        physical in seen
+                        or physical in scope.hidden
+                        or (wanted is None and qualifier != (scope.alias or qualifier) and not scope.joined)
                     ):
                         continue
                     seen.add(physical)
@@ -635,6 +740,18 @@ class _Query:
             seen.add(name)
             columns.append(_OutColumn(name, _type_of(original, scope), canonical(tree)))
         return columns
+
+
+def _json_read(column: Column) -> str:
+    names = column.json_names()
+    refs = [canonical(field_ref(name)) for name in names]
+    return refs[0] if len(refs) == 1 else f"COALESCE({', '.join(refs)})"
+
+
+def _is_explode(node: exp.Expr) -> bool:
+    if isinstance(node, exp.Explode):
+        return True
+    return isinstance(node, exp.Anonymous) and str(node.this).upper() == "EXPLODE"
 
 
 def _swap_keys(config: dict[str, Any]) -> dict[str, Any]:
@@ -680,13 +797,24 @@ def _type_of(tree: exp.Expr, scope: Scope) -> str:
     """The SQL type of a projection item, as far as it shows (ksqlDB's schema line)."""
     if isinstance(tree, exp.Column):
         parts = [p.this for p in tree.parts if isinstance(p, exp.Identifier)]
-        if parts and parts[0].upper() in ("ROWTIME", "WINDOWSTART", "WINDOWEND", "ROWOFFSET"):
+        if len(parts) == 1 and parts[0].upper() in ("ROWTIME", "WINDOWSTART", "WINDOWEND", "ROWOFFSET"):
             return "BIGINT"
-        for physical in scope.unqualified.get(
-            parts[-1] if len(parts) > 1 and parts[0] in scope.qualifiers else parts[0], []
-        ):
-            return scope.types.get(physical, "STRING")
-        return scope.types.get(parts[-1], "STRING")
+        if len(parts) == 2 and (parts[0], parts[1]) in scope.qualified:
+            return scope.types.get(scope.qualified[(parts[0], parts[1])], "STRING")
+        candidates = scope.unqualified.get(parts[0], [])
+        return scope.types.get(candidates[0], "STRING") if len(parts) == 1 and candidates else "STRING"
+    if _is_explode(tree):
+        argument = tree.this if isinstance(tree, exp.Explode) else tree.expressions[0]
+        inner = _type_of(argument, scope)
+        return inner[6:-1] if inner.startswith("ARRAY<") else "STRING"
+    if isinstance(tree, exp.Round):
+        return "DOUBLE" if tree.args.get("decimals") is not None else "BIGINT"
+    if isinstance(tree, exp.Floor | exp.Ceil | exp.Abs | exp.Coalesce | exp.Paren) and isinstance(
+        tree.this, exp.Expr
+    ):
+        return _type_of(tree.this, scope)
+    if isinstance(tree, exp.Case) and tree.args.get("ifs"):
+        return _type_of(tree.args["ifs"][0].args["true"], scope)
     if isinstance(tree, exp.Predicate | exp.Not | exp.And | exp.Or):
         return "BOOLEAN"
     if isinstance(tree, exp.Literal):
@@ -719,12 +847,15 @@ def _type_of(tree: exp.Expr, scope: Scope) -> str:
         )
     ):
         return _type_of(tree.expressions[0], scope)
-    if isinstance(tree, exp.Binary) and not isinstance(tree, exp.Div):
+    if isinstance(tree, exp.Binary) and not isinstance(tree, exp.Div | exp.IntDiv):
         left, right = _type_of(tree.this, scope), _type_of(tree.expression, scope)
         return "DOUBLE" if "DOUBLE" in (left, right) else left
-    if isinstance(tree, exp.Div):
+    if isinstance(tree, exp.Div | exp.IntDiv):  # SQL's / is DIV: integer when both sides are
         left, right = _type_of(tree.this, scope), _type_of(tree.expression, scope)
-        return left if left == right and left in ("INTEGER", "BIGINT") else "DOUBLE"
+        integers = ("INTEGER", "BIGINT")
+        if left in integers and right in integers:
+            return "BIGINT" if "BIGINT" in (left, right) else "INTEGER"
+        return "DOUBLE"
     if isinstance(tree, exp.Cast):
         return (
             str(tree.to.sql())
@@ -763,16 +894,8 @@ def _window(select: Select) -> tuple[dict[str, Any] | None, WindowInfo | None]:
 
 def _source_key_serde(source: SourceDef, span: Span) -> str:
     keys = source.key_columns
-    if source.key_format == "JSON" or len(keys) > 1:
+    if source.key_format == "JSON" or len(keys) > 1 or source.window is not None:
         return "json"
-    if len(keys) == 1 and keys[0].type == "INTEGER":
-        raise error_at(
-            span,
-            f"{source.name}'s key {keys[0].name} is INTEGER in KAFKA format (4 bytes); Weir reads "
-            "BIGINT, DOUBLE and STRING keys in KAFKA format: declare it BIGINT or STRING, or use KEY_FORMAT='JSON'",
-            source.name,
-            code="sql.unsupported",
-        )
     return KAFKA_NUMERIC.get(keys[0].type, "string") if keys else "string"
 
 
@@ -788,4 +911,12 @@ def _insert_target(statement: InsertIntoSelect, columns: tuple[Column, ...], tar
     return target
 
 
-__all__ = ["SINK_NODE", "VIEW_NODE", "Translation", "row_columns", "translate", "translate_push"]
+__all__ = [
+    "SINK_NODE",
+    "VIEW_NODE",
+    "Translation",
+    "row_columns",
+    "translate",
+    "translate_materialize",
+    "translate_push",
+]
