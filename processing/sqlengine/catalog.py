@@ -129,9 +129,22 @@ _CATEGORIES = {
         "SUBSTRING",
         "TRIM",
         "UPPER",
+        "LCASE",
+        "UCASE",
+        "LEN",
     ),
-    "DATE / TIME": ("FROM_UNIXTIME", "STRING_TO_TIMESTAMP", "TIMESTAMP_TO_STRING"),
-    "CONDITIONAL": ("COALESCE", "IF", "NULLIF"),
+    "DATE / TIME": (
+        "FROM_UNIXTIME",
+        "STRING_TO_TIMESTAMP",
+        "TIMESTAMP_TO_STRING",
+        "FORMAT_TIMESTAMP",
+        "PARSE_TIMESTAMP",
+        "STRINGTOTIMESTAMP",
+        "TIMESTAMPTOSTRING",
+        "UNIX_TIMESTAMP",
+    ),
+    "CONDITIONAL": ("COALESCE", "IF", "IFNULL", "NULLIF"),
+    "GEOMETRIC": ("GEO_DISTANCE",),
 }
 
 

@@ -7,7 +7,7 @@ refused as ksqlDB refuses it.
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from typing import Any
 
 from processing.sqlengine import commands
@@ -161,14 +161,17 @@ def insert_values(statement: sql.InsertValues, user: Any, session: Session) -> R
         raise error_at(
             statement.target.span, f"Source {statement.target.value} does not exist.", statement.target.text
         )
-    if importlib.util.find_spec("processing.inserts") is None:
+    try:
+        inserts = importlib.import_module("processing.inserts")
+    except ModuleNotFoundError as exc:
+        if exc.name != "processing.inserts":
+            raise
         raise error_at(
             statement.span,
             "INSERT INTO ... VALUES is not built yet in Weir",
             "INSERT",
             code="sql.unsupported",
-        )
-    inserts = importlib.import_module("processing.inserts")
+        ) from None
     columns = [c.value for c in statement.columns] or [c.name for c in target.columns]
     values = [_literal(expression) for expression in statement.values]
     inserts.insert_values(target, columns, values)

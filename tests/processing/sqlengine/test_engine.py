@@ -319,3 +319,27 @@ def test_statements_need_a_signed_in_user(session):
     from django.contrib.auth.models import AnonymousUser
 
     assert "signed-in user" in failure("SHOW STREAMS;", AnonymousUser(), session).error.message
+
+
+def test_insert_values_hands_the_row_to_processing_inserts(ada, session, monkeypatch):
+    import sys
+    import types
+
+    calls = []
+    fake = types.ModuleType("processing.inserts")
+    fake.insert_values = lambda source, columns, values: calls.append((source.name, columns, values))
+    monkeypatch.setitem(sys.modules, "processing.inserts", fake)
+    run(PAGEVIEWS, ada, session)
+    [result] = run("INSERT INTO pageviews (userid, viewtime) VALUES ('ada', 1 + 2);", ada, session)
+    assert (
+        calls == [("PAGEVIEWS", ["USERID", "VIEWTIME"], ["ada", 3])] and result.message == "Inserted 1 row."
+    )
+
+
+def test_insert_values_without_processing_inserts_says_it_is_not_built(ada, session, monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "processing.inserts", None)
+    run(PAGEVIEWS, ada, session)
+    failed = failure("INSERT INTO pageviews (userid) VALUES ('ada');", ada, session)
+    assert failed.error.message == "INSERT INTO ... VALUES is not built yet in Weir"
