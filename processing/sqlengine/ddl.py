@@ -10,7 +10,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from processing.sqlengine import commands
+from processing.sqlengine import commands, queries
 from processing.sqlengine.catalog import UserCatalog, readers_and_writers
 from processing.sqlengine.results import CommandResult, Result
 from processing.sqlengine.session import Session
@@ -60,6 +60,12 @@ def create_source(statement: sql.CreateSource, user: Any, session: Session) -> R
                 "cannot change what kind of source it is",
                 statement.name.text,
             )
+        if existing.definition.get("source") or definition.source:
+            raise error_at(
+                statement.name.span,
+                f"Cannot replace {name}: a SOURCE {kind.lower()} cannot be replaced; DROP it first",
+                statement.name.text,
+            )
         _, writers = readers_and_writers(existing)
         if writers:
             raise error_at(
@@ -77,12 +83,17 @@ def create_source(statement: sql.CreateSource, user: Any, session: Session) -> R
         existing.definition = definition.to_dict()
         existing.statement = statement.text
         existing.save(update_fields=["definition", "statement"])
+        entry = existing
     else:
-        SqlSource.objects.create(
+        entry = SqlSource.objects.create(
             name=name, kind=kind, definition=definition.to_dict(), statement=statement.text, owner=user
         )
-    result = commands.record(
-        statement.text, user, commands.source_command_id(kind, name, "create"), created_message(kind)
+    command = commands.reserve(statement.text, user)
+    query_id = None
+    if definition.source and kind == "TABLE":
+        query_id = queries.materialize(entry, definition, user, command.pk)
+    result = commands.finish(
+        command, commands.source_command_id(kind, name, "create"), created_message(kind), query_id=query_id
     )
     if topic_to_create is not None:
         session.topics.create(topic_to_create, definition.partitions or 1, definition.replicas)
@@ -132,6 +143,10 @@ def drop(statement: sql.Drop, user: Any, session: Session) -> Result:
             statement.name.text,
         )
     readers, writers = readers_and_writers(entry)
+    # A source table's own materializing query goes with it, as in ksqlDB.
+    own = [q for q in writers if q.query_id.startswith(queries.SOURCE_TABLE_PREFIX)]
+    readers = [q for q in readers if q not in own]
+    writers = [q for q in writers if q not in own]
     if readers or writers:
         lines = [f"Cannot drop {name}."]
         if readers:
@@ -144,6 +159,8 @@ def drop(statement: sql.Drop, user: Any, session: Session) -> Result:
             )
         lines.append(f"You need to terminate them before dropping {name}.")
         raise error_at(statement.name.span, "\n".join(lines), statement.name.text)
+    for query in own:
+        queries.stop_query(query, user)
     topic = SourceDef.from_dict(entry.definition).topic
     entry.delete()
     result: CommandResult = commands.record(

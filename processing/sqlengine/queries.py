@@ -32,6 +32,8 @@ from topology.sql.catalog import SourceDef, error_at
 
 SERVICE_ID = "weir_"
 QUERY_APP_PREFIX = f"{SERVICE_ID}query_"
+# A source table's materializing query, as ksqlDB names it.
+SOURCE_TABLE_PREFIX = "CST_"
 
 
 def app_id_for(query_id: str) -> str:
@@ -257,6 +259,44 @@ def _replace_query(
     )
 
 
+def materialize(entry: SqlSource, definition: SourceDef, user: Any, command_pk: int) -> str:
+    """CREATE SOURCE TABLE: a query (``CST_<NAME>_<n>``) that reads the table into its view,
+    the serving copy pull queries read (``translate_materialize``; nothing is written)."""
+    query_id = f"{SOURCE_TABLE_PREFIX}{entry.name}_{command_pk}"
+    topology_name = _topology_name(query_id)
+    translation = translator.translate_materialize(definition, name=topology_name)
+    topology, version = topology_actions.create_topology(
+        name=topology_name,
+        owner=user,
+        description=f"ksqlDB source table {entry.name} ({query_id})",
+        document=translation.document,
+        message=entry.statement[:2000],
+    )
+    assert version is not None
+    query = SqlQuery.objects.create(
+        query_id=query_id,
+        statement=entry.statement,
+        topology=topology,
+        sink=entry,
+        sink_name=entry.name,
+        reads=list(translation.reads),
+        owner=user,
+    )
+    entry.query = query
+    entry.save(update_fields=["query"])
+    actions.deploy(version, actor=user, app_id=app_id_for(query_id))
+    return query_id
+
+
+def stop_query(query: SqlQuery, user: Any) -> None:
+    """Stop a query's deployment cooperatively and mark it terminated (kept for the record)."""
+    deployment = deployment_of(query)
+    if deployment is not None and deployment.desired_state == DesiredState.RUNNING:
+        actions.stop(deployment, actor=user)
+    query.terminated_at = timezone.now()
+    query.save(update_fields=["terminated_at"])
+
+
 def terminate(statement: sql.Terminate, user: Any, session: Session) -> Result:
     catalog = UserCatalog(user)
     if statement.all:
@@ -272,11 +312,7 @@ def terminate(statement: sql.Terminate, user: Any, session: Session) -> Result:
             )
         targets = [found]
     for query in targets:
-        deployment = deployment_of(query)
-        if deployment is not None and deployment.desired_state == DesiredState.RUNNING:
-            actions.stop(deployment, actor=user)
-        query.terminated_at = timezone.now()
-        query.save(update_fields=["terminated_at"])
+        stop_query(query, user)
     target = "ALL" if statement.all else targets[0].query_id
     return commands.record(statement.text, user, f"terminate/{target}/execute", "Query terminated.")
 

@@ -27,14 +27,15 @@ def test_a_pypi_ksqldb_client_connects_with_an_api_key_and_reads_server_info(liv
 
 
 @pytest.mark.timeout(120)
-def test_the_client_gets_a_statement_error_saying_execution_is_not_built(live_daphne, api_key):
+def test_the_client_runs_statements_and_gets_located_statement_errors(live_daphne, api_key):
     key, secret = api_key
     client = KSQLAPI(f"{live_daphne}/ksqldb", api_key=key.key_id, secret=secret)
+    [streams] = client.ksql("SHOW STREAMS")
+    assert streams["@type"] == "streams" and streams["streams"] == []
     with pytest.raises(KSQLError) as caught:
-        client.ksql("SHOW STREAMS")
+        client.ksql("DROP STREAM nope")
     assert caught.value.error_code == 40001
-    assert "statement execution is not built yet" in caught.value.msg
-    assert caught.value.msg.startswith("line 1, column 1, at 'SHOW'")
+    assert caught.value.msg == "line 1, column 13, at 'nope': Source NOPE does not exist."
 
 
 @pytest.mark.timeout(120)

@@ -343,3 +343,18 @@ def test_insert_values_without_processing_inserts_says_it_is_not_built(ada, sess
     run(PAGEVIEWS, ada, session)
     failed = failure("INSERT INTO pageviews (userid) VALUES ('ada');", ada, session)
     assert failed.error.message == "INSERT INTO ... VALUES is not built yet in Weir"
+
+
+def test_a_source_table_is_materialized_by_its_own_query_that_goes_with_a_drop(ada, session):
+    [created] = run(USERS.replace("CREATE TABLE", "CREATE SOURCE TABLE"), ada, session)
+    assert created.message == "Table created" and created.query_id == f"CST_USERS_{created.sequence}"
+    query = SqlQuery.objects.get(query_id=created.query_id)
+    assert SqlSource.objects.get(name="USERS").query == query and query.sink.name == "USERS"
+    document = query.topology.latest_version().document
+    assert {n["type"] for n in document["nodes"]} >= {"table_source", "view"}
+    assert Deployment.objects.get(version__topology=query.topology).app_id == f"weir_query_{created.query_id}"
+    replaced = USERS.replace("CREATE TABLE", "CREATE OR REPLACE SOURCE TABLE")
+    assert "cannot be replaced" in failure(replaced, ada, session).error.message
+    run("DROP TABLE users;", ada, session)
+    assert Deployment.objects.get().desired_state == DesiredState.STOPPED
+    assert not SqlQuery.objects.active().exists()
