@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from django.db import transaction
+from django.db import IntegrityError, transaction
 
 from processing.actions import ActionError
 from processing.sqlengine import ddl, queries
@@ -79,6 +79,15 @@ def run_statement(statement: sql.Statement, user: Any, session: Session, *, _dep
     try:
         return _run(statement, user, session, _depth)
     except SqlError as error:
+        raise StatementFailed(error, statement.text, []) from None
+    except IntegrityError:
+        # Two sessions created the same name at once; the later one's transaction rolled back.
+        error = error_at(
+            statement.span,
+            "another statement created the same name at the same moment; nothing was created, run it again",
+            _first_word(statement),
+            code="sql.execution",
+        )
         raise StatementFailed(error, statement.text, []) from None
     except (TopicsUnavailable, ActionError, TopologyError) as exc:
         message = getattr(exc, "message", str(exc))

@@ -74,12 +74,13 @@ def _sink_partitions(statement: Any, output: SourceDef, catalog: UserCatalog, se
     return 1
 
 
-def _ensure_sink_topic(statement: Any, output: SourceDef, partitions: int, session: Session) -> str | None:
-    """The sink topic to create (created last by the caller), or None if it exists."""
+def _sink_topic(statement: Any, output: SourceDef, partitions: int, session: Session) -> tuple[bool, int]:
+    """Whether the sink topic must be created (last, by the caller), and its partitions: an
+    existing topic keeps its own, and WITH (PARTITIONS) must agree with them."""
     have = session.topics.partitions([output.topic]).get(output.topic)
-    given = sql.property_value(statement.properties, "PARTITIONS")
     if have is None:
-        return output.topic
+        return True, partitions
+    given = sql.property_value(statement.properties, "PARTITIONS")
     if isinstance(given, int) and given != have:
         raise error_at(
             statement.span,
@@ -87,7 +88,7 @@ def _ensure_sink_topic(statement: Any, output: SourceDef, partitions: int, sessi
             f"configuration than required. KSQL expects {given} partitions (topic has {have}).",
             output.topic,
         )
-    return None
+    return False, have
 
 
 def create_as_select(statement: sql.CreateAsSelect, user: Any, session: Session) -> Result:
@@ -127,9 +128,10 @@ def create_as_select(statement: sql.CreateAsSelect, user: Any, session: Session)
     topology_name = _topology_name(query_id)
     translation = _translate(statement, catalog, topology_name, session)
     output = translation.output
-    partitions = _sink_partitions(statement, output, catalog, session)
+    create_topic, partitions = _sink_topic(
+        statement, output, _sink_partitions(statement, output, catalog, session), session
+    )
     output = replace(output, partitions=partitions)
-    topic_to_create = _ensure_sink_topic(statement, output, partitions, session)
     topology, version = _create_topology(topology_name, query_id, statement.text, translation, user, session)
     sink = SqlSource.objects.create(
         name=name, kind=kind, definition=output.to_dict(), statement=statement.text, owner=user
@@ -152,8 +154,8 @@ def create_as_select(statement: sql.CreateAsSelect, user: Any, session: Session)
         f"Created query with ID {query_id}",
         query_id=query_id,
     )
-    if topic_to_create is not None:
-        session.topics.create(topic_to_create, partitions, output.replicas)
+    if create_topic:
+        session.topics.create(output.topic, partitions, output.replicas)
     return result
 
 

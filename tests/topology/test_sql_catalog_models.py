@@ -69,3 +69,15 @@ def test_names_are_one_namespace(people):
     source("S", ada)
     with pytest.raises(IntegrityError):
         source("S", bob)
+
+
+def test_the_admin_shows_the_catalog_read_only(people, client):
+    ada, _, _ = people
+    admin_user = type(ada).objects.create_superuser("catalog-admin", password="pw")
+    client.force_login(admin_user)
+    entry = source("S", ada)
+    for url in ("/admin/topology/sqlsource/", "/admin/topology/sqlquery/", "/admin/topology/sqlcommand/"):
+        assert client.get(url).status_code == 200
+    assert client.get("/admin/topology/sqlsource/add/").status_code == 403
+    page = client.get(f"/admin/topology/sqlsource/{entry.pk}/change/")
+    assert page.status_code == 200 and b'name="name"' not in page.content

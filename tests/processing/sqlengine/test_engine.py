@@ -358,3 +358,18 @@ def test_a_source_table_is_materialized_by_its_own_query_that_goes_with_a_drop(a
     run("DROP TABLE users;", ada, session)
     assert Deployment.objects.get().desired_state == DesiredState.STOPPED
     assert not SqlQuery.objects.active().exists()
+
+
+def test_an_existing_sink_topic_keeps_its_partitions_and_must_agree_with_with(ada, session, topics):
+    topics.topics["VIEWS_PER_USER"] = 5
+    run(PAGEVIEWS + COUNTS, ada, session)
+    assert SqlSource.objects.get(name="VIEWS_PER_USER").definition["partitions"] == 5
+    assert topics.created == []
+    failed = failure(
+        "CREATE TABLE other WITH (KAFKA_TOPIC='VIEWS_PER_USER', PARTITIONS=2) AS "
+        "SELECT userid, COUNT(*) AS n FROM pageviews GROUP BY userid;",
+        ada,
+        session,
+    )
+    assert "KSQL expects 2 partitions (topic has 5)" in failed.error.message
+    assert not SqlSource.objects.filter(name="OTHER").exists() and Topology.objects.count() == 1
