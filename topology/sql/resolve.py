@@ -167,6 +167,7 @@ class GroupScope:
     groups: list[tuple[str, list[str]]]  # canonical group expression → its path in the record
     windowed: bool = False
     aggregations: dict[str, str] = field(default_factory=dict)  # KSQL_AGG_n → canonical call
+    origins: dict[str, Expression] = field(default_factory=dict)  # KSQL_AGG_n → where it is
     _by_call: dict[str, str] = field(default_factory=dict)
 
     def rewrite(self, expression: Expression) -> exp.Expr:
@@ -190,6 +191,7 @@ class GroupScope:
             if name is None:
                 name = f"KSQL_AGG_{len(self.aggregations)}"
                 self.aggregations[name] = call
+                self.origins[name] = expression
                 self._by_call[call] = name
             return field_ref(name)
         if isinstance(node, exp.Column | exp.Dot | exp.Func | exp.Binary | exp.Paren | exp.Case | exp.Cast):

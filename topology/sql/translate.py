@@ -227,6 +227,7 @@ class _OutColumn:
     type: str
     sql: str  # the expression computing it (physical names)
     key: bool = False
+    clause: Expression | None = None  # the projection item it comes from
 
 
 @dataclass
@@ -287,23 +288,45 @@ def _key_serde(output: SourceDef) -> str:
 
 
 def _check(document: dict[str, Any], where: dict[str, Expression], select: Select) -> None:
-    """Compile the document; the first error becomes a SqlError at the clause behind its node."""
+    """Compile the document; the first error becomes a SqlError at the clause behind its node
+    (the projection item or aggregate call behind the field, when known), at the offending
+    word when the clause holds it."""
     result = compiler.compile_document(document)
     errors = [issue for issue in result.issues if issue.severity == "error"]
     if not errors:
         return
     issue = errors[0]
-    clause = where.get(issue.node_id or "")
-    span = clause.span if clause is not None else select.span
-    token = clause.text[:40] if clause is not None else "SELECT"
+    clause = where.get(f"{issue.node_id}|{issue.field}") or where.get(issue.node_id or "")
+    where_text = f" (node {issue.node_id}{', ' + issue.field if issue.field else ''})"
+    if clause is None:
+        raise error_at(select.span, issue.message + where_text, "SELECT")
+    line, column, offset = clause.span.line, clause.span.column, clause.span.offset
+    token = _issue_word(document, issue) or clause.text[:40]
+    found = clause.text.upper().find(token.upper()) if token else -1
+    if found >= 0:
+        before = clause.text[:found]
+        line += before.count("\n")
+        column = found - before.rfind("\n") if "\n" in before else column + found
+        offset += found
+    else:
+        token = clause.text[:40]
     raise SqlError(
-        f"{issue.message} (node {issue.node_id}{', ' + issue.field if issue.field else ''})",
-        line=span.line,
-        column=span.column,
-        offset=span.offset,
-        token=token,
-        code="sql.semantic",
+        issue.message + where_text, line=line, column=column, offset=offset, token=token, code="sql.semantic"
     )
+
+
+def _issue_word(document: dict[str, Any], issue: Any) -> str:
+    """The word at the issue's position in the expression it names (unquoted), or ""."""
+    if issue.position is None or not issue.field or not issue.field.startswith("config."):
+        return ""
+    node = next((n for n in document["nodes"] if n["id"] == issue.node_id), None)
+    value: Any = node.get("config") if node else None
+    for part in issue.field.split(".")[1:]:
+        value = value.get(part) if isinstance(value, dict) else None
+    if not isinstance(value, str) or not 0 <= issue.position < len(value):
+        return ""
+    match = re.match(r'"?([A-Za-z_][A-Za-z0-9_]*|[^\s"(),]+)', value[issue.position :])
+    return match.group(1) if match else ""
 
 
 class _Query:
@@ -374,7 +397,10 @@ class _Query:
             window = side.window
         value_columns = [c for c in columns if not c.key or not self.persistent]
         fields = {c.name: c.sql for c in value_columns}
-        self.node(PROJECT_NODE, "map", {"fields": fields, "keep": []}, (side.node, None))
+        project = self.node(PROJECT_NODE, "map", {"fields": fields, "keep": []}, (side.node, None))
+        for column in value_columns:
+            if column.clause is not None:
+                self.where[f"{project}|config.fields.{column.name}"] = column.clause
         return _Built(
             nodes=self.nodes,
             edges=self.edges,
@@ -416,6 +442,9 @@ class _Query:
                 config["timestamp"] = "ROWKEY"
             else:
                 config["timestamp"] = ref
+        declared = _declared_fields(source)
+        if declared is not None:
+            config["fields"] = declared
         if source.kind == "STREAM":
             node = self.node(alias, "source", {"topics": [source.topic], **config})
         else:
@@ -683,6 +712,8 @@ class _Query:
         if side.partitions:
             config["partitions"] = side.partitions
         node = self.node("aggregate", "aggregate", config, (side.node, None), clause=select.group_by[0])
+        for name, origin in group_scope.origins.items():
+            self.where[f"{node}|config.aggregations.{name}"] = origin
         if having is not None:
             node = self.node("having", "filter", {"where": having}, (node, None), clause=select.having)
         key_names: list[str] = []
@@ -738,8 +769,37 @@ class _Query:
                 span = item.alias.span if item.alias is not None else item.span
                 raise error_at(span, f"the projection names {name} twice; give one an alias (AS ...)", name)
             seen.add(name)
-            columns.append(_OutColumn(name, _type_of(original, scope), canonical(tree)))
+            columns.append(
+                _OutColumn(name, _type_of(original, scope), canonical(tree), clause=item.expression)
+            )
         return columns
+
+
+# SQL types → the compiler's field types (topology/compiler/catalog.py FieldType).
+_FIELD_TYPES = {
+    "STRING": "string",
+    "INTEGER": "integer",
+    "BIGINT": "integer",
+    "DOUBLE": "double",
+    "BOOLEAN": "boolean",
+    "ARRAY": "array",
+    "MAP": "object",
+    "STRUCT": "object",
+}
+_FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,127}$")
+
+
+def _declared_fields(source: SourceDef) -> dict[str, str] | None:
+    """The source's value schema for the compiler, so expressions are type-checked when the
+    statement is made (ksqlDB checks them too); None when a name is not a plain field name."""
+    fields: dict[str, str] = {}
+    for column in source.value_columns:
+        base = column.type.split("<", 1)[0].split("(", 1)[0]
+        for name in column.json_names():
+            if not _FIELD_NAME.match(name):
+                return None
+            fields[name] = _FIELD_TYPES.get(base, "any")
+    return fields
 
 
 def _json_read(column: Column) -> str:

@@ -503,3 +503,32 @@ def test_json_fields_match_columns_ignoring_case_as_in_ksqldb():
     )
     # a quoted column is read by its exact name only
     assert rows == [["a", 1, 2.5], ["b", None, 3.0]]
+
+
+@pytest.mark.parametrize(
+    ("sql", "line", "column", "token", "words"),
+    [
+        (
+            "CREATE STREAM o AS SELECT id, item\nFROM orders\nWHERE amount > 1 AND NOPE(amount) > 1;",
+            3,
+            22,
+            "NOPE",
+            "unknown function NOPE",
+        ),
+        (
+            "CREATE TABLE o AS SELECT id,\n  SUM(item) FROM orders GROUP BY id;",
+            2,
+            7,
+            "ITEM",
+            "SUM needs a numeric argument",
+        ),
+    ],
+)
+def test_compiler_errors_point_at_the_function_or_column_in_the_statement(
+    catalog, sql, line, column, token, words
+):
+    with pytest.raises(SqlError) as raised:
+        persistent(sql, catalog)
+    error = raised.value
+    assert words in error.message
+    assert (error.line, error.column, error.token) == (line, column, token)
