@@ -37,8 +37,13 @@ SOURCE_TABLE_PREFIX = "CST_"
 
 
 def app_id_for(query_id: str) -> str:
-    """The application id of a query's deployment: ksqlDB's ``<service id>query_<query id>``."""
-    return (QUERY_APP_PREFIX + re.sub(r"[^A-Za-z0-9._-]", "_", query_id))[:100]
+    """The application id of a query's deployment: ksqlDB's ``<service id>query_<query id>``,
+    then a random suffix. Query ids count from the database's command numbers, so a fresh
+    database against a Kafka that has run Weir before would give an old id again; without the
+    suffix the new query would resume the old one's committed offsets and restore its state
+    (wrong counts, silently). ksqlDB avoids it with a cluster-wide command topic."""
+    base = (QUERY_APP_PREFIX + re.sub(r"[^A-Za-z0-9._-]", "_", query_id))[:91]
+    return f"{base}_{secrets.token_hex(4)}"
 
 
 def _topology_name(query_id: str) -> str:

@@ -104,7 +104,10 @@ def test_create_table_as_select_makes_a_topology_a_deployment_and_the_sink(ada, 
     assert query.reads == ["PAGEVIEWS"] and query.owner == ada
     assert query.topology.latest_version() is not None
     deployment = Deployment.objects.get(version__topology=query.topology)
-    assert deployment.app_id == f"weir_query_{query_id}" and deployment.desired_state == DesiredState.RUNNING
+    assert (
+        deployment.app_id.startswith(f"weir_query_{query_id}_")
+        and deployment.desired_state == DesiredState.RUNNING
+    )
     sink = SqlSource.objects.get(name="VIEWS_PER_USER")
     assert sink.kind == "TABLE" and sink.query == query and query.sink == sink
     assert topics.topics["VIEWS_PER_USER"] == 3  # the source's partitions
@@ -175,7 +178,7 @@ def test_a_compatible_replace_upgrades_in_place_and_says_so(ada, session):
     assert result.query_id == query.query_id
     assert result.warnings and "'compatible'" in result.warnings[0]
     deployment = Deployment.objects.get()
-    assert deployment.version.number == 2 and deployment.app_id == f"weir_query_{query.query_id}"
+    assert deployment.version.number == 2 and deployment.app_id.startswith(f"weir_query_{query.query_id}_")
 
 
 def test_an_incompatible_replace_is_refused_with_its_reasons_unless_confirmed(ada, session):
@@ -352,7 +355,9 @@ def test_a_source_table_is_materialized_by_its_own_query_that_goes_with_a_drop(a
     assert SqlSource.objects.get(name="USERS").query == query and query.sink.name == "USERS"
     document = query.topology.latest_version().document
     assert {n["type"] for n in document["nodes"]} >= {"table_source", "view"}
-    assert Deployment.objects.get(version__topology=query.topology).app_id == f"weir_query_{created.query_id}"
+    assert Deployment.objects.get(version__topology=query.topology).app_id.startswith(
+        f"weir_query_{created.query_id}_"
+    )
     replaced = USERS.replace("CREATE TABLE", "CREATE OR REPLACE SOURCE TABLE")
     assert "cannot be replaced" in failure(replaced, ada, session).error.message
     run("DROP TABLE users;", ada, session)
