@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
 
@@ -153,7 +153,7 @@ def ksql(request: HttpRequest) -> HttpResponse:
 
 
 # ksqlDB endpoints that later work builds; until then they answer 404 in ksqlDB's shape.
-NOT_BUILT_ENDPOINTS = ("query", "query-stream", "close-query", "inserts-stream", "status")
+NOT_BUILT_ENDPOINTS = ("status",)
 
 
 @endpoint("GET", "POST", "PUT", "DELETE", "PATCH", public=True)
@@ -194,5 +194,6 @@ urlpatterns = [
     path("info", info, name="ksqldb-info"),
     path("healthcheck", healthcheck, name="ksqldb-healthcheck"),
     path("ksql", ksql, name="ksqldb-ksql"),
+    path("", include("config.ksqldb_stream")),  # query, query-stream, close-query, inserts-stream
     re_path(r"^(?P<rest>.*)$", not_found, name="ksqldb-not-found"),
 ]
