@@ -39,11 +39,15 @@ class FakeQuery:
 
 
 @pytest.fixture
-def ksql_client(django_user_model):
+def authorization(django_user_model):
     user = django_user_model.objects.create_user("kim", password=None)
     api_key, secret = apikeys.create_api_key(user, "stream client")
-    token = base64.b64encode(f"{api_key.key_id}:{secret}".encode()).decode()
-    return Client(enforce_csrf_checks=True, headers={"Authorization": f"Basic {token}"})
+    return "Basic " + base64.b64encode(f"{api_key.key_id}:{secret}".encode()).decode()
+
+
+@pytest.fixture
+def ksql_client(authorization):
+    return Client(enforce_csrf_checks=True, headers={"Authorization": authorization})
 
 
 @pytest.fixture
@@ -212,3 +216,50 @@ def test_inserts_stream_into_an_unknown_target_is_refused(ksql_client):
         "/ksqldb/inserts-stream", '{"target": "NOPE"}\n{"A": 1}', content_type=DELIMITED
     )
     assert response.status_code == 400 and "unknown stream or table: NOPE" in response.json()["message"]
+
+
+class EndlessQuery(FakeQuery):
+    """A push query without LIMIT: one row, then nothing, for ever."""
+
+    async def arows(self, idle=1.0):
+        import asyncio
+
+        yield push.PushRow(["a", 1])
+        while True:
+            await asyncio.sleep(idle)
+            yield None
+
+
+def test_under_asgi_rows_stream_before_the_query_ends_and_leaving_closes_it(started, monkeypatch):
+    import asyncio
+
+    from django.test import AsyncClient
+
+    from config import ksqldb
+
+    # The key check reads the database from another thread under ASGI, where this test's
+    # transaction is not visible; authentication is tested above, the framing here.
+    monkeypatch.setattr(ksqldb, "authenticate_request", lambda request: object())
+    started["query"] = EndlessQuery([])
+    headers = {"Authorization": "Basic eDp5"}
+
+    async def read_two_chunks():
+        client = AsyncClient()
+        response = await client.post(
+            "/ksqldb/query",
+            {"ksql": "SELECT * FROM ORDERS EMIT CHANGES;"},
+            content_type=KSQL_V1,
+            headers=headers,
+        )
+        assert response.status_code == 200, response.content
+        assert response.is_async
+        chunks = aiter(response.streaming_content)
+        first, second = await anext(chunks), await anext(chunks)
+        await chunks.aclose()
+        return first + second
+
+    text = asyncio.run(read_two_chunks()).decode()
+    assert text.startswith('[{"header":{"queryId":"transient_ORDERS_123"') and text.endswith(
+        '{"row":{"columns":["a",1]}}'
+    )
+    assert started["query"].closed == 1
