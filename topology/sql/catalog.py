@@ -102,7 +102,9 @@ class SourceDef:
             "timestamp_format": self.timestamp_format,
             "partitions": self.partitions,
             "replicas": self.replicas,
-            "window": None if self.window is None else {"type": self.window.type, "size_ms": self.window.size_ms},
+            "window": None
+            if self.window is None
+            else {"type": self.window.type, "size_ms": self.window.size_ms},
             "source": self.source,
         }
 
@@ -209,7 +211,9 @@ def define_source(statement: CreateSource) -> SourceDef:
     timestamp = _property(statement.properties, "TIMESTAMP")
     timestamp_name = None
     if timestamp is not None:
-        timestamp_name = str(timestamp.value.value).upper() if isinstance(timestamp.value.value, str) else None
+        timestamp_name = (
+            str(timestamp.value.value).upper() if isinstance(timestamp.value.value, str) else None
+        )
         if timestamp_name is None or timestamp_name not in seen:
             raise error_at(
                 timestamp.value.span,
