@@ -90,7 +90,7 @@ def start_statement(text: str, properties: dict[str, Any], user: Any) -> Started
     try:
         if statement.emit is Emit.CHANGES or statement.emit is Emit.FINAL:
             return _start_push(statement, properties, catalog)
-        return _run_pull(statement, catalog)
+        return _run_pull(statement, catalog, user)
     except SqlError as exc:
         raise StatementRefused(statement_error(str(exc), statement.text), ErrorCode.BAD_STATEMENT) from None
     except push.PushQueryError as exc:
@@ -117,14 +117,14 @@ def _start_push(select: Select, properties: dict[str, Any], catalog: Any) -> Sta
     return Started(query_id, query.schema, translation.output.columns, push=query)
 
 
-def _run_pull(select: Select, catalog: Any) -> Started:
+def _run_pull(select: Select, catalog: Any, user: Any) -> Started:
     name = select.from_.name
     source = catalog.source(name.value)
     if source is None:
         raise SqlError(
             f"{name.value} does not exist", line=name.span.line, column=name.span.column, token=name.text
         )
-    rows = pull.materialized_rows(source)
+    rows = pull.materialized_rows(source, user)
     if rows is None:
         raise SqlError(
             f"{name.value} is not materialized: pull queries read a table a running query keeps "

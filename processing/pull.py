@@ -12,8 +12,8 @@ plans a key lookup differently from a scan; the rows are the same.)
 
 ``read_materialized(deployment_id, view_id)`` reads a live view's rows through the function
 ``settings.WEIR_VIEW_READER`` names (the dashboards' Redis serving copy, dashboard/serving.py),
-so processing does not import dashboard. ``materialized_rows(source)`` finds the view of a
-catalog table, where the catalog records one.
+so processing does not import dashboard. ``materialized_rows(source, user)`` finds the view of
+a catalog table: the deployment of the persistent query that writes it, view node ``table``.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from topology.compiler.expressions import CompiledExpression
 from topology.sql import compile_clause
 from topology.sql.ast import Select, SelectItemKind
 from topology.sql.catalog import Column, SourceDef, error_at
+from topology.sql.translate import VIEW_NODE
 
 WINDOW_COLUMNS = ("WINDOWSTART", "WINDOWEND")
 # ksqlDB's column types → the expression compiler's field types (type checks in WHERE).
@@ -186,18 +187,30 @@ def read_materialized(deployment_id: int, view_id: str) -> list[tuple[Any, Any]]
     return [(json.loads(key), value) for key, value in table.items()]
 
 
-def materialized_rows(source: SourceDef) -> list[tuple[Any, Any]] | None:
-    """The rows of a catalog table's live view: the ``topology.models.SqlSource`` row of that
-    name gives ``deployment_id`` and ``view_id`` where the catalog records them; None when it
-    does not (the table is not materialized by a running query)."""
+def materialized_rows(source: SourceDef, user: Any = None) -> list[tuple[Any, Any]] | None:
+    """The rows of a catalog table's live view, or None when no running query keeps one.
+
+    The catalog entry (``topology.models.SqlSource`` of that name, as ``user`` sees it) names
+    the persistent query that writes the table (``query``); that query's topology has the
+    deployment, and its document the view node ``translate.VIEW_NODE`` whose serving copy
+    the dashboards keep. None where the model or any link is missing."""
+    from processing.models import Deployment
     from topology import models
 
     model = getattr(models, "SqlSource", None)
     if model is None:
         return None
-    entry = model.objects.filter(name=source.name).first()
-    deployment_id = getattr(entry, "deployment_id", None)
-    view_id = getattr(entry, "view_id", None)
-    if deployment_id is None or not view_id:
+    entries = model.objects
+    entries = (
+        entries.visible_to(user) if user is not None and hasattr(entries, "visible_to") else entries.all()
+    )
+    entry = entries.filter(name=source.name).first()
+    topology_id = getattr(getattr(entry, "query", None), "topology_id", None)
+    if topology_id is None:
         return None
-    return read_materialized(deployment_id, view_id)
+    deployment = (
+        Deployment.objects.filter(version__topology_id=topology_id).order_by("-created_at", "-id").first()
+    )
+    if deployment is None:
+        return None
+    return read_materialized(deployment.pk, VIEW_NODE)

@@ -353,14 +353,15 @@ def start_push_query(
 
 
 def catalog_for(user: Any) -> Catalog:
-    """The catalog of sources ``user``'s statements see: every ``topology.models.SqlSource``
-    (its ``definition`` is a ``SourceDef.to_dict()``), or an empty catalog where that model is
-    not installed. The one place the REST endpoints look sources up."""
+    """The catalog of sources ``user``'s statements see: the ``topology.models.SqlSource`` rows
+    visible to them (``visible_to(user)`` where the manager has it; ``definition`` is a
+    ``SourceDef.to_dict()``), or an empty catalog where that model is not installed. The one
+    place the REST endpoints look sources up."""
     from topology import models
 
     model = getattr(models, "SqlSource", None)
     if model is None:
         return DictCatalog()
-    return DictCatalog(
-        {row.definition["name"]: SourceDef.from_dict(row.definition) for row in model.objects.all()}
-    )
+    entries = model.objects
+    entries = entries.visible_to(user) if hasattr(entries, "visible_to") else entries.all()
+    return DictCatalog({row.definition["name"]: SourceDef.from_dict(row.definition) for row in entries})

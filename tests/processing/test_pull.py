@@ -125,3 +125,60 @@ def test_the_settings_name_the_dashboards_redis_reader(settings):
 
     assert settings.WEIR_VIEW_READER == "dashboard.serving.read_table_sync"
     assert callable(serving.read_table_sync)
+
+
+def test_without_the_catalog_model_no_table_is_materialized(monkeypatch):
+    from topology import models
+
+    monkeypatch.delattr(models, "SqlSource", raising=False)
+    assert pull.materialized_rows(TOTALS) is None
+
+
+@pytest.mark.django_db
+def test_a_table_is_read_from_the_view_of_the_deployment_of_the_query_that_writes_it(
+    monkeypatch, settings, django_user_model
+):
+    from types import SimpleNamespace
+
+    from processing.models import Deployment
+    from tests.topology.compiler.documents import page_views
+    from topology import models
+    from topology.compiler import compile_document
+    from topology.compiler.plan import plan_to_dict
+
+    user = django_user_model.objects.create_user("pull-user", password=None)
+    topology = models.Topology.objects.create(name="ctas-totals", owner=user)
+    plan = compile_document(page_views()).plan
+    version = models.TopologyVersion.objects.create(
+        topology=topology, number=1, document=page_views(), plan=plan_to_dict(plan), plan_hash=plan.hash
+    )
+    deployment = Deployment.objects.create(
+        version=version, app_id="weir_query_CTAS_TOTALS_1", created_by=user
+    )
+    entry = SimpleNamespace(query=SimpleNamespace(topology_id=topology.pk))
+
+    class Entries:
+        def all(self):
+            return self
+
+        def filter(self, name):
+            self.name = name
+            return self
+
+        def first(self):
+            return entry if self.name == "TOTALS" else None
+
+    monkeypatch.setattr(models, "SqlSource", SimpleNamespace(objects=Entries()), raising=False)
+    calls = []
+
+    def reader(deployment_id, view_id):
+        calls.append((deployment_id, view_id))
+        return 1, {'"a"': {"TOTAL": 3}}
+
+    global READER
+    READER = reader
+    settings.WEIR_VIEW_READER = "tests.processing.test_pull.READER"
+    assert pull.materialized_rows(TOTALS) == [("a", {"TOTAL": 3})]
+    assert calls == [(deployment.pk, "table")]
+    other = SourceDef("OTHER", "TABLE", "o", TOTALS.columns)
+    assert pull.materialized_rows(other) is None
