@@ -3,7 +3,8 @@
 ``evaluate_values(expressions)`` turns the VALUES expressions (literals, arithmetic, simple
 functions; no column references) into Python values with ``topology.sql.compile_clause``.
 ``insert_values(source, columns, values)`` checks them against the declared column types and
-writes the record as ksqlDB would, waiting for the broker's acknowledgement:
+writes the record as ksqlDB would, waiting for the broker's acknowledgement
+(``run_insert_values(statement, catalog)`` does both for a parsed statement, with located errors):
 
 - key columns make the record key: one key column is its value (KAFKA format: a string, or a
   number in Weir's ``long``/``double`` serdes for numeric columns, as the catalog maps them),
@@ -22,15 +23,27 @@ from django.conf import settings
 
 from processing.runtime import serde
 from topology.sql import compile_clause
-from topology.sql.ast import Expression
-from topology.sql.catalog import KAFKA_NUMERIC, KEY_FORMATS, VALUE_FORMATS, Column, SourceDef
+from topology.sql.ast import Expression, InsertValues
+from topology.sql.catalog import (
+    KAFKA_NUMERIC,
+    KEY_FORMATS,
+    VALUE_FORMATS,
+    Catalog,
+    Column,
+    SourceDef,
+    error_at,
+)
 
 INT32 = (-(2**31), 2**31 - 1)
 INT64 = (-(2**63), 2**63 - 1)
 
 
 class InsertError(ValueError):
-    """Values that do not fit the target; the message names the column."""
+    """Values that do not fit the target; the message names the column (``column``, when one)."""
+
+    def __init__(self, message: str, column: str | None = None) -> None:
+        super().__init__(message)
+        self.column = column
 
 
 def evaluate_values(expressions: Sequence[Expression]) -> list[Any]:
@@ -61,8 +74,10 @@ def check_value(type_text: str, value: Any, where: str) -> Any:
     base = text.split("<", 1)[0].split("(", 1)[0].strip().upper()
     inner = text[text.index("<") + 1 : text.rindex(">")] if "<" in text else ""
 
+    column = where.split("[", 1)[0].split("->", 1)[0]
+
     def refuse(expected: str) -> InsertError:
-        return InsertError(f"column {where}: expected {expected}, got {value!r}")
+        return InsertError(f"column {where}: expected {expected}, got {value!r}", column)
 
     if base in ("STRING", "VARCHAR"):
         if not isinstance(value, str):
@@ -73,7 +88,7 @@ def check_value(type_text: str, value: Any, where: str) -> Any:
         if isinstance(value, bool) or not isinstance(value, int):
             raise refuse(f"an {base}" if base != "BIGINT" else "a BIGINT")
         if not low <= value <= high:
-            raise InsertError(f"column {where}: {value} is out of range for {base}")
+            raise InsertError(f"column {where}: {value} is out of range for {base}", column)
         return value
     if base in ("DOUBLE", "DECIMAL"):
         if isinstance(value, bool) or not isinstance(value, int | float):
@@ -98,7 +113,7 @@ def check_value(type_text: str, value: Any, where: str) -> Any:
         fields = dict(part.split(None, 1) for part in _split_top(inner))
         unknown = sorted(set(value) - set(fields))
         if unknown:
-            raise InsertError(f"column {where}: the struct has no field {unknown[0]}")
+            raise InsertError(f"column {where}: the struct has no field {unknown[0]}", column)
         return {
             name: check_value(fields[name], value.get(name), f"{where}->{name}")
             for name in fields
@@ -121,16 +136,18 @@ def record_of(
     timestamp = None
     for name, value in zip(names, values, strict=True):
         if name in given:
-            raise InsertError(f"column {name} is given twice")
+            raise InsertError(f"column {name} is given twice", name)
         if name == "ROWTIME":
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise InsertError(f"column ROWTIME: expected epoch milliseconds (a BIGINT), got {value!r}")
+                raise InsertError(
+                    f"column ROWTIME: expected epoch milliseconds (a BIGINT), got {value!r}", "ROWTIME"
+                )
             timestamp = value
             continue
         column = source.column(name)
         if column is None:
             known = ", ".join(c.name for c in source.columns)
-            raise InsertError(f"{source.name} has no column {name}; its columns are {known}")
+            raise InsertError(f"{source.name} has no column {name}; its columns are {known}", name)
         given[name] = check_value(column.type, value, name)
     keys = source.key_columns
     if source.kind == "TABLE":
@@ -175,3 +192,30 @@ def insert_values(source: SourceDef, columns: list[str], values: list[Any]) -> N
 
     key, value, timestamp = record_of(source, columns, values)
     produce_now(settings.KAFKA_CLIENT_CONFIG, source.topic, [(key, value, timestamp)])
+
+
+def run_insert_values(statement: InsertValues, catalog: Catalog) -> SourceDef:
+    """``INSERT INTO ... VALUES`` as a statement: the target looked up in ``catalog``, the values
+    evaluated, checked and written. Every refusal is a SqlError located at the target, the
+    column's value, or the statement; returns the target."""
+    target = statement.target
+    source = catalog.source(target.value)
+    if source is None:
+        raise error_at(target.span, f"{target.value} does not exist", target.text)
+    if source.source:
+        raise error_at(
+            target.span,
+            f"cannot insert into {target.value}: it was declared with CREATE SOURCE, which is read-only",
+            target.text,
+        )
+    values = evaluate_values(statement.values)
+    columns = [c.value for c in statement.columns]
+    try:
+        insert_values(source, columns, values)
+    except InsertError as exc:
+        names = columns or [c.name for c in source.columns]
+        where = statement.span
+        if exc.column in names and names.index(exc.column) < len(statement.values):
+            where = statement.values[names.index(exc.column)].span
+        raise error_at(where, str(exc), exc.column or target.text) from None
+    return source

@@ -94,3 +94,41 @@ def test_a_table_needs_its_primary_key():
     table = SourceDef("USERS", "TABLE", "users", (Column("ID", "STRING", key=True), Column("NAME", "STRING")))
     with pytest.raises(inserts.InsertError, match="primary key column ID is required"):
         inserts.record_of(table, ["NAME"], ["kim"])
+
+
+def test_the_statement_form_locates_a_refused_value_at_its_expression():
+    from topology.sql.catalog import DictCatalog
+
+    # The value is refused before any producer is made: no broker is needed.
+    catalog = DictCatalog({"ORDERS": ORDERS})
+    text = "INSERT INTO ORDERS (ID, AMOUNT) VALUES ('k', 'five')"
+    with pytest.raises(SqlError) as caught:
+        inserts.run_insert_values(parse_statement(text), catalog)
+    assert caught.value.column == text.index("'five'") + 1 and "column AMOUNT" in caught.value.message
+    with pytest.raises(SqlError, match="NOPE does not exist") as caught:
+        inserts.run_insert_values(parse_statement("INSERT INTO NOPE (A) VALUES (1)"), catalog)
+    assert caught.value.column == 13
+
+
+def test_the_statement_form_writes_through_insert_values(monkeypatch):
+    from topology.sql.catalog import DictCatalog
+
+    written = []
+    monkeypatch.setattr(
+        inserts, "insert_values", lambda source, columns, values: written.append((columns, values))
+    )
+    inserts.run_insert_values(
+        parse_statement("INSERT INTO ORDERS (ID, AMOUNT) VALUES ('k', 2 * 3)"),
+        DictCatalog({"ORDERS": ORDERS}),
+    )
+    assert written == [(["ID", "AMOUNT"], ["k", 6])]
+
+
+def test_a_read_only_source_takes_no_inserts():
+    from dataclasses import replace
+
+    from topology.sql.catalog import DictCatalog
+
+    catalog = DictCatalog({"ORDERS": replace(ORDERS, source=True)})
+    with pytest.raises(SqlError, match="read-only"):
+        inserts.run_insert_values(parse_statement("INSERT INTO ORDERS (ID) VALUES ('k')"), catalog)
