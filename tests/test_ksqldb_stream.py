@@ -265,3 +265,10 @@ def test_under_asgi_rows_stream_before_the_query_ends_and_leaving_closes_it(star
         '{"row":{"columns":["a",1]}}'
     )
     assert started["query"].closed == 1
+
+
+def test_a_deleted_table_row_is_a_tombstone_row():
+    row = push.PushRow(["a", None])
+    row.tombstone = True
+    assert json.loads(views.V1Framing().row(row)[2:]) == {"row": {"columns": ["a", None], "tombstone": True}}
+    assert json.loads(views.V1Framing().row(push.PushRow(["a", 1]))[2:]) == {"row": {"columns": ["a", 1]}}

@@ -144,3 +144,27 @@ def test_the_tail_consumer_never_commits():
     config = transient.tail_config({"bootstrap.servers": "x:1", "consumer.fetch.wait.max.ms": "50"}, "c")
     assert config["enable.auto.commit"] is False and config["enable.auto.offset.store"] is False
     assert config["fetch.wait.max.ms"] == "50" and config["group.id"].startswith("weir-transient-")
+
+
+def test_a_deleted_table_row_comes_out_as_a_tombstone(tail):
+    from topology.sql.catalog import Column, SourceDef
+    from topology.sql.translate import Translation
+
+    output = SourceDef(
+        "USERS", "TABLE", "virtual", (Column("ID", "STRING", key=True), Column("NAME", "STRING"))
+    )
+    document = {
+        "name": "push-table",
+        "nodes": [
+            {"id": "users", "type": "table_source", "config": {"topic": "users"}},
+            {"id": "sink", "type": "sink", "config": {"topic": "virtual"}},
+        ],
+        "edges": [{"source": "users", "target": "sink"}],
+    }
+    tail["tail"] = FakeTail(
+        [[record("users", "u1", {"NAME": "kim"}, 1), ("users", 0, 1, 2, b"u1", None, None)]]
+    )
+    query = push.start_push_query(Translation(document, output, ("USERS",)), limit=2, properties={})
+    rows = list(query.rows())
+    assert rows == [["u1", "kim"], ["u1", None]]
+    assert [r.tombstone for r in rows] == [False, True]
