@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from processing.runtime.operators.aggregate import make_aggregate
+from processing.runtime.operators.aggregate import make_aggregate, make_group_table
 from processing.runtime.operators.base import Node, TaskContext, downstream
-from processing.runtime.operators.join import _JoinBase, make_join
+from processing.runtime.operators.join import ForeignKeyJoinNode, ForeignKeyLookupNode, make_join
 from processing.runtime.operators.stateless import (
     FilterNode,
     FlatMapNode,
@@ -24,7 +24,17 @@ from processing.runtime.operators.stateless import (
 from processing.runtime.state.base import StateStore
 from processing.runtime.state.memory import MemoryStore
 from topology.compiler.binding import BoundPlan
-from topology.compiler.plan import Aggregate, Join, Sink, Source, SubTopology
+from topology.compiler.plan import (
+    Aggregate,
+    ForeignKeyJoin,
+    ForeignKeyLookup,
+    GroupTable,
+    Join,
+    Repartition,
+    Sink,
+    Source,
+    SubTopology,
+)
 
 
 @dataclass
@@ -65,9 +75,15 @@ def _make_node(
         return ToTableNode(op, ctx, store)
     if isinstance(op, Aggregate):
         return make_aggregate(op, ctx, stores)
+    if isinstance(op, GroupTable):
+        return make_group_table(op, ctx, stores)
     if isinstance(op, Join):
         sides = tuple(output.get(i) == "table" for i in op.inputs)
         return make_join(op, ctx, stores, sides)
+    if isinstance(op, ForeignKeyJoin):
+        return ForeignKeyJoinNode(op, ctx, stores)
+    if isinstance(op, ForeignKeyLookup):
+        return ForeignKeyLookupNode(op, ctx, stores)
     raise ValueError(f"operator {op.id!r}: unknown kind {kind!r}")
 
 
@@ -117,12 +133,23 @@ def build_nodes(sub: SubTopology, ctx: TaskContext, bound: BoundPlan, *, capture
 
     def push_into(op_id: str, index: int) -> Any:
         node = nodes[op_id]
-        return node.side_push(index) if isinstance(node, _JoinBase) else node.push
+        side_push = getattr(node, "side_push", None)
+        return node.push if side_push is None else side_push(index)
 
+    ops = {op.id: op for op in sub.operators}
     captured: dict[str, list[tuple[Any, Any, int]]] = {}
     for op_id in reversed(_topological_order(sub)):
         node = nodes[op_id]
-        emit = downstream([push_into(c, i) for c, i in consumers_of[op_id]])
+        targets = consumers_of[op_id]
+        if isinstance(node, ForeignKeyJoinNode):
+            # Its subscriptions go to the subscription repartition, its joined rows on.
+            def subscribes(target: tuple[str, int], name: str = node.op.subscription) -> bool:
+                op = ops[target[0]]
+                return isinstance(op, Repartition) and op.name == name
+
+            node.subscribe = downstream([push_into(c, i) for c, i in targets if subscribes((c, i))])
+            targets = [t for t in targets if not subscribes(t)]
+        emit = downstream([push_into(c, i) for c, i in targets])
         if capture:
             tap = TapNode(captured.setdefault(op_id, []))
             tap.emit = emit

@@ -1,7 +1,7 @@
 """Serialisation of keys and values per topic format, and the canonical key encoding.
 
 Formats follow the Kafka clients: ``long`` is 8-byte big-endian two's complement (Kafka's
-LongSerializer), ``double`` 8-byte IEEE-754 big-endian (DoubleSerializer), ``string`` UTF-8,
+LongSerializer), ``integer`` the same in 4 bytes (IntegerSerializer; ksqlDB's KAFKA ``INT``), ``double`` 8-byte IEEE-754 big-endian (DoubleSerializer), ``string`` UTF-8,
 ``json`` via orjson, ``bytes`` untouched. A null (None) is always a null on the wire: for a
 table that is a tombstone.
 
@@ -35,6 +35,7 @@ def dumps(value: Any, option: int | None = None) -> bytes:
 
 
 _LONG = struct.Struct(">q")
+_INT = struct.Struct(">i")
 _DOUBLE = struct.Struct(">d")
 
 Encoder = Callable[[Any], bytes | None]
@@ -79,6 +80,14 @@ def _decode_long(raw: bytes | None) -> int | None:
     return _LONG.unpack(raw)[0]
 
 
+def _decode_integer(raw: bytes | None) -> int | None:
+    if raw is None:
+        return None
+    if len(raw) != 4:
+        raise SerdeError(f"an integer must be 4 bytes, got {len(raw)}")
+    return _INT.unpack(raw)[0]
+
+
 def _decode_double(raw: bytes | None) -> float | None:
     if raw is None:
         return None
@@ -95,6 +104,7 @@ _DECODERS: dict[str, Decoder] = {
     "json": _decode_json,
     "string": _decode_string,
     "long": _decode_long,
+    "integer": _decode_integer,
     "double": _decode_double,
     "bytes": _decode_bytes,
 }
@@ -155,6 +165,17 @@ def _encode_long(value: Any) -> bytes | None:
         raise SerdeError(f"{value!r} does not fit in a signed 64-bit long") from None
 
 
+def _encode_integer(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if value.__class__ is bool or not isinstance(value, int | float) or value != int(value):
+        raise SerdeError(f"an integer needs a whole number, got {value!r}")
+    try:
+        return _INT.pack(int(value))
+    except struct.error:
+        raise SerdeError(f"{value!r} does not fit in a signed 32-bit integer") from None
+
+
 def _encode_double(value: Any) -> bytes | None:
     if value is None:
         return None
@@ -175,6 +196,7 @@ _VALUE_ENCODERS: dict[str, Encoder] = {
     "json": _encode_json_value,
     "string": _encode_string,
     "long": _encode_long,
+    "integer": _encode_integer,
     "double": _encode_double,
     "bytes": _encode_bytes,
 }
@@ -228,6 +250,12 @@ def key_to_json(key: Any) -> Any:
     if key.__class__ is bytes:
         return {"$bytes": base64.b64encode(key).decode()}
     return key
+
+
+def same_key(a: Any, b: Any) -> bool:
+    """Are two keys the same bytes on an internal topic (so the same partition)? ``1`` and
+    ``1.0`` are equal in Python but not as keys, as Kafka Streams compares serialized keys."""
+    return a.__class__ is b.__class__ and canonical_json(key_to_json(a)) == canonical_json(key_to_json(b))
 
 
 def key_from_json(data: Any) -> Any:

@@ -80,7 +80,7 @@ def _check_stores(plan: Plan) -> None:
     declared = {store.name: store for store in plan.stores}
     for sub in plan.subtopologies:
         for op in sub.operators:
-            for attribute in ("store", "left_store", "right_store"):
+            for attribute in ("store", "left_store", "right_store", "subscription_store"):
                 name = getattr(op, attribute, None)
                 if name is None:
                     continue

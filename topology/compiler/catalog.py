@@ -73,7 +73,7 @@ Duration = Annotated[
 Expression = Annotated[
     str, Field(min_length=1, max_length=MAX_EXPRESSION, json_schema_extra={"format": "sql"})
 ]
-Format = Literal["json", "string", "long", "double", "bytes"]
+Format = Literal["json", "string", "long", "integer", "double", "bytes"]
 Topic = Annotated[str, Field(pattern=TOPIC_PATTERN)]
 Partitions = Annotated[int, Field(ge=1, le=10_000)]
 FieldType = Literal["string", "integer", "double", "number", "boolean", "object", "array", "any"]
@@ -262,13 +262,15 @@ class AggregateConfig(Config):
     group_by: KeyExpressions | None = Field(
         default=None,
         description="Group key expression, or a list of them for a composite key {name: value}; "
-        "null groups by the record key (no repartition).",
+        "null groups by the record key (no repartition). Required when the input is a table.",
     )
     aggregations: dict[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], Expression] = Field(
         min_length=1,
         max_length=100,
         description="Output field → COUNT(*), SUM(x), AVG(x), MIN, MAX, COUNT_DISTINCT, LATEST, EARLIEST "
-        "(by event time), LATEST_BY_OFFSET, EARLIEST_BY_OFFSET (by arrival order).",
+        "(by event time), LATEST_BY_OFFSET, EARLIEST_BY_OFFSET (by arrival order), COLLECT_LIST, "
+        "COLLECT_SET, TOPK(x, k), TOPKDISTINCT(x, k). A table input takes COUNT, SUM, AVG and COLLECT_LIST only: "
+        "an updated or deleted row is taken back out of its group.",
     )
     window: WindowConfig | None = Field(
         default=None, description="Event-time window; null aggregates forever."
@@ -283,13 +285,20 @@ class AggregateConfig(Config):
 
 class JoinConfig(Config):
     how: Literal["inner", "left", "outer"] = Field(
-        default="inner", description="inner, left or outer (stream-table joins: inner or left)."
+        default="inner",
+        description="inner, left or outer (stream-table and foreign-key joins: inner or left).",
     )
     window: JoinWindow | None = Field(default=None, description="Required for stream-stream joins.")
     left_key: Expression | None = Field(
         default=None, description="Re-key the left side (adds a repartition)."
     )
     right_key: Expression | None = Field(default=None, description="Re-key the right side (streams only).")
+    foreign_key: Expression | None = Field(
+        default=None,
+        description="Foreign-key join of two tables (KTable.join(other, foreignKeyExtractor)): an expression "
+        "over the left row giving the key of the right row it joins. The output is keyed by the left key; "
+        "inner or left; the tables need not be co-partitioned.",
+    )
     select: dict[Annotated[str, Field(pattern=FIELD_NAME_PATTERN)], Expression] = Field(
         default_factory=dict,
         description="Output fields over left.<field> and right.<field>; empty merges both.",
@@ -437,9 +446,11 @@ NODE_TYPES: dict[str, NodeType] = {
             "aggregate",
             "Aggregate",
             "aggregations",
-            "Groups by an expression (repartitioning) or by the record key, optionally in windows; the output is a table.",
+            "Groups by an expression (repartitioning) or by the record key, optionally in windows; the output "
+            "is a table. On a table input (KGroupedTable), a row's update moves its contribution from its "
+            "old group to its new one, and a delete takes it out.",
             AggregateConfig,
-            IN_STREAM,
+            IN_EITHER,
             output="table",
             expression_fields=("group_by", "aggregations"),
         ),
@@ -447,11 +458,12 @@ NODE_TYPES: dict[str, NodeType] = {
             "join",
             "Join",
             "joins",
-            "Joins two inputs on their key: stream-stream within a window, stream-table lookups, or table-table.",
+            "Joins two inputs on their key: stream-stream within a window, stream-table lookups, or "
+            "table-table; two tables also join on a foreign key taken from the left row (foreign_key).",
             JoinConfig,
             (InputPort("left", EITHER), InputPort("right", EITHER)),
             output="join",
-            expression_fields=("left_key", "right_key", "select"),
+            expression_fields=("left_key", "right_key", "foreign_key", "select"),
         ),
         NodeType(
             "to_table",

@@ -32,7 +32,15 @@ from typing import Any, Literal
 
 import orjson
 
-from topology.compiler.plan import Operator, Plan, Repartition, Source, _encode, compute_plan_hash
+from topology.compiler.plan import (
+    ForeignKeyLookup,
+    Operator,
+    Plan,
+    Repartition,
+    Source,
+    _encode,
+    compute_plan_hash,
+)
 
 Verdict = Literal["compatible", "reprocess", "new_identity"]
 _RANK = {"compatible": 0, "reprocess": 1, "new_identity": 2}
@@ -59,6 +67,15 @@ class _Lineage:
     def __init__(self, plan: Plan) -> None:
         self.ops = {op.id: op for op in plan.operators()}
         self.writer = {op.name: op.id for op in plan.operators() if isinstance(op, Repartition)}
+        # A foreign-key join's responses come back from its own subscriptions: the only cycle
+        # in a plan. The left rows' store does not depend on them (the lookup's lineage has
+        # both sides), so that edge is left out and the walk ends.
+        self.responses = {
+            op.name
+            for op in plan.operators()
+            if isinstance(op, Repartition)
+            and any(isinstance(self.ops.get(i), ForeignKeyLookup) for i in op.inputs)
+        }
         self.memo: dict[str, str] = {}
 
     def of(self, op_id: str) -> str:
@@ -84,7 +101,12 @@ class _Lineage:
     def _upstream(self, op_id: str) -> list[str]:
         op = self.ops[op_id]
         found = [i for i in op.inputs if i in self.ops]
-        if isinstance(op, Source) and op.repartition and op.repartition in self.writer:
+        if (
+            isinstance(op, Source)
+            and op.repartition
+            and op.repartition in self.writer
+            and op.repartition not in self.responses
+        ):
             found.append(self.writer[op.repartition])
         return found
 
@@ -94,7 +116,7 @@ def _store_owners(plan: Plan) -> dict[str, tuple[str, str]]:
     kinds = {store.name: store.kind for store in plan.stores}
     owners: dict[str, tuple[str, str]] = {}
     for op in plan.operators():
-        for attribute in ("store", "left_store", "right_store"):
+        for attribute in ("store", "left_store", "right_store", "subscription_store"):
             name = getattr(op, attribute, "")
             if name:
                 owners[name] = (op.id, kinds[name])

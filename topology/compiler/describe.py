@@ -15,6 +15,9 @@ from topology.compiler.plan import (
     Aggregate,
     Filter,
     FlatMap,
+    ForeignKeyJoin,
+    ForeignKeyLookup,
+    GroupTable,
     Join,
     Operator,
     Plan,
@@ -47,11 +50,15 @@ def _detail(op: Operator) -> str:
         if op.keys:
             return "key: {" + ", ".join(f"{f.name}: {f.expression}" for f in op.keys) + "}"
         return f"key: {op.key}"
+    if isinstance(op, GroupTable):
+        key = "{" + ", ".join(f"{f.name}: {f.expression}" for f in op.keys) + "}" if op.keys else op.key
+        return f"stores: [{op.store}]; group key: {key} (sends old and new rows)"
     if isinstance(op, Repartition):
         return f"topic: {op.name} (repartition" + (f", {op.partitions} partitions)" if op.partitions else ")")
     if isinstance(op, Aggregate):
         calls = ", ".join(
-            f"{a.name} = {a.function}({a.argument or '*'}{'' if a.ignore_nulls else ', FALSE'})"
+            f"{a.name} = {a.function}({a.argument or '*'}{'' if a.ignore_nulls else ', FALSE'}"
+            f"{'' if a.k is None else f', {a.k}'})"
             for a in op.aggregations
         )
         window = ""
@@ -64,7 +71,8 @@ def _detail(op: Operator) -> str:
                 "session": f"gap {w.gap_ms}ms",
             }[w.type]
             window = f"; window: {w.type} {sizes}, grace {w.grace_ms}ms; emit: {op.emit}"
-        return f"stores: [{op.store}]; {calls}{window}"
+        undo = "; subtracts old rows (table input)" if op.from_table else ""
+        return f"stores: [{op.store}]; {calls}{window}{undo}"
     if isinstance(op, ToTable):
         return f"stores: [{op.store}]"
     if isinstance(op, Join):
@@ -77,6 +85,13 @@ def _detail(op: Operator) -> str:
             )
             window = f"; window: {span}, grace {w.grace_ms}ms"
         return f"{op.sides.replace('_', '-')} {op.how}; stores: [{stores}]{window}"
+    if isinstance(op, ForeignKeyJoin):
+        return (
+            f"foreign-key {op.how}; foreign key: {op.foreign_key}; stores: [{op.store}]; "
+            f"subscriptions to: {op.subscription}"
+        )
+    if isinstance(op, ForeignKeyLookup):
+        return f"foreign-key lookup; stores: [{op.store}, {op.subscription_store}]"
     if isinstance(op, Sink):
         return f"topic: {op.topic}" + ("; coalesced per key until the commit" if op.coalesce else "")
     if isinstance(op, View):

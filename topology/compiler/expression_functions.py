@@ -17,7 +17,6 @@ from topology.compiler import expression_runtime as rt
 from topology.compiler.expression_compiler import (
     _CAST_TARGET,
     _HANDLER_NAMES,
-    AGGREGATE_FUNCTIONS,
     MAX_ROUND_DIGITS,
     NUMERIC,
     Fn,
@@ -25,16 +24,15 @@ from topology.compiler.expression_compiler import (
     _fail,
     _pos,
     _to_string,
-    _unknown_function,
 )
-from topology.compiler.expression_operators import _OperatorHandlers
+from topology.compiler.expression_named import _NamedFunctions
 from topology.compiler.expression_runtime import ExpressionRuntimeError
 
 _NUM = rt.NUMBER_TYPES
 _check_number = rt.check_number
 
 
-class _Compiler(_OperatorHandlers):
+class _Compiler(_NamedFunctions):
     # --- conditionals -------------------------------------------------------------------------------
 
     def _case(self, node: exp.Case) -> tuple[Fn, str]:
@@ -216,6 +214,8 @@ class _Compiler(_OperatorHandlers):
         position = _pos(node)
 
         def substring(v, k, t, p, o):
+            # ksqlDB's: 1-based; a negative start counts from the end; 0 reads as 1; a length
+            # past either end is cut, a negative one gives ''.
             a = inner(v, k, t, p, o)
             s = start(v, k, t, p, o)
             if a is None or s is None:
@@ -223,17 +223,14 @@ class _Compiler(_OperatorHandlers):
             if a.__class__ is not str:
                 a = _to_string(a)
             s = rt.to_int(s, position)
-            begin = s - 1
+            begin = max(len(a) + s, 0) if s < 0 else min(max(s - 1, 0), len(a))
             if length is None:
-                return a[max(begin, 0) :]
+                return a[begin:]
             n = length(v, k, t, p, o)
             if n is None:
                 return None
             n = rt.to_int(n, position)
-            if n < 0:
-                raise ExpressionRuntimeError("SUBSTRING length must not be negative", position)
-            end = begin + n
-            return a[max(begin, 0) : max(end, 0)]
+            return a[begin : max(begin, begin + n)]
 
         return substring, "string"
 
@@ -377,80 +374,33 @@ class _Compiler(_OperatorHandlers):
         inner, type_ = self._child(node.this, node)
         self._expect(type_, NUMERIC, node.this, "ROUND needs a number")
         decimals_node = node.args.get("decimals")
-        digits = self.compile(decimals_node)[0] if decimals_node is not None else self._constant(0)
+        digits = None
+        if decimals_node is not None:
+            digits, digits_type = self.compile(decimals_node)
+            self._expect(digits_type, frozenset(("integer",)), decimals_node, "ROUND needs integer digits")
         position = _pos(node)
 
         def round_(v, k, t, p, o):
             a = inner(v, k, t, p, o)
-            d = digits(v, k, t, p, o)
-            if a is None or d is None:
+            if a is None:
                 return None
-            if a.__class__ not in _NUM or d.__class__ is not int:
-                raise ExpressionRuntimeError("ROUND needs a number and integer digits", position)
-            if not -MAX_ROUND_DIGITS <= d <= MAX_ROUND_DIGITS:
-                raise ExpressionRuntimeError(f"ROUND digits must be within ±{MAX_ROUND_DIGITS}", position)
+            d = None
+            if digits is not None:
+                d = digits(v, k, t, p, o)
+                if d is None:
+                    return None
+                if d.__class__ is not int:
+                    raise ExpressionRuntimeError("ROUND needs integer digits", position)
+                if not -MAX_ROUND_DIGITS <= d <= MAX_ROUND_DIGITS:
+                    raise ExpressionRuntimeError(f"ROUND digits must be within ±{MAX_ROUND_DIGITS}", position)
+            if a.__class__ not in _NUM:
+                raise ExpressionRuntimeError(f"ROUND needs a number, got {rt.type_name(a)}", position)
             if a.__class__ is float and not math.isfinite(a):
                 raise ExpressionRuntimeError("ROUND of a non-finite number", position)
-            return rt.sql_round(a, d)
+            return rt.ksql_round(a, d, position)
 
-        return round_, type_ if type_ in NUMERIC else "number"
-
-    # --- named functions sqlglot does not know ------------------------------------------------------
-
-    def _anonymous(self, node: exp.Anonymous) -> tuple[Fn, str]:
-        name = str(node.this).upper()
-        arguments = node.expressions
-        position = _pos(node)
-        if name.startswith("__"):
-            raise _fail(f"function name {name.lower()!r} is not allowed", node, "expression.forbidden_name")
-        if name in AGGREGATE_FUNCTIONS:
-            raise _fail(
-                f"{name} is an aggregation; use it in an aggregate node", node, "expression.unsupported"
-            )
-        if name == "MOD":
-            if len(arguments) != 2:
-                raise _fail("MOD takes two arguments", node, "expression.syntax")
-            return self._arithmetic(exp.Mod(this=arguments[0], expression=arguments[1]))
-        if name == "TIMESTAMP_TO_STRING":
-            if len(arguments) not in (1, 2):
-                raise _fail(
-                    "TIMESTAMP_TO_STRING takes epoch ms and an optional format", node, "expression.syntax"
-                )
-            ms, ms_type = self._child(arguments[0], node)
-            self._expect(ms_type, NUMERIC, arguments[0], "TIMESTAMP_TO_STRING needs epoch milliseconds")
-            fmt = self._child(arguments[1], node)[0] if len(arguments) == 2 else None
-
-            def timestamp_to_string(v, k, t, p, o):
-                pattern = None
-                if fmt is not None:
-                    pattern = fmt(v, k, t, p, o)
-                    if pattern is None:
-                        return None
-                    pattern = _to_string(pattern)
-                return rt.timestamp_to_string(ms(v, k, t, p, o), pattern, position)
-
-            return timestamp_to_string, "string"
-        if name == "STRING_TO_TIMESTAMP":
-            if len(arguments) != 1:
-                raise _fail("STRING_TO_TIMESTAMP takes one ISO-8601 string", node, "expression.syntax")
-            text, _ = self._child(arguments[0], node)
-            return (lambda v, k, t, p, o: rt.string_to_timestamp(text(v, k, t, p, o), position)), "integer"
-        if name == "FROM_UNIXTIME":
-            if len(arguments) != 1:
-                raise _fail("FROM_UNIXTIME takes epoch seconds", node, "expression.syntax")
-            seconds, seconds_type = self._child(arguments[0], node)
-            self._expect(seconds_type, NUMERIC, arguments[0], "FROM_UNIXTIME needs epoch seconds")
-
-            def from_unixtime(v, k, t, p, o):
-                s = seconds(v, k, t, p, o)
-                if s is None:
-                    return None
-                if s.__class__ not in _NUM:
-                    raise ExpressionRuntimeError("FROM_UNIXTIME needs epoch seconds", position)
-                return rt.timestamp_to_string(s * 1000, None, position)
-
-            return from_unixtime, "string"
-        raise _unknown_function(name, node)
+        # ksqlDB's types: ROUND(x) is a BIGINT, ROUND(x, digits) a DOUBLE.
+        return round_, "integer" if digits is None else "double"
 
 
 _Compiler._HANDLERS = {cls: getattr(_Compiler, name) for cls, name in _HANDLER_NAMES.items()}

@@ -52,7 +52,9 @@ class _OperatorHandlers(_CompilerCore):
     def _arithmetic(self, node: exp.Binary) -> tuple[Fn, str]:
         left, left_type = self._child(node.this, node)
         right, right_type = self._child(node.expression, node)
-        symbol = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.Mod: "%"}[type(node)]
+        symbol = {exp.Add: "+", exp.Sub: "-", exp.Mul: "*", exp.Div: "/", exp.IntDiv: "DIV", exp.Mod: "%"}[
+            type(node)
+        ]
         self._expect(left_type, NUMERIC, node.this, f"'{symbol}' needs numbers")
         self._expect(right_type, NUMERIC, node.expression, f"'{symbol}' needs numbers")
         position = _pos(node)
@@ -72,6 +74,9 @@ class _OperatorHandlers(_CompilerCore):
                 return _check_number(a / b, position)
 
             return divide, "double"
+
+        if isinstance(node, exp.IntDiv):
+            return self._ksql_divide(left, left_type, right, right_type, position, message)
 
         if isinstance(node, exp.Mod):
 
@@ -120,6 +125,41 @@ class _OperatorHandlers(_CompilerCore):
             return _check_number(op(a, b), position)
 
         return arithmetic, _numeric_result(left_type, right_type)
+
+    def _ksql_divide(
+        self, left: Fn, left_type: str, right: Fn, right_type: str, position: int, message: str
+    ) -> tuple[Fn, str]:
+        """``a DIV b``, ksqlDB's ``/``: an integer by an integer is an integer, truncated toward
+        zero (Java's ``long / long``); anything else is the double division of ``/``. By zero
+        → NULL, as ``/``. Static types decide when they are known (``integer`` operands give an
+        ``integer`` result); otherwise each record's values do (JSON ``7`` vs ``7.0``)."""
+        if "double" in (left_type, right_type):
+            integers = False  # statically a double division
+        elif left_type == "integer" and right_type == "integer":
+            integers = True
+        else:
+            integers = None  # decided per record
+
+        def ksql_divide(v, k, t, p, o):
+            a = left(v, k, t, p, o)
+            b = right(v, k, t, p, o)
+            if a is None or b is None:
+                return None
+            if a.__class__ not in _NUM or b.__class__ not in _NUM:
+                raise ExpressionRuntimeError(message, position)
+            if b == 0:
+                return None
+            whole = integers if integers is not None else (a.__class__ is int and b.__class__ is int)
+            if not whole:
+                return _check_number(a / b, position)
+            if a.__class__ is int and b.__class__ is int:
+                quotient = abs(a) // abs(b)
+                return _check_number(-quotient if (a < 0) != (b < 0) else quotient, position)
+            return _check_number(math.trunc(a / b), position)  # a declared integer holding 7.0
+
+        if integers is None:
+            return ksql_divide, "number"
+        return ksql_divide, "integer" if integers else "double"
 
     def _dpipe(self, node: exp.DPipe) -> tuple[Fn, str]:
         left, _ = self._child(node.this, node)

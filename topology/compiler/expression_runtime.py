@@ -8,11 +8,15 @@ from __future__ import annotations
 
 import math
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, tzinfo
+from decimal import ROUND_HALF_DOWN, ROUND_HALF_UP, Context, Decimal
 from functools import lru_cache
 from typing import Any
 
 import orjson
+
+from topology.compiler import datetime_patterns as patterns
+from topology.compiler.datetime_patterns import JavaPattern
 
 # A computed string longer than this is refused instead of built: one expression must not be
 # able to turn a small record into a huge allocation (``REPLACE`` and ``CONCAT`` amplify).
@@ -21,6 +25,7 @@ MAX_STRING_RESULT = 1_000_000
 # and every downstream SQL engine can hold, and it keeps big-int arithmetic cheap.
 MAX_INT = 2**63 - 1
 MIN_INT = -(2**63)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class ExpressionRuntimeError(ValueError):
@@ -230,18 +235,66 @@ def _segment(segment: str):
 # --- time -------------------------------------------------------------------------------------
 
 
+def moment_of(ms: Any, zone: tzinfo, what: str, position: int) -> datetime:
+    """Epoch milliseconds as an aware datetime in ``zone`` (shared by every formatting function)."""
+    if not isinstance(ms, int | float) or isinstance(ms, bool):
+        raise ExpressionRuntimeError(f"{what} expects epoch milliseconds", position)
+    try:
+        # Exact (no float seconds): 'SSS' must print the milliseconds that were given.
+        return (_EPOCH + timedelta(milliseconds=ms)).astimezone(zone)
+    except (OverflowError, OSError, ValueError):
+        raise ExpressionRuntimeError("timestamp out of range", position) from None
+
+
 def timestamp_to_string(ms: Any, fmt: str | None, position: int) -> str | None:
     if ms is None:
         return None
-    if not isinstance(ms, int | float) or isinstance(ms, bool):
-        raise ExpressionRuntimeError("TIMESTAMP_TO_STRING expects epoch milliseconds", position)
-    try:
-        moment = datetime.fromtimestamp(ms / 1000, tz=UTC)
-    except (OverflowError, OSError, ValueError):
-        raise ExpressionRuntimeError("timestamp out of range", position) from None
+    moment = moment_of(ms, UTC, "TIMESTAMP_TO_STRING", position)
     if fmt is None:
         return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
     return moment.strftime(fmt)
+
+
+def java_pattern(text: Any, position: int) -> JavaPattern:
+    """A pattern computed per record (a constant one is read once, at compile time)."""
+    if text.__class__ is not str:
+        text = to_string(text)
+    try:
+        return patterns.java_pattern(text)
+    except patterns.PatternError as error:
+        raise ExpressionRuntimeError(error.message, position) from None
+
+
+def time_zone(name: Any, position: int) -> tzinfo:
+    if name.__class__ is not str:
+        raise ExpressionRuntimeError("a time zone must be a string", position)
+    try:
+        return patterns.time_zone(name)
+    except ValueError as error:
+        raise ExpressionRuntimeError(str(error), position) from None
+
+
+def format_timestamp(ms: Any, pattern: JavaPattern, zone: tzinfo, what: str, position: int) -> str:
+    """TIMESTAMPTOSTRING / FORMAT_TIMESTAMP: epoch ms in a Java pattern."""
+    return pattern.format(moment_of(ms, zone, what, position))
+
+
+def parse_timestamp(text: Any, pattern: JavaPattern, zone: tzinfo, what: str, position: int) -> int:
+    """STRINGTOTIMESTAMP / PARSE_TIMESTAMP: text in a Java pattern → epoch ms."""
+    if text.__class__ is not str:
+        raise ExpressionRuntimeError(f"{what} expects a string", position)
+    if len(text) > patterns.MAX_PATTERN_LENGTH:
+        raise ExpressionRuntimeError("timestamp text too long", position)
+    try:
+        moment = pattern.parse(text, zone)
+    except (ValueError, OverflowError) as error:
+        raise ExpressionRuntimeError(f"{what}: {error}", position) from None
+    return check_int(_epoch_ms(moment), position)
+
+
+def _epoch_ms(moment: datetime) -> int:
+    delta = moment - _EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1000 + delta.microseconds // 1000
 
 
 def string_to_timestamp(text, position: int) -> int | None:
@@ -263,14 +316,19 @@ def string_to_timestamp(text, position: int) -> int | None:
     return int(moment.timestamp() * 1000)
 
 
-def sql_round(value, digits: int):
-    """ROUND half away from zero, as SQL does (Python's round() is banker's rounding)."""
-    if value.__class__ is int and digits >= 0:
-        return value
-    scale = 10.0**digits
-    scaled = abs(value) * scale
-    rounded = math.floor(scaled + 0.5) / scale
-    result = rounded if value >= 0 else -rounded
-    if digits <= 0:
-        return int(result) if value.__class__ is int else float(int(result))
-    return result
+def ksql_round(value, digits: int | None, position: int):
+    """ROUND as ksqlDB's: halves go up, towards positive infinity (Java's ``Math.round``:
+    ROUND(2.5) = 3, ROUND(-2.5) = -2). Without digits the result is an integer; with digits
+    it is a double, rounded in decimal (``BigDecimal.valueOf``), so ROUND(1.005, 2) = 1.01."""
+    if digits is None:
+        if value.__class__ is int:
+            return value
+        floor = math.floor(value)
+        return check_int(floor + 1 if value - floor >= 0.5 else floor, position)
+    exact = Decimal(value) if value.__class__ is int else Decimal(repr(value))
+    mode = ROUND_HALF_UP if value > 0 else ROUND_HALF_DOWN
+    return float(exact.quantize(Decimal(1).scaleb(-digits), rounding=mode, context=_ROUND_CONTEXT))
+
+
+# Enough digits for any double's integer part (up to 309) and the largest allowed ROUND digits.
+_ROUND_CONTEXT = Context(prec=400)

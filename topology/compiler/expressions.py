@@ -21,7 +21,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import OrderedDict
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -141,38 +141,93 @@ def parse_aggregation_call(sql: str, *, fields: dict[str, str] | None = None) ->
     """``parse_aggregation`` and the ``ignoreNulls`` flag of ``LATEST_BY_OFFSET(x, FALSE)`` /
     ``EARLIEST_BY_OFFSET(x, FALSE)`` (ksqlDB's optional second argument; TRUE by default, and
     for every other function)."""
+    call = parse_aggregation_spec(sql, fields=fields)
+    return call.function, call.argument, call.ignore_nulls
+
+
+class AggregationCall(NamedTuple):
+    """One parsed aggregation: the plan's ``Aggregation`` without its output name."""
+
+    function: str
+    argument: str | None
+    ignore_nulls: bool = True
+    k: int | None = None
+
+
+# TOPK's k is a literal, as in ksqlDB; bounded like every list an accumulator keeps.
+MAX_TOPK = 1000
+
+
+def parse_aggregation_spec(sql: str, *, fields: dict[str, str] | None = None) -> AggregationCall:
+    """``parse_aggregation_call`` and TOPK / TOPKDISTINCT's ``k``."""
     tree = parse(sql)
     ignore_nulls = True
-    if (
-        isinstance(tree, exp.Anonymous)
-        and str(tree.this).upper() in _OFFSET_AGGREGATES
-        and len(tree.expressions) == 2
-    ):
-        flag = tree.expressions[1]
-        if not isinstance(flag, exp.Boolean):
-            raise ExpressionError(
-                f"the second argument of {str(tree.this).upper()} is ignoreNulls, TRUE or FALSE "
-                "(the latestN / earliestN forms are not available)",
-                _pos(flag),
-                "expression.aggregate",
-            )
-        ignore_nulls = bool(flag.this)
-        tree = exp.Anonymous(this=tree.this, expressions=[tree.expressions[0]])
+    k = None
+    if isinstance(tree, exp.Anonymous) and len(tree.expressions) == 2:
+        name = str(tree.this).upper()
+        second = tree.expressions[1]
+        if name in _OFFSET_AGGREGATES:
+            if not isinstance(second, exp.Boolean):
+                raise ExpressionError(
+                    f"the second argument of {name} is ignoreNulls, TRUE or FALSE "
+                    "(the latestN / earliestN forms are not available)",
+                    _pos(second),
+                    "expression.aggregate",
+                )
+            ignore_nulls = bool(second.this)
+        elif name in _TOPK_AGGREGATES:
+            k = _topk_size(name, second)
+        if name in _OFFSET_AGGREGATES or name in _TOPK_AGGREGATES:
+            tree = exp.Anonymous(this=tree.this, expressions=[tree.expressions[0]])
     function, argument = _aggregation_parts(tree)
+    if function in _TOPK_AGGREGATES and k is None:
+        raise ExpressionError(
+            f"{function} takes an expression and k, the number of values to keep: {function}(x, 3)",
+            _pos(tree),
+            "expression.aggregate",
+        )
     if argument is None:
-        return function, None, ignore_nulls
+        return AggregationCall(function, None, ignore_nulls)
     compiler = _Compiler(fields)
     _, type_ = compiler.compile(argument)
     if function in ("SUM", "AVG") and type_ not in NUMERIC and type_ not in ("any", "null"):
         raise ExpressionError(
             f"{function} needs a numeric argument, got {type_}", _pos(argument), "expression.type"
         )
-    return function, canonical(argument), ignore_nulls
+    if function in _TOPK_AGGREGATES and type_ not in _ORDERED_TYPES:
+        raise ExpressionError(
+            f"{function} needs numbers or strings, got {type_}", _pos(argument), "expression.type"
+        )
+    return AggregationCall(function, canonical(argument), ignore_nulls, k)
+
+
+def _topk_size(name: str, node: exp.Expr) -> int:
+    if not (isinstance(node, exp.Literal) and not node.is_string and str(node.this).isdigit()):
+        raise ExpressionError(
+            f"the second argument of {name} is k, a whole number literal", _pos(node), "expression.aggregate"
+        )
+    k = int(str(node.this))
+    if not 1 <= k <= MAX_TOPK:
+        raise ExpressionError(
+            f"{name}'s k must be within 1 and {MAX_TOPK}, got {k}", _pos(node), "expression.aggregate"
+        )
+    return k
 
 
 # Aggregates sqlglot has no node for: it parses them as anonymous functions.
 _OFFSET_AGGREGATES = ("LATEST_BY_OFFSET", "EARLIEST_BY_OFFSET")
-_NAMED_AGGREGATES = ("COUNT_DISTINCT", "LATEST", "EARLIEST", *_OFFSET_AGGREGATES)
+_TOPK_AGGREGATES = ("TOPK", "TOPKDISTINCT")
+_NAMED_AGGREGATES = (
+    "COUNT_DISTINCT",
+    "LATEST",
+    "EARLIEST",
+    *_OFFSET_AGGREGATES,
+    "COLLECT_LIST",
+    "COLLECT_SET",
+    *_TOPK_AGGREGATES,
+)
+# What TOPK can order, as ksqlDB's (INT, BIGINT, DOUBLE, STRING).
+_ORDERED_TYPES = frozenset(("integer", "double", "number", "string", "any", "null"))
 
 
 def _aggregation_parts(tree: exp.Expr) -> tuple[str, exp.Expr | None]:
@@ -208,6 +263,14 @@ def _aggregation_parts(tree: exp.Expr) -> tuple[str, exp.Expr | None]:
     )
 
 
+class _CanonicalGenerator(Generator):
+    """sqlglot's default generator, except that ``a DIV b`` stays ``a DIV b``: its own
+    rendering, ``CAST(a / b AS BIGINT)``, reads back as a different expression."""
+
+    def intdiv_sql(self, expression: exp.IntDiv) -> str:
+        return self.binary(expression, "DIV")
+
+
 _local = threading.local()
 
 
@@ -217,7 +280,8 @@ def _sqlglot() -> tuple[Tokenizer, Parser, Generator]:
     tools = getattr(_local, "tools", None)
     if tools is None:
         dialect = Dialect.get_or_raise(None)
-        tools = _local.tools = (dialect.tokenizer(), dialect.parser(), dialect.generator())
+        generator = _CanonicalGenerator(dialect=dialect)
+        tools = _local.tools = (dialect.tokenizer(), dialect.parser(), generator)
     return tools
 
 
@@ -338,7 +402,9 @@ def _unclosed_quote(sql: str) -> int:
 
 __all__ = [
     "AGGREGATE_FUNCTIONS",
+    "MAX_TOPK",
     "PSEUDO_COLUMNS",
+    "AggregationCall",
     "CompiledExpression",
     "ExpressionError",
     "ExpressionRuntimeError",
@@ -347,4 +413,5 @@ __all__ = [
     "parse",
     "parse_aggregation",
     "parse_aggregation_call",
+    "parse_aggregation_spec",
 ]

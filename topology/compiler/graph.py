@@ -45,6 +45,8 @@ class TopologyGraph:
     expressions: dict[tuple[str, str], str] = field(default_factory=dict)
     # node id → (output name, function, argument SQL or None, ignore nulls)
     aggregations: dict[str, list[tuple[str, str, str | None, bool]]] = field(default_factory=dict)
+    # node id -> {aggregation name: k} for TOPK(x, k) / TOPKDISTINCT(x, k)
+    topk_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
     partition_counts: dict[str, int] = field(default_factory=dict)  # node id → output partitions
     issues: list[Issue] = field(default_factory=list)
     stopped: bool = False  # the document is too broken for later passes

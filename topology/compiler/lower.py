@@ -44,6 +44,9 @@ from topology.compiler.plan import (
     Field,
     Filter,
     FlatMap,
+    ForeignKeyJoin,
+    ForeignKeyLookup,
+    GroupTable,
     Join,
     Operator,
     Plan,
@@ -150,20 +153,36 @@ class _Builder:
         role: str,
         partitions: int | None,
         output: StreamKind,
+        group_store: str | None = None,
     ) -> str:
         """select_key → repartition → source: re-keyed records of kind ``output`` (a table
-        re-keyed for a join stays a table on the other side)."""
+        re-keyed for a join stays a table on the other side). With ``group_store``, a table
+        grouped for an aggregate: group_table (which keeps each row in that store) sends the
+        rows' changes instead, a stream of old/new pairs."""
         prefix = f"{node_id}.{role}" if role else node_id
-        select = self.add(
-            SelectKey(
-                id=f"{prefix}.select_key",
-                node_id=node_id,
-                inputs=upstream,
-                key=key[0],
-                keys=key[1],
-                output=output,
+        if group_store is not None:
+            select = self.add(
+                GroupTable(
+                    id=f"{prefix}.group_table",
+                    node_id=node_id,
+                    inputs=upstream,
+                    store=group_store,
+                    key=key[0],
+                    keys=key[1],
+                    output=output,
+                )
             )
-        )
+        else:
+            select = self.add(
+                SelectKey(
+                    id=f"{prefix}.select_key",
+                    node_id=node_id,
+                    inputs=upstream,
+                    key=key[0],
+                    keys=key[1],
+                    output=output,
+                )
+            )
         name = naming.repartition_name(node_id, role)
         self.add(
             Repartition(
@@ -364,6 +383,12 @@ class _Builder:
 
     def aggregate(self, node_id: str, config: AggregateConfig) -> str:
         upstream = self.inputs(node_id)
+        # A table is grouped as changes (check_windows made sure it has a group_by).
+        from_table = self.port_kind(node_id) == "table"
+        group_store = None
+        if from_table:
+            group_store = naming.store_name(node_id, "group")
+            self.stores.append((group_store, f"{node_id}.group_table"))
         if config.group_by is not None:
             upstream = (
                 self.rekey(
@@ -372,14 +397,16 @@ class _Builder:
                     self.key(node_id, "config.group_by", config.group_by),
                     "",
                     config.partitions,
-                    self.port_kind(node_id),
+                    "stream" if from_table else self.port_kind(node_id),
+                    group_store,
                 ),
             )
         window = _window(config)
         store = naming.store_name(node_id)
         self.stores.append((store, node_id))
+        sizes = self.graph.topk_sizes.get(node_id, {})
         aggregations = tuple(
-            Aggregation(name=name, function=function, argument=argument, ignore_nulls=ignore)  # type: ignore[arg-type]
+            Aggregation(name, function, argument, ignore, sizes.get(name))  # type: ignore[arg-type]
             for name, function, argument, ignore in self.graph.aggregations[node_id]
         )
         return self.add(
@@ -391,11 +418,88 @@ class _Builder:
                 aggregations=aggregations,
                 window=window,
                 emit=config.emit,
+                from_table=from_table,
                 output=self.kind(node_id),
             )
         )
 
+    def foreign_key_join(self, node_id: str, config: JoinConfig) -> str:
+        """Kafka Streams' foreign-key join in two sub-topologies: the left rows and the
+        responses, keyed by the left key (``ForeignKeyJoin``); the right rows and the
+        subscriptions, keyed by the foreign key (``ForeignKeyLookup``). Both tables are
+        repartitioned first (their key unchanged), so every topic a sub-topology reads has
+        JSON keys and the same partition count: no co-partitioning is asked of the tables."""
+        partitions = config.partitions
+        ends = [
+            self.rekey(
+                node_id, (self.single_input(node_id, side),), ("ROWKEY", ()), side, partitions, "table"
+            )
+            for side in ("left", "right")
+        ]
+        names = {role: naming.repartition_name(node_id, role) for role in ("subscription", "response")}
+        sources = {
+            role: self.add(
+                Source(
+                    id=f"{node_id}.{role}.source",
+                    node_id=node_id,
+                    inputs=(),
+                    repartition=name,
+                    key_format=INTERNAL_FORMAT,
+                    value_format=INTERNAL_FORMAT,
+                    output="stream",
+                )
+            )
+            for role, name in names.items()
+        }
+        left_store = naming.store_name(node_id, "left")
+        self.stores.append((left_store, node_id))
+        joined = self.add(
+            ForeignKeyJoin(
+                id=node_id,
+                node_id=node_id,
+                inputs=(ends[0], sources["response"]),
+                store=left_store,
+                foreign_key=self.expression(node_id, "config.foreign_key"),
+                subscription=names["subscription"],
+                how="left" if config.how == "left" else "inner",
+                select=self.select(node_id, config),
+                output=self.kind(node_id),
+            )
+        )
+        lookup_id = f"{node_id}.lookup"
+        right_store = naming.store_name(node_id, "right")
+        subscription_store = naming.store_name(node_id, "subscription")
+        self.stores += [(right_store, lookup_id), (subscription_store, lookup_id)]
+        lookup = self.add(
+            ForeignKeyLookup(
+                id=lookup_id,
+                node_id=node_id,
+                inputs=(ends[1], sources["subscription"]),
+                store=right_store,
+                subscription_store=subscription_store,
+            )
+        )
+        for role, upstream in (("subscription", joined), ("response", lookup)):
+            self.add(
+                Repartition(
+                    id=f"{node_id}.{role}.repartition",
+                    node_id=node_id,
+                    inputs=(upstream,),
+                    name=names[role],
+                    partitions=partitions,
+                )
+            )
+        return joined
+
+    def select(self, node_id: str, config: JoinConfig) -> tuple[Field, ...]:
+        return tuple(
+            Field(name=name, expression=self.expression(node_id, f"config.select.{name}"))
+            for name in config.select
+        )
+
     def join(self, node_id: str, config: JoinConfig) -> str:
+        if config.foreign_key is not None:
+            return self.foreign_key_join(node_id, config)
         kinds = {e.target_port: self.graph.kinds[e.edge.source] for e in self.graph.inputs(node_id)}
         sides = join_sides(kinds["left"], kinds["right"])
         ends = []
@@ -425,10 +529,7 @@ class _Builder:
         window = None
         if config.window is not None and sides == "stream_stream":
             window = _join_window(config)
-        select = tuple(
-            Field(name=name, expression=self.expression(node_id, f"config.select.{name}"))
-            for name in config.select
-        )
+        select = self.select(node_id, config)
         return self.add(
             Join(
                 id=node_id,

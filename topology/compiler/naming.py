@@ -10,10 +10,13 @@ what                format                                          example (app
 consumer group      ``<app id>``                                    ``shop``
 restore group       ``<app id>-restore`` (assign only, never joins)  ``shop-restore``
 client id           ``<app id>-<slot>-<role>``                      ``shop-0-consumer``
-store               ``<node id>-store`` (joins: ``<node id>-left-store``/``-right-store``)
+store               ``<node id>-store`` (joins: ``<node id>-left-store``/``-right-store``;
+                    foreign-key joins also ``-subscription-store``; table aggregates
+                    ``<node id>-group-store``)
 changelog topic     ``<app id>-<store>-changelog``                  ``shop-by_page-store-changelog``
 repartition topic   ``<app id>-<node id>-repartition``              ``shop-by_page-repartition``
-                    (join sides: ``<app id>-<node id>-left-repartition``)
+                    (join sides: ``<app id>-<node id>-left-repartition``; foreign-key
+                    joins also ``-subscription-`` and ``-response-repartition``)
 dead-letter topic   ``<app id>.dlq``                                ``shop.dlq``
 transactional id    ``<app id>-<slot>``                             ``shop-0``
 ==================  ==============================================  ==========================

@@ -5,7 +5,8 @@ same document compiles to the same plan, and ``plan_hash`` ignores layout. The p
 holds *core operators*; every editor node is lowered onto them by the compiler
 (``branch`` becomes ordered filters, ``table_source`` a source plus ``to_table``, ``merge``
 disappears into operator inputs, ``group_by`` on a field becomes ``select_key`` +
-``repartition`` + a new sub-topology).
+``repartition`` + a new sub-topology; an aggregate of a table starts with ``group_table``; a
+foreign-key join is ``fk_join`` + ``fk_lookup`` around two repartitions).
 
 Shape
 -----
@@ -62,7 +63,7 @@ from topology.compiler import naming
 PLAN_FORMAT = 2
 READABLE_FORMATS = (1, 2)
 
-Format = Literal["json", "string", "long", "double", "bytes"]
+Format = Literal["json", "string", "long", "integer", "double", "bytes"]
 WindowType = Literal["tumbling", "hopping", "sliding", "session"]
 Emit = Literal["changes", "final"]
 StreamKind = Literal["stream", "table"]
@@ -78,7 +79,15 @@ AggregateFunction = Literal[
     "EARLIEST",
     "LATEST_BY_OFFSET",
     "EARLIEST_BY_OFFSET",
+    "COLLECT_LIST",
+    "COLLECT_SET",
+    "TOPK",
+    "TOPKDISTINCT",
 ]
+# The functions an aggregate of a table may use: each has an undo (Kafka Streams' subtractor)
+# for the old value of a changed row. ksqlDB allows SUM, COUNT and AVG on tables too; MIN,
+# MAX, COUNT_DISTINCT and the LATEST/EARLIEST kinds cannot take a value back out.
+TABLE_AGGREGATE_FUNCTIONS: tuple[str, ...] = ("COUNT", "SUM", "AVG", "COLLECT_LIST")
 
 
 @dataclass(frozen=True)
@@ -124,15 +133,16 @@ class Aggregation:
 
     ``argument`` is canonical SQL, or None for ``COUNT(*)``. ``ignore_nulls`` is False only
     for ``LATEST_BY_OFFSET(x, FALSE)`` / ``EARLIEST_BY_OFFSET(x, FALSE)``: a null value counts
-    as the latest (earliest) one.
+    as the latest (earliest) one. ``k`` is set only for ``TOPK(x, k)`` / ``TOPKDISTINCT(x, k)``.
     """
 
     name: str
     function: AggregateFunction
     argument: str | None = None
     ignore_nulls: bool = True
+    k: int | None = None
 
-    OMITTED_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("ignore_nulls",)
+    OMITTED_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("ignore_nulls", "k")
 
 
 @dataclass(frozen=True)
@@ -231,6 +241,23 @@ class Repartition(Operator):
 
 
 @dataclass(frozen=True, kw_only=True)
+class GroupTable(Operator):
+    """A table's rows re-keyed by a group key, as changes (Kafka Streams' KTableRepartitionMap).
+
+    ``key`` / ``keys`` as ``SelectKey``. ``store`` keeps each input row by its own key, so an
+    update knows the row it replaces. A change of a row becomes records of value
+    ``{"new": row or null, "old": row or null}``: one ``{"new", "old"}`` to the group when the
+    group key did not change, else ``{"old"}`` to the old group and then ``{"new"}`` to the
+    new one (a null group key sends nothing). A tombstone sends the old row only.
+    """
+
+    store: str
+    key: str = "ROWKEY"
+    keys: tuple[Field, ...] = ()
+    kind = "group_table"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Aggregate(Operator):
     """Groups by the current record key (the compiler repartitioned if needed).
 
@@ -244,7 +271,12 @@ class Aggregate(Operator):
     aggregations: tuple[Aggregation, ...] = ()
     window: Window | None = None
     emit: Emit = "changes"
+    # The input is a ``GroupTable``'s changes: the old row is subtracted from the group
+    # before the new one is added (Kafka Streams' KTableAggregate; no window).
+    from_table: bool = False
     kind = "aggregate"
+
+    OMITTED_AT_DEFAULT: ClassVar[tuple[str, ...]] = ("from_table",)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -286,6 +318,40 @@ class Join(Operator):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ForeignKeyJoin(Operator):
+    """The left half of a foreign-key table-table join (Kafka Streams' KIP-213
+    ``KTable.join(other, foreignKeyExtractor, joiner)``), keyed by the left key.
+
+    inputs = (the left table's rows, the responses of the ``ForeignKeyLookup``). ``store``
+    keeps the left rows. Each left change sends subscriptions ``{"key", "hash", "instruction"}``
+    keyed by the foreign key (``foreign_key``, SQL over the left row) to the repartition named
+    ``subscription``, Kafka Streams' SubscriptionSendProcessor; a response ``{"hash", "right"}``
+    whose hash is not the current left row's is stale and dropped, else it forwards the joined
+    row (``select`` / the merge, as ``Join``) or a tombstone. ``how``: inner or left.
+    """
+
+    store: str
+    foreign_key: str
+    subscription: str
+    how: Literal["inner", "left"] = "inner"
+    select: tuple[Field, ...] = ()
+    kind = "fk_join"
+
+
+@dataclass(frozen=True, kw_only=True)
+class ForeignKeyLookup(Operator):
+    """The right half of a foreign-key join, keyed by the foreign key: inputs = (the right
+    table's rows, the subscriptions). ``store`` keeps the right rows, ``subscription_store`` each
+    subscribed left key per foreign key with the hash of the left row. It answers a subscription
+    with the right row (per its instruction), and a right change to every subscriber; responses
+    are keyed by the left key."""
+
+    store: str
+    subscription_store: str
+    kind = "fk_lookup"
+
+
+@dataclass(frozen=True, kw_only=True)
 class Sink(Operator):
     """Writes its input to ``topic``. ``coalesce``: the input is a table whose updates may be
     held per key until the commit (Kafka Streams' record cache in front of
@@ -316,11 +382,14 @@ OPERATOR_TYPES: dict[str, type[Operator]] = {
         Project,
         FlatMap,
         SelectKey,
+        GroupTable,
         Repartition,
         Aggregate,
         ToTable,
         ToStream,
         Join,
+        ForeignKeyJoin,
+        ForeignKeyLookup,
         Sink,
         View,
     )
@@ -384,7 +453,7 @@ class Store:
 
 def operator_stores(op: Operator) -> list[tuple[str, StoreKind, int | None]]:
     """(name, kind, retention ms) of every store ``op`` keeps, in the order it names them."""
-    if isinstance(op, ToTable):
+    if isinstance(op, ToTable | GroupTable):
         return [(op.store, "kv", None)]
     if isinstance(op, Aggregate):
         if op.window is None:
@@ -396,6 +465,10 @@ def operator_stores(op: Operator) -> list[tuple[str, StoreKind, int | None]]:
             retention = join_retention_ms(op.window) if op.window is not None else None
             return [(name, "join_window", retention) for name in (op.left_store, op.right_store) if name]
         return [(name, "kv", None) for name in (op.left_store, op.right_store) if name]
+    if isinstance(op, ForeignKeyJoin):
+        return [(op.store, "kv", None)]
+    if isinstance(op, ForeignKeyLookup):
+        return [(op.store, "kv", None), (op.subscription_store, "kv", None)]
     return []
 
 
@@ -410,7 +483,7 @@ def emits_windows(op: Operator, inputs_windowed: list[bool]) -> bool:
     source ends it, everything else passes it on."""
     if isinstance(op, Aggregate):
         return op.window is not None
-    if isinstance(op, Join | Source):
+    if isinstance(op, Join | ForeignKeyJoin | Source):
         return False
     return any(inputs_windowed)
 
@@ -602,7 +675,7 @@ def with_hash(plan: Plan) -> Plan:
 
 def _format_1_output(op: Operator, inputs: list[StreamKind], table_repartitions: set[str]) -> StreamKind:
     """The kind rule the format-1 runtime applied to operators (the compiler's, per operator)."""
-    if isinstance(op, ToTable | Aggregate):
+    if isinstance(op, ToTable | Aggregate | ForeignKeyJoin):
         return "table"
     if isinstance(op, Join):
         return "table" if op.sides == "table_table" else "stream"
@@ -697,6 +770,9 @@ __all__ = [
     "Field",
     "Filter",
     "FlatMap",
+    "ForeignKeyJoin",
+    "ForeignKeyLookup",
+    "GroupTable",
     "Join",
     "Operator",
     "Plan",
@@ -708,6 +784,7 @@ __all__ = [
     "Store",
     "StreamKind",
     "SubTopology",
+    "TABLE_AGGREGATE_FUNCTIONS",
     "ToStream",
     "ToTable",
     "View",

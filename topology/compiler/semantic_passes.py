@@ -18,8 +18,9 @@ from topology.compiler.catalog import (
     TableSourceConfig,
     join_sides,
 )
-from topology.compiler.expressions import ExpressionError, compile_expression, parse, parse_aggregation_call
+from topology.compiler.expressions import ExpressionError, compile_expression, parse, parse_aggregation_spec
 from topology.compiler.graph import TopologyGraph
+from topology.compiler.plan import TABLE_AGGREGATE_FUNCTIONS
 
 _SOURCE_TYPES = ("source", "table_source")
 
@@ -126,18 +127,21 @@ def check_expressions(graph: TopologyGraph) -> None:
             for name, sql in config.aggregations.items():
                 field = f"config.aggregations.{name}"
                 try:
-                    function, argument, ignore_nulls = parse_aggregation_call(sql, fields=schema)
+                    call = parse_aggregation_spec(sql, fields=schema)
                 except ExpressionError as error:
                     graph.add(
                         error.code, error.message, node_id=node_id, field=field, position=error.position
                     )
                     continue
-                parsed.append((name, function, argument, ignore_nulls))
+                parsed.append((name, call.function, call.argument, call.ignore_nulls))
+                if call.k is not None:
+                    graph.topk_sizes.setdefault(node_id, {})[name] = call.k
             graph.aggregations[node_id] = parsed
         elif isinstance(config, JoinConfig):
             sides = {edge.target_port: schemas.get(edge.edge.source) for edge in graph.inputs(node_id)}
             _expression(graph, node_id, "config.left_key", config.left_key, schema=sides.get("left"))
             _expression(graph, node_id, "config.right_key", config.right_key, schema=sides.get("right"))
+            _expression(graph, node_id, "config.foreign_key", config.foreign_key, schema=sides.get("left"))
             select_schema = _join_schema(sides.get("left"), sides.get("right"))
             for name, sql in config.select.items():
                 _expression(graph, node_id, f"config.select.{name}", sql, schema=select_schema)
@@ -239,9 +243,49 @@ def _is_true(sql: str) -> exp.Expr:
 # --- 5. windows and joins --------------------------------------------------------------------
 
 
+def aggregates_table(graph: TopologyGraph, node_id: str) -> bool:
+    """Does the aggregate ``node_id`` read a table (Kafka Streams' KGroupedTable)?"""
+    kinds = {graph.kinds.get(edge.edge.source) for edge in graph.inputs(node_id)}
+    return kinds == {"table"}
+
+
+def _check_table_aggregate(graph: TopologyGraph, node_id: str, config: AggregateConfig) -> None:
+    """A table's rows are re-grouped with a subtractor: a group key is needed, no window (a
+    windowed aggregation of a table is refused by ksqlDB too), and every function must be able
+    to take a row's old value back out."""
+    if config.group_by is None:
+        graph.add(
+            "aggregate.table_group_by",
+            "aggregating a table needs group_by: a table is already one row per key",
+            node_id=node_id,
+            field="config.group_by",
+        )
+    if config.window is not None:
+        graph.add(
+            "aggregate.table_window",
+            "a table cannot be aggregated in windows (its rows are updated, not appended); "
+            "remove the window or aggregate the table's changelog stream (to_stream)",
+            node_id=node_id,
+            field="config.window",
+        )
+    allowed = ", ".join(TABLE_AGGREGATE_FUNCTIONS)
+    for name, function, _, _ in graph.aggregations.get(node_id, ()):
+        if function not in TABLE_AGGREGATE_FUNCTIONS:
+            graph.add(
+                "aggregate.table_function",
+                f"{function} cannot aggregate a table: an updated or deleted row must be taken back out "
+                f"of its group, and {function} cannot undo a value; use {allowed}, or aggregate the "
+                "table's changelog stream (to_stream)",
+                node_id=node_id,
+                field=f"config.aggregations.{name}",
+            )
+
+
 def check_windows(graph: TopologyGraph) -> None:
     for node_id, config in sorted(graph.configs.items()):
         if isinstance(config, AggregateConfig):
+            if aggregates_table(graph, node_id):
+                _check_table_aggregate(graph, node_id, config)
             window = config.window
             if window is None:
                 if config.emit == "final":
@@ -369,6 +413,9 @@ def check_joins(graph: TopologyGraph) -> None:
         if sides is None:
             continue
         kinds = {e.target_port: graph.kinds.get(e.edge.source) for e in graph.inputs(node_id)}
+        if config.foreign_key is not None:
+            _check_foreign_key_join(graph, node_id, config, sides)
+            continue
         if sides == "stream_table" and kinds["left"] == "table":
             graph.add(
                 "join.sides",
@@ -400,6 +447,34 @@ def check_joins(graph: TopologyGraph) -> None:
                 f"the join's sides are not co-partitioned: left has {left_partitions} partitions, right has "
                 f"{right_partitions}; re-key a side (left_key/right_key with 'partitions') or fix the topics",
                 node_id=node_id,
+            )
+
+
+def _check_foreign_key_join(graph: TopologyGraph, node_id: str, config: JoinConfig, sides: str) -> None:
+    """Kafka Streams' foreign-key join joins two tables, inner or left; each side is
+    repartitioned by the compiler, so the tables need not be co-partitioned."""
+    if sides != "table_table":
+        graph.add(
+            "join.foreign_key_sides",
+            f"a foreign-key join takes two tables; this join is {sides.replace('_', '-')} "
+            "(insert a to_table node, or join on the key with left_key/right_key)",
+            node_id=node_id,
+            field="config.foreign_key",
+        )
+    if config.how == "outer":
+        graph.add(
+            "join.how",
+            "a foreign-key join is inner or left (a right row has no single left row to pair with)",
+            node_id=node_id,
+            field="config.how",
+        )
+    for side, key in (("left", config.left_key), ("right", config.right_key)):
+        if key is not None:
+            graph.add(
+                "join.table_rekey",
+                f"a foreign-key join takes no {side}_key: the right row is found by foreign_key",
+                node_id=node_id,
+                field=f"config.{side}_key",
             )
 
 
@@ -436,6 +511,8 @@ def compute_partitions(graph: TopologyGraph) -> None:
             isinstance(config, AggregateConfig) and config.group_by is not None
         ):
             count = config.partitions or everywhere
+        elif isinstance(config, JoinConfig) and config.foreign_key is not None:
+            count = config.partitions or everywhere  # the left rows are repartitioned
         elif isinstance(config, JoinConfig):
             count = input_partitions(graph, node_id, "left")
         else:
@@ -469,6 +546,8 @@ def check_names(graph: TopologyGraph) -> None:
         names: list[str] = []
         if isinstance(config, AggregateConfig):
             names.append("store " + naming.store_name(node_id))
+            if aggregates_table(graph, node_id):
+                names.append("store " + naming.store_name(node_id, "group"))
             if config.group_by is not None:
                 names.append("repartition " + naming.repartition_name(node_id))
         elif isinstance(config, JoinConfig):
@@ -476,6 +555,12 @@ def check_names(graph: TopologyGraph) -> None:
                 "store " + naming.store_name(node_id, "left"),
                 "store " + naming.store_name(node_id, "right"),
             ]
+            if config.foreign_key is not None:
+                names.append("store " + naming.store_name(node_id, "subscription"))
+                names += [
+                    "repartition " + naming.repartition_name(node_id, role)
+                    for role in ("left", "right", "subscription", "response")
+                ]
             for side, key in (("left", config.left_key), ("right", config.right_key)):
                 if key is not None:
                     names.append("repartition " + naming.repartition_name(node_id, side))

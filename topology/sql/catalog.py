@@ -19,8 +19,8 @@ from topology.sql.errors import SqlError
 # ksqlDB's formats → the runtime's serde names (topology/compiler/catalog.py ``Format``).
 KEY_FORMATS = {"KAFKA": "string", "JSON": "json", "NONE": "string"}
 VALUE_FORMATS = {"JSON": "json", "KAFKA": "string"}
-# ksqlDB's KAFKA format of a numeric column is a big-endian number; Weir's long/double serdes.
-KAFKA_NUMERIC = {"BIGINT": "long", "INTEGER": "long", "DOUBLE": "double"}
+# ksqlDB's KAFKA format of a numeric column is a big-endian number: Weir's long/integer/double serdes.
+KAFKA_NUMERIC = {"BIGINT": "long", "INTEGER": "integer", "DOUBLE": "double"}
 SOURCE_PROPERTIES = (
     "KAFKA_TOPIC",
     "VALUE_FORMAT",
@@ -45,6 +45,17 @@ class Column:
     name: str
     type: str
     key: bool = False
+    # As written in CREATE, when unquoted and not already upper-case: JSON fields are matched
+    # by this spelling and in lower case too (ksqlDB matches JSON field names ignoring case).
+    text: str | None = None
+
+    def json_names(self) -> tuple[str, ...]:
+        """The JSON field names a value column is read from, in order of preference."""
+        names = [self.name]
+        for other in (self.text, self.name.lower()):
+            if other and other not in names:
+                names.append(other)
+        return tuple(names) if self.text is not None else (self.name,)
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +106,7 @@ class SourceDef:
             "name": self.name,
             "kind": self.kind,
             "topic": self.topic,
-            "columns": [{"name": c.name, "type": c.type, "key": c.key} for c in self.columns],
+            "columns": [_column_dict(c) for c in self.columns],
             "key_format": self.key_format,
             "value_format": self.value_format,
             "timestamp": self.timestamp,
@@ -115,7 +126,9 @@ class SourceDef:
             name=data["name"],
             kind=data["kind"],
             topic=data["topic"],
-            columns=tuple(Column(c["name"], c["type"], bool(c.get("key"))) for c in data["columns"]),
+            columns=tuple(
+                Column(c["name"], c["type"], bool(c.get("key")), c.get("text")) for c in data["columns"]
+            ),
             key_format=data.get("key_format", "KAFKA"),
             value_format=data.get("value_format", "JSON"),
             timestamp=data.get("timestamp"),
@@ -125,6 +138,13 @@ class SourceDef:
             window=None if not window else WindowInfo(window["type"], int(window["size_ms"])),
             source=bool(data.get("source")),
         )
+
+
+def _column_dict(column: Column) -> dict[str, Any]:
+    data: dict[str, Any] = {"name": column.name, "type": column.type, "key": column.key}
+    if column.text is not None:
+        data["text"] = column.text
+    return data
 
 
 class Catalog(Protocol):
@@ -201,7 +221,9 @@ def define_source(statement: CreateSource) -> SourceDef:
                 f"column {name}: a stream's key column is declared KEY, not PRIMARY KEY",
                 definition.name.text,
             )
-        columns.append(Column(name, definition.type.text, definition.key or definition.primary_key))
+        written = definition.name.text
+        text = written if not definition.name.quoted and written != name else None
+        columns.append(Column(name, definition.type.text, definition.key or definition.primary_key, text))
     if statement.kind is SourceKind.TABLE and columns and not any(c.key for c in columns):
         raise error_at(
             statement.name.span,

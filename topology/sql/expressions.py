@@ -10,7 +10,11 @@ compiler's input):
   (``ROWTIME``, ``ROWKEY``, ..., ``WINDOWSTART``, ``WINDOWEND``) stay bare, as the compiler
   reads them;
 - ``a->b`` (struct field) becomes ``a.b``, the compiler's field path;
-- ``x => e`` (a ksqlDB lambda) becomes ``x -> e``, sqlglot's lambda.
+- ``x => e`` (a ksqlDB lambda) becomes ``x -> e``, sqlglot's lambda;
+- ``a / b`` becomes ``a DIV b``: the compiler's ``/`` is always a double division (drawn
+  topologies depend on it), its ``DIV`` is ksqlDB's ``/`` (an integer by an integer is an
+  integer, truncated toward zero). Same precedence, so the rewrite is token for token, and
+  the node config text shows which division it is.
 
 Only the syntax is checked here. For the check, every function name is renamed to one sqlglot
 does not know, so the call is read as a plain call whatever its arguments are: ksqlDB has
@@ -72,6 +76,9 @@ _CASTS = frozenset(("CAST", "TRY_CAST"))
 _CONSTRUCTORS = frozenset(("ARRAY", "MAP", "STRUCT"))
 # The prefix that makes a call unknown to sqlglot (syntax check only; never in ``sql``).
 _CHECK_PREFIX = "WEIR_SQL_CALL_"
+# Symbols written differently for the compiler (see the module docstring).
+_SYMBOLS = {"->": ".", "=>": "->", "/": "DIV"}
+_KSQL_DIVIDE = _SYMBOLS["/"]
 
 
 def _quote(name: str) -> str:
@@ -118,7 +125,7 @@ def _render(tokens: list[Token]) -> tuple[list[str], list[str]]:
             rendered = checked = _string(token.value)
         elif kind is TokenKind.SYMBOL:
             symbol = token.value
-            rendered = checked = {"->": ".", "=>": "->"}.get(symbol, symbol)
+            rendered = checked = _SYMBOLS.get(symbol, symbol)
             if symbol in ("(", "["):
                 previous = tokens[index - 1] if index else None
                 is_cast = symbol == "(" and previous is not None and previous.is_word(*_CASTS)
@@ -137,7 +144,15 @@ def _join(tokens: list[Token], pieces: list[str]) -> tuple[str, list[tuple[int, 
     starts: list[tuple[int, Token]] = []
     length = 0
     for index, (token, piece) in enumerate(zip(tokens, pieces, strict=True)):
-        if index and (token.offset > tokens[index - 1].end or token.variable or tokens[index - 1].variable):
+        previous = tokens[index - 1] if index else None
+        if previous is not None and (
+            token.offset > previous.end
+            or token.variable
+            or previous.variable
+            # `a/b` → `a DIV b`: the word operator needs spaces where the symbol did not
+            or (token.is_symbol("/") and piece == _KSQL_DIVIDE)
+            or (previous.is_symbol("/") and pieces[index - 1] == _KSQL_DIVIDE)
+        ):
             out.append(" ")
             length += 1
         starts.append((length, token))
@@ -239,7 +254,7 @@ def compile_clause(expression: Expression, **options: Any) -> CompiledExpression
     except ExpressionError as error:
         line, column, offset = locate(expression, error.position)
         raise SqlError(
-            error.message,
+            error.message.replace(f"'{_KSQL_DIVIDE}'", "'/'"),  # the user wrote '/'
             line=line,
             column=column,
             offset=offset,

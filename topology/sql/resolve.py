@@ -73,13 +73,19 @@ class Scope:
     window: bool = False  # WINDOWSTART / WINDOWEND are fields of the (windowed) value
     alias: str | None = None  # the one source's alias (None after a join)
     joined: bool = False  # columns are ALIAS_COL fields of a joined row
+    hidden: set[str] = field(default_factory=set)  # fields SELECT * leaves out (alias.ROWTIME)
 
-    def add(self, qualifiers: tuple[str, ...], column: Column, physical: str) -> None:
+    def add(
+        self, qualifiers: tuple[str, ...], column: Column, physical: str, *, hidden: bool = False
+    ) -> None:
         for qualifier in qualifiers:
             self.qualifiers.add(qualifier)
             self.qualified[(qualifier, column.name)] = physical
-        self.unqualified.setdefault(column.name, []).append(physical)
         self.types[physical] = column.type
+        if hidden:
+            self.hidden.add(physical)  # reached only qualified: a bare ROWTIME is the record's
+            return
+        self.unqualified.setdefault(column.name, []).append(physical)
 
     def names(self) -> list[str]:
         return sorted(self.unqualified)

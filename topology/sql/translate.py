@@ -135,8 +135,9 @@ def translate_push(
 ) -> Translation:
     """The document of a transient push query whose rows are what its sink writes to ``topic``.
 
-    Every projected column is in the value (the row is read from it), so the output's
-    columns are all value columns, in projection order."""
+    Every projected column is in the value, so ``row_columns`` reads a row from it; key
+    columns are marked as in a persistent query (a deleted row keeps them from the key).
+    """
     if select.emit is None:
         raise error_at(
             select.span,
@@ -145,8 +146,10 @@ def translate_push(
             "SELECT",
         )
     built = _Query(select, catalog, offset_reset=offset_reset, persistent=False).build()
-    columns = tuple(Column(c.name, c.type) for c in built.columns)
-    output = SourceDef(name="QUERY", kind="STREAM", topic=topic, columns=columns, window=built.window)
+    columns = tuple(Column(c.name, c.type, c.key) for c in built.columns)
+    output = SourceDef(
+        name="QUERY", kind=built.kind.upper(), topic=topic, columns=columns, window=built.window
+    )
     return built.finish("push query", output, table=False)
 
 
@@ -178,22 +181,28 @@ def _select_all(source: SourceDef) -> Select:
 
 
 def row_columns(output: SourceDef, key: Any, value: Any) -> list[Any]:
-    """One output record as the row of ksqlDB's REST answers: key columns, then value columns.
+    """One output record as the row of ksqlDB's REST answers, in the output's column order.
 
-    A single key column is the record key itself (of a windowed key: its ``key``); several
-    are the composite key object ``{name: value}``. Value columns are read from the value
-    object by name."""
-    if output.window is not None and isinstance(key, dict) and "window_start" in key:
-        key = key.get("key")
-    keys = output.key_columns
-    if not keys:
-        key_values: list[Any] = []
-    elif len(keys) == 1:
-        key_values = [key]
-    else:
-        key_values = [key.get(c.name) if isinstance(key, dict) else None for c in keys]
+    A column is read from the value object when it is there (a push query's rows hold every
+    column in the value); a key column otherwise comes from the record key: the key itself
+    for one key column, the field of a composite key ``{name: value}`` for several (of a
+    windowed key ``{"key", "window_start", "window_end"}``: of its ``key``). A deleted row
+    (value None) keeps its key columns and has None elsewhere."""
+    if isinstance(key, dict) and "window_start" in key and "key" in key:
+        key = key["key"]
     values = value if isinstance(value, dict) else {}
-    return [*key_values, *(values.get(c.name) for c in output.value_columns)]
+    several = len(output.key_columns) > 1
+    row = []
+    for column in output.columns:
+        if column.name in values:
+            row.append(values[column.name])
+        elif column.key:
+            row.append(
+                key.get(column.name) if several and isinstance(key, dict) else (None if several else key)
+            )
+        else:
+            row.append(None)
+    return row
 
 
 # --- building -------------------------------------------------------------------------------
@@ -209,6 +218,7 @@ class _Side:
     scope: Scope
     key_fields: set[str]
     partitions: int | None
+    window: WindowInfo | None = None  # a windowed table read as it is: its key stays windowed
 
 
 @dataclass
@@ -338,7 +348,7 @@ class _Query:
 
     def build(self) -> _Built:
         select = self.select
-        side = self.relation(select.from_)
+        side = self.relation(select.from_, joined=bool(select.joins))
         for join in select.joins:
             side = self.join(side, join)
         if select.where is not None:
@@ -361,6 +371,7 @@ class _Query:
                 side = self.partition(side)
             side = self.explode(side)
             columns, key_names = self.project_plain(side)
+            window = side.window
         value_columns = [c for c in columns if not c.key or not self.persistent]
         fields = {c.name: c.sql for c in value_columns}
         self.node(PROJECT_NODE, "map", {"fields": fields, "keep": []}, (side.node, None))
@@ -378,20 +389,13 @@ class _Query:
             select=select,
         )
 
-    def relation(self, relation: Relation) -> _Side:
+    def relation(self, relation: Relation, *, joined: bool = False) -> _Side:
         source = self.catalog.source(relation.name.value)
         if source is None:
             raise error_at(
                 relation.name.span,
                 f"{relation.name.value} does not exist: no stream or table by that name (SHOW STREAMS; SHOW TABLES)",
                 relation.name.text,
-            )
-        if source.window is not None:
-            raise error_at(
-                relation.name.span,
-                f"{source.name} is a windowed table; Weir does not read windowed tables in queries yet",
-                relation.name.text,
-                code="sql.unsupported",
             )
         self.reads.append(source.name)
         alias = relation.alias.value if relation.alias is not None else source.name
@@ -404,7 +408,7 @@ class _Query:
             config["partitions"] = source.partitions
         if source.timestamp:
             column = source.column(source.timestamp)
-            ref = f'"{source.timestamp}"'
+            ref = _json_read(column) if column is not None else f'"{source.timestamp}"'
             if source.timestamp_format:
                 fmt = source.timestamp_format.replace("'", "''")
                 config["timestamp"] = f"STRINGTOTIMESTAMP({ref}, '{fmt}')"
@@ -417,25 +421,42 @@ class _Query:
         else:
             node = self.node(alias, "table_source", {"topic": source.topic, **config})
         keys = source.key_columns
-        key_fields: set[str] = set()
-        if keys:
-            if len(keys) == 1:
-                fields = {keys[0].name: "ROWKEY"}
-            else:
-                fields = {c.name: canonical(field_ref("ROWKEY", c.name)) for c in keys}
+        # A windowed table's key is {"key", "window_start", "window_end"}: its key columns
+        # are inside "key", and WINDOWSTART / WINDOWEND are columns of its rows.
+        key_path = ["ROWKEY", "key"] if source.window is not None else ["ROWKEY"]
+        fields: dict[str, str] = {}
+        if len(keys) == 1:
+            fields[keys[0].name] = canonical(field_ref(*key_path))
+        else:
+            fields.update({c.name: canonical(field_ref(*key_path, c.name)) for c in keys})
+        # JSON field names match columns ignoring case, as in ksqlDB (see Column.json_names).
+        for column in source.value_columns:
+            if len(column.json_names()) > 1:
+                fields[column.name] = _json_read(column)
+        window_columns = []
+        if source.window is not None:
+            fields["WINDOWSTART"] = canonical(field_ref("ROWKEY", "window_start"))
+            fields["WINDOWEND"] = canonical(field_ref("ROWKEY", "window_end"))
+            window_columns = [Column("WINDOWSTART", "BIGINT"), Column("WINDOWEND", "BIGINT")]
+        if joined:
+            # alias.ROWTIME names one side's timestamp in a join (the joined record's is the later).
+            fields["ROWTIME"] = "ROWTIME"
+        if fields:
             node = self.node(f"{alias}_row", "map", {"fields": fields}, (node, None))
-            if len(keys) == 1:
-                key_fields.add(keys[0].name)
-        scope = Scope(alias=alias)
+        # (of a windowed table: the key inside its windowed key, which row_columns unwraps)
+        key_fields = {keys[0].name} if len(keys) == 1 else set()
+        scope = Scope(alias=alias, window=source.window is not None)
         qualifiers = tuple(dict.fromkeys((alias, source.name)))
-        for column in source.columns:
+        columns = [*source.key_columns, *window_columns, *source.value_columns]
+        for column in columns:
             scope.add(qualifiers, column, column.name)
-        return _Side(
-            node, "stream" if source.kind == "STREAM" else "table", scope, key_fields, source.partitions
-        )
+        if joined:
+            scope.add(qualifiers, Column("ROWTIME", "BIGINT"), "ROWTIME", hidden=True)
+        kind = "stream" if source.kind == "STREAM" else "table"
+        return _Side(node, kind, scope, key_fields, source.partitions, source.window)
 
     def join(self, left: _Side, join: Join) -> _Side:
-        right = self.relation(join.relation)
+        right = self.relation(join.relation, joined=True)
         on = parse(join.on)
         if not isinstance(on, exp.EQ):
             raise error_in(join.on, on, "a join's ON is one equality, a = b", join.on.text[:40])
@@ -451,15 +472,20 @@ class _Query:
         left_key = canonical(left.scope.rewrite(join.on, left_tree.copy()))
         right_key = canonical(right.scope.rewrite(join.on, right_tree.copy()))
         config: dict[str, Any] = {}
+        foreign = False
         if not _is_key(left_key, left.key_fields):
-            if left.kind == "table":
-                raise error_at(
-                    join.on.span,
-                    "a table joins on its PRIMARY KEY; foreign-key table joins are not built yet",
-                    join.on.text[:40],
-                    code="sql.unsupported",
-                )
-            config["left_key"] = left_key
+            if left.kind == "table" and right.kind == "table":
+                # A foreign-key join (KIP-213): keyed by the left table's key.
+                if join.type not in (JoinType.INNER, JoinType.LEFT):
+                    raise error_at(
+                        join.span, "a foreign-key table join is INNER or LEFT, as in ksqlDB", join.type.value
+                    )
+                config["foreign_key"] = left_key
+                foreign = True
+            elif left.kind == "table":
+                raise error_at(join.on.span, "a table joins on its PRIMARY KEY", join.on.text[:40])
+            else:
+                config["left_key"] = left_key
         if not _is_key(right_key, right.key_fields):
             if right.kind == "table":
                 raise error_at(
@@ -505,7 +531,7 @@ class _Query:
                 else:
                     new = f"{alias}_{column_name}"
                 column = Column(column_name, side.scope.types.get(physical, "STRING"))
-                scope.add((qualifier,), column, new)
+                scope.add((qualifier,), column, new, hidden=physical in side.scope.hidden)
                 select[new] = canonical(field_ref(side_name, physical))
         rekeyed = dict(config)
         ports = [(left.node, "left"), (right.node, "right")]
@@ -522,9 +548,13 @@ class _Query:
             key_fields |= (
                 {f"{left.scope.alias}_{n}" for n in left.key_fields} if first_join else left.key_fields
             )
-        if "right_key" not in rekeyed:
+        if "right_key" not in rekeyed and not foreign:
             key_fields |= {f"{right.scope.alias}_{n}" for n in right.key_fields}
-        for tree, side in ((left_tree, left), (right_tree, right)):
+        if foreign:
+            key_fields = (
+                {f"{left.scope.alias}_{n}" for n in left.key_fields} if first_join else left.key_fields
+            )
+        for tree, side in () if foreign else ((left_tree, left), (right_tree, right)):
             if isinstance(tree, exp.Column):
                 path = side.scope.lookup(join.on, tree)[0]
                 if len(path) == 1:
@@ -687,8 +717,10 @@ class _Query:
                 for (qualifier, _name), physical in scope.qualified.items():
                     if wanted is not None and qualifier != wanted:
                         continue
-                    if physical in seen or (
-                        wanted is None and qualifier != (scope.alias or qualifier) and not scope.joined
+                    if (
+                        physical in seen
+                        or physical in scope.hidden
+                        or (wanted is None and qualifier != (scope.alias or qualifier) and not scope.joined)
                     ):
                         continue
                     seen.add(physical)
@@ -708,6 +740,12 @@ class _Query:
             seen.add(name)
             columns.append(_OutColumn(name, _type_of(original, scope), canonical(tree)))
         return columns
+
+
+def _json_read(column: Column) -> str:
+    names = column.json_names()
+    refs = [canonical(field_ref(name)) for name in names]
+    return refs[0] if len(refs) == 1 else f"COALESCE({', '.join(refs)})"
 
 
 def _is_explode(node: exp.Expr) -> bool:
@@ -759,17 +797,24 @@ def _type_of(tree: exp.Expr, scope: Scope) -> str:
     """The SQL type of a projection item, as far as it shows (ksqlDB's schema line)."""
     if isinstance(tree, exp.Column):
         parts = [p.this for p in tree.parts if isinstance(p, exp.Identifier)]
-        if parts and parts[0].upper() in ("ROWTIME", "WINDOWSTART", "WINDOWEND", "ROWOFFSET"):
+        if len(parts) == 1 and parts[0].upper() in ("ROWTIME", "WINDOWSTART", "WINDOWEND", "ROWOFFSET"):
             return "BIGINT"
-        for physical in scope.unqualified.get(
-            parts[-1] if len(parts) > 1 and parts[0] in scope.qualifiers else parts[0], []
-        ):
-            return scope.types.get(physical, "STRING")
-        return scope.types.get(parts[-1], "STRING")
+        if len(parts) == 2 and (parts[0], parts[1]) in scope.qualified:
+            return scope.types.get(scope.qualified[(parts[0], parts[1])], "STRING")
+        candidates = scope.unqualified.get(parts[0], [])
+        return scope.types.get(candidates[0], "STRING") if len(parts) == 1 and candidates else "STRING"
     if _is_explode(tree):
         argument = tree.this if isinstance(tree, exp.Explode) else tree.expressions[0]
         inner = _type_of(argument, scope)
         return inner[6:-1] if inner.startswith("ARRAY<") else "STRING"
+    if isinstance(tree, exp.Round):
+        return "DOUBLE" if tree.args.get("decimals") is not None else "BIGINT"
+    if isinstance(tree, exp.Floor | exp.Ceil | exp.Abs | exp.Coalesce | exp.Paren) and isinstance(
+        tree.this, exp.Expr
+    ):
+        return _type_of(tree.this, scope)
+    if isinstance(tree, exp.Case) and tree.args.get("ifs"):
+        return _type_of(tree.args["ifs"][0].args["true"], scope)
     if isinstance(tree, exp.Predicate | exp.Not | exp.And | exp.Or):
         return "BOOLEAN"
     if isinstance(tree, exp.Literal):
@@ -802,12 +847,15 @@ def _type_of(tree: exp.Expr, scope: Scope) -> str:
         )
     ):
         return _type_of(tree.expressions[0], scope)
-    if isinstance(tree, exp.Binary) and not isinstance(tree, exp.Div):
+    if isinstance(tree, exp.Binary) and not isinstance(tree, exp.Div | exp.IntDiv):
         left, right = _type_of(tree.this, scope), _type_of(tree.expression, scope)
         return "DOUBLE" if "DOUBLE" in (left, right) else left
-    if isinstance(tree, exp.Div):
+    if isinstance(tree, exp.Div | exp.IntDiv):  # SQL's / is DIV: integer when both sides are
         left, right = _type_of(tree.this, scope), _type_of(tree.expression, scope)
-        return left if left == right and left in ("INTEGER", "BIGINT") else "DOUBLE"
+        integers = ("INTEGER", "BIGINT")
+        if left in integers and right in integers:
+            return "BIGINT" if "BIGINT" in (left, right) else "INTEGER"
+        return "DOUBLE"
     if isinstance(tree, exp.Cast):
         return (
             str(tree.to.sql())
@@ -846,16 +894,8 @@ def _window(select: Select) -> tuple[dict[str, Any] | None, WindowInfo | None]:
 
 def _source_key_serde(source: SourceDef, span: Span) -> str:
     keys = source.key_columns
-    if source.key_format == "JSON" or len(keys) > 1:
+    if source.key_format == "JSON" or len(keys) > 1 or source.window is not None:
         return "json"
-    if len(keys) == 1 and keys[0].type == "INTEGER":
-        raise error_at(
-            span,
-            f"{source.name}'s key {keys[0].name} is INTEGER in KAFKA format (4 bytes); Weir reads "
-            "BIGINT, DOUBLE and STRING keys in KAFKA format: declare it BIGINT or STRING, or use KEY_FORMAT='JSON'",
-            source.name,
-            code="sql.unsupported",
-        )
     return KAFKA_NUMERIC.get(keys[0].type, "string") if keys else "string"
 
 

@@ -1,4 +1,5 @@
-"""joins: stream-stream (windowed), stream-table and table-table, inner / left / outer.
+"""joins: stream-stream (windowed), stream-table and table-table, inner / left / outer, and
+the foreign-key table-table join (``ForeignKeyJoinNode`` + ``ForeignKeyLookupNode``).
 
 Both inputs are keyed on the join key and co-partitioned (the compiler repartitions). The
 output value is the ``select`` fields evaluated over ``{"left": l, "right": r}``, or when
@@ -7,18 +8,21 @@ output value is the ``select`` fields evaluated over ``{"left": l, "right": r}``
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from typing import Any
 
+import orjson
+
 from processing.runtime.operators.base import Node, NodeError, Push, TaskContext, compile_sql
-from processing.runtime.serde import hashable_key, key_from_hashable
+from processing.runtime.serde import hashable_key, key_from_hashable, key_from_json, key_to_json, same_key
 from processing.runtime.state.base import StateStore
 from processing.runtime.state.memory import MemoryStore
-from topology.compiler.plan import Join
+from topology.compiler.plan import ForeignKeyJoin, ForeignKeyLookup, Join
 
 
 class _JoinBase(Node):
-    def __init__(self, op: Join, ctx: TaskContext) -> None:
+    def __init__(self, op: Join | ForeignKeyJoin, ctx: TaskContext) -> None:
         super().__init__(op, ctx)
         self.how = op.how
         self.select = tuple((f.name, compile_sql(f.expression, op.node_id)) for f in op.select)
@@ -40,7 +44,9 @@ class _JoinBase(Node):
         raise NotImplementedError
 
 
-def _store(stores: dict[str, StateStore], op: Join, name: str | None) -> StateStore:
+def _store(
+    stores: dict[str, StateStore], op: Join | ForeignKeyJoin | ForeignKeyLookup, name: str | None
+) -> StateStore:
     if not name:
         raise ValueError(f"join {op.id!r}: a side that keeps state needs a store name")
     return stores.setdefault(name, MemoryStore(name))
@@ -249,6 +255,195 @@ class StreamStreamJoinNode(_JoinBase):
                         left, right = (value, None) if side == 0 else (None, value)
                         self.n_out += 1
                         self.emit(key, self.joined(key, left, right, ts), ts)
+
+
+# Subscription instructions, Kafka Streams' SubscriptionWrapper.Instruction.
+DELETE = "delete"  # DELETE_KEY_AND_PROPAGATE: unsubscribe, answer with no right row
+DELETE_QUIET = "delete_quiet"  # DELETE_KEY_NO_PROPAGATE: unsubscribe only
+NULL_IF_MISSING = "null_if_missing"  # PROPAGATE_NULL_IF_NO_FK_VAL_AVAILABLE: always answer
+ONLY_IF_PRESENT = "only_if_present"  # PROPAGATE_ONLY_IF_FK_VAL_AVAILABLE: answer if the row exists
+
+
+def row_hash(value: Any) -> str | None:
+    """The hash a subscription carries of the left row that sent it (Kafka Streams: murmur3
+    128 of the serialized value), so a response to an older version of the row is dropped."""
+    if value is None:
+        return None
+    return hashlib.blake2b(orjson.dumps(value, option=orjson.OPT_SORT_KEYS), digest_size=16).hexdigest()
+
+
+class ForeignKeyJoinNode(_JoinBase):
+    """Left half of the foreign-key join (Kafka Streams' SubscriptionSendProcessorSupplier and
+    ResponseJoinProcessorSupplier): input 0 the left rows, input 1 the lookup's responses.
+
+    The subscriptions go to ``subscribe`` (the builder binds it to the subscription
+    repartition), the joined rows to ``emit``. A null foreign key under a left join needs no
+    round trip: the answer is "no right row", so the result is forwarded at once (Kafka
+    Streams sends it through the subscription topic with a null key and gets that answer).
+    """
+
+    is_table = True
+
+    def __init__(self, op: ForeignKeyJoin, ctx: TaskContext, stores: dict[str, StateStore]) -> None:
+        super().__init__(op, ctx)
+        self.store = _store(stores, op, op.store)
+        self.stores = [self.store]
+        self.foreign_key = compile_sql(op.foreign_key, op.node_id)
+        self.left_join = op.how == "left"
+        self.subscribe: Push = _ignore
+
+    def side_push(self, index: int) -> Push:
+        return self.push_left if index == 0 else self.push_response
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.push_left(key, value, timestamp)
+
+    def _foreign_key(self, row: Any, key: Any, timestamp: int) -> Any:
+        if row is None:
+            return None
+        ctx = self.ctx
+        try:
+            return self.foreign_key(row, key, timestamp, ctx.partition, ctx.offset)
+        except Exception as exc:
+            raise NodeError(self.node_id, exc) from None
+
+    def push_left(self, key: Any, value: Any, timestamp: int) -> None:
+        if key is None:
+            return
+        hkey = hashable_key(key)
+        old = self.store.data.get(hkey)
+        old_fk = self._foreign_key(old, key, timestamp)
+        new_fk = self._foreign_key(value, key, timestamp)
+        if value is None:
+            self.store.delete(hkey, timestamp)
+        else:
+            self.store.put(hkey, value, timestamp)
+        digest = row_hash(value)
+        if self.left_join:
+            # leftJoinInstructions: every change answers, a null foreign key with no right row.
+            if old is not None and old_fk is not None and not same_key(old_fk, new_fk):
+                self._send(key, old_fk, DELETE, digest, timestamp)
+            if old is not None or value is not None:
+                self._send(key, new_fk, NULL_IF_MISSING, digest, timestamp)
+            return
+        # defaultJoinInstructions (inner): a new row whose foreign key is null is ignored.
+        if value is not None and new_fk is None:
+            return
+        if old is None:
+            if value is not None:
+                self._send(key, new_fk, ONLY_IF_PRESENT, digest, timestamp)
+            return
+        if old_fk is None:
+            # Kafka Streams' code skips these too; its documentation ignores only a null new
+            # key, so the row is joined (or its old result deleted): see docs/semantics.md.
+            if value is None:
+                self._resolve(key, None, None, timestamp)
+            else:
+                self._send(key, new_fk, NULL_IF_MISSING, digest, timestamp)
+            return
+        if value is None:
+            self._send(key, old_fk, DELETE, digest, timestamp)
+            return
+        if not same_key(old_fk, new_fk):
+            self._send(key, old_fk, DELETE_QUIET, digest, timestamp)
+        self._send(key, new_fk, NULL_IF_MISSING, digest, timestamp)
+
+    def _send(self, key: Any, foreign_key: Any, instruction: str, digest: str | None, timestamp: int) -> None:
+        if foreign_key is None:  # a left join's null foreign key: no right row, no round trip
+            self._resolve(key, self.store.data.get(hashable_key(key)), None, timestamp)
+            return
+        self.subscribe(
+            foreign_key, {"key": key_to_json(key), "hash": digest, "instruction": instruction}, timestamp
+        )
+
+    def push_response(self, key: Any, value: Any, timestamp: int) -> None:
+        if key is None or value.__class__ is not dict:
+            return
+        current = self.store.data.get(hashable_key(key))
+        if value.get("hash") != row_hash(current):
+            return  # stale: the left row changed since it subscribed
+        self._resolve(key, current, value.get("right"), timestamp)
+
+    def _resolve(self, key: Any, left: Any, right: Any, timestamp: int) -> None:
+        if left is None or (right is None and not self.left_join):
+            result = None
+        else:
+            result = self.joined(key, left, right, timestamp)
+        self.n_out += 1
+        self.emit(key, result, timestamp)
+
+
+def _ignore(key: Any, value: Any, timestamp: int) -> None:
+    return None
+
+
+class ForeignKeyLookupNode(Node):
+    """Right half of the foreign-key join (Kafka Streams' SubscriptionReceiveProcessor,
+    SubscriptionJoinProcessor and ForeignTableJoinProcessor), keyed by the foreign key: input 0
+    the right rows (kept as ``[row, timestamp]``), input 1 the subscriptions (kept per
+    ``[foreign key, left key]`` with the left row's hash; ``subscribers`` indexes them by
+    foreign key, rebuilt after a restore). Emits responses ``{"hash", "right"}`` keyed by the
+    left key; a right change answers every subscriber, in the order of their keys."""
+
+    def __init__(self, op: ForeignKeyLookup, ctx: TaskContext, stores: dict[str, StateStore]) -> None:
+        super().__init__(op, ctx)
+        self.right = _store(stores, op, op.store)
+        self.subscriptions = _store(stores, op, op.subscription_store)
+        self.stores = [self.right, self.subscriptions]
+        self.subscribers: dict[Any, dict[Any, None]] = {}
+
+    def after_restore(self) -> None:
+        self.subscribers = {}
+        for skey, entry in self.subscriptions.data.items():
+            self.subscribers.setdefault(hashable_key(entry["fk"]), {})[skey] = None
+
+    def side_push(self, index: int) -> Push:
+        return self.push_right if index == 0 else self.push_subscription
+
+    def push(self, key: Any, value: Any, timestamp: int) -> None:
+        self.push_right(key, value, timestamp)
+
+    def push_right(self, key: Any, value: Any, timestamp: int) -> None:
+        if key is None:
+            return
+        hkey = hashable_key(key)
+        if value is None:
+            self.right.delete(hkey, timestamp)
+        else:
+            self.right.put(hkey, [value, timestamp], timestamp)
+        subscriptions = self.subscriptions.data
+        for skey in sorted(self.subscribers.get(hkey, ())):
+            entry = subscriptions[skey]
+            self.n_out += 1
+            self.emit(key_from_json(entry["key"]), {"hash": entry["hash"], "right": value}, timestamp)
+
+    def push_subscription(self, key: Any, value: Any, timestamp: int) -> None:
+        if key is None or value.__class__ is not dict:
+            return
+        hkey = hashable_key(key)
+        instruction = value["instruction"]
+        left_key = value["key"]
+        skey = hashable_key([key_to_json(key), left_key])
+        if instruction in (DELETE, DELETE_QUIET):
+            self.subscriptions.delete(skey, timestamp)
+            subscribers = self.subscribers.get(hkey)
+            if subscribers is not None:
+                subscribers.pop(skey, None)
+                if not subscribers:
+                    del self.subscribers[hkey]
+        else:
+            entry = {"fk": key_to_json(key), "key": left_key, "hash": value["hash"]}
+            self.subscriptions.put(skey, entry, timestamp)
+            self.subscribers.setdefault(hkey, {})[skey] = None
+        if instruction == DELETE_QUIET:
+            return
+        found = self.right.data.get(hkey)
+        if found is None and instruction == ONLY_IF_PRESENT:
+            return
+        right = None if found is None or instruction == DELETE else found[0]
+        result_ts = timestamp if found is None else max(timestamp, found[1])
+        self.n_out += 1
+        self.emit(key_from_json(left_key), {"hash": value["hash"], "right": right}, result_ts)
 
 
 def make_join(op: Join, ctx: TaskContext, stores: dict[str, StateStore], sides: tuple[bool, ...]) -> Node:

@@ -222,24 +222,45 @@ class SelectKeyNode(Node):
         self.push = push  # type: ignore[method-assign]
 
     def _composite(self, emit: Push) -> Push:
-        node, ctx, node_id, key_fns = self, self.ctx, self.node_id, self.key_fns
+        node, ctx, node_id = self, self.ctx, self.node_id
+        composite_key = composite_key_function(self.key_fns)
         partition = ctx.partition
 
         def push(key: Any, value: Any, timestamp: int) -> None:
-            composite: dict[str, Any] | None = {}
             try:
-                for name, fn in key_fns:
-                    part = fn(value, key, timestamp, partition, ctx.offset)
-                    if part is None:
-                        composite = None
-                        break
-                    composite[name] = part  # type: ignore[index]
+                composite = composite_key(value, key, timestamp, partition, ctx.offset)
             except Exception as exc:
                 raise NodeError(node_id, exc) from None
             node.n_out += 1
             emit(composite, value, timestamp)
 
         return push
+
+
+def composite_key_function(key_fns: tuple[tuple[str, Any], ...]) -> Any:
+    """``(value, key, ts, partition, offset) -> {name: part}``, or None when a part is null."""
+
+    def composite_key(value: Any, key: Any, timestamp: int, partition: int, offset: int) -> Any:
+        composite: dict[str, Any] = {}
+        for name, fn in key_fns:
+            part = fn(value, key, timestamp, partition, offset)
+            if part is None:
+                return None
+            composite[name] = part
+        return composite
+
+    return composite_key
+
+
+def key_function(op: Any) -> Any:
+    """The new key of a ``SelectKey`` or ``GroupTable`` as ``(value, key, ts, partition,
+    offset) -> key``: ``ROWKEY`` keeps the key, ``keys`` makes a composite one."""
+    if op.keys:
+        return composite_key_function(tuple((f.name, compile_sql(f.expression, op.node_id)) for f in op.keys))
+    if op.key == "ROWKEY":
+        return lambda value, key, timestamp, partition, offset: key
+    fn: Any = compile_sql(op.key, op.node_id)
+    return fn
 
 
 class RepartitionNode(Node):

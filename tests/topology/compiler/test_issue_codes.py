@@ -178,10 +178,45 @@ TRIGGERS: dict[str, tuple[Any, dict[str, Any]]] = {
         ),
         {"node_id": "j"},
     ),
+    "aggregate.table_group_by": (
+        doc(
+            [table(), node("agg", "aggregate", aggregations={"n": "COUNT(*)"}), sink()],
+            [("tbl", "agg"), ("agg", "out")],
+        ),
+        {"node_id": "agg", "field": "config.group_by"},
+    ),
+    "aggregate.table_window": (
+        doc(
+            [
+                table(),
+                node(
+                    "agg",
+                    "aggregate",
+                    group_by="region",
+                    aggregations={"n": "COUNT(*)"},
+                    window={"type": "tumbling", "size": "1m"},
+                ),
+                sink(),
+            ],
+            [("tbl", "agg"), ("agg", "out")],
+        ),
+        {"node_id": "agg", "field": "config.window"},
+    ),
+    "aggregate.table_function": (
+        doc(
+            [table(), node("agg", "aggregate", group_by="region", aggregations={"top": "MAX(age)"}), sink()],
+            [("tbl", "agg"), ("agg", "out")],
+        ),
+        {"node_id": "agg", "field": "config.aggregations.top"},
+    ),
     "join.how": (orders_join_customers(how="outer"), {"node_id": "enrich", "field": "config.how"}),
     "join.table_rekey": (
         orders_join_customers(right_key="id"),
         {"node_id": "enrich", "field": "config.right_key"},
+    ),
+    "join.foreign_key_sides": (
+        orders_join_customers(foreign_key="customer_id"),
+        {"node_id": "enrich", "field": "config.foreign_key"},
     ),
     "join.copartition": (
         doc(

@@ -344,3 +344,162 @@ def test_a_source_table_is_materialized_into_a_view_without_writing_kafka():
     driver.pipe_input("t", "b", {"V": 2}, timestamp=2)
     driver.pipe_input("t", "a", None, timestamp=3)
     assert driver.table("table") == {"b": {"V": 2}}
+
+
+def test_push_query_over_a_windowed_table_and_alias_rowtime_in_joins(catalog):
+    local = DictCatalog(catalog.sources)
+    ctas = persistent(
+        "CREATE TABLE cpm AS SELECT user_id, COUNT(*) AS n FROM pageviews "
+        "WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 0 SECONDS) GROUP BY user_id EMIT FINAL;",
+        local,
+    )
+    local.add(ctas.output)
+    push = translate_push(
+        parse("SELECT * FROM cpm EMIT CHANGES;")[0], local, topic="p", offset_reset="earliest"
+    )
+    assert push.output.schema_text() == (
+        "`USER_ID` STRING PRIMARY KEY, `WINDOWSTART` BIGINT, `WINDOWEND` BIGINT, `N` BIGINT"
+    )
+    rows = run(push, [("CPM", {"key": "ann", "window_start": 0, "window_end": 60_000}, {"N": 2}, 5)])
+    assert rows == [["ann", 0, 60_000, 2]]
+    joined = persistent(
+        "CREATE STREAM lag AS SELECT o.id, s.rowtime - o.rowtime AS dt FROM orders o "
+        "JOIN shipments s WITHIN 1 HOUR ON o.id = s.order_id;",
+        catalog,
+    )
+    assert joined.output.schema_text() == "`ID` STRING KEY, `DT` BIGINT"
+    rows = run(
+        joined,
+        [
+            ("orders", "o1", {"ITEM": "a", "AMOUNT": 1}, 1_000),
+            ("shipments", "s1", {"ORDER_ID": "o1", "WAREHOUSE": "w"}, 5_000),
+        ],
+    )
+    assert rows == [["o1", 4_000]]
+
+
+def test_foreign_key_table_join_is_keyed_by_the_left_table_and_follows_both_sides():
+    catalog = DictCatalog()
+    for statement in parse(
+        """
+        CREATE TABLE customers (id VARCHAR PRIMARY KEY, name VARCHAR) WITH (KAFKA_TOPIC='c', VALUE_FORMAT='JSON');
+        CREATE TABLE accounts (acc VARCHAR PRIMARY KEY, customer_id VARCHAR, balance INT)
+          WITH (KAFKA_TOPIC='a', VALUE_FORMAT='JSON');
+        """
+    ):
+        catalog.add(define_source(statement))
+    t = persistent(
+        "CREATE TABLE named AS SELECT a.acc, a.balance, c.name FROM accounts a "
+        "LEFT JOIN customers c ON a.customer_id = c.id;",
+        catalog,
+    )
+    join = next(n for n in t.document["nodes"] if n["type"] == "join")
+    assert join["config"]["foreign_key"] == '"CUSTOMER_ID"' and join["config"]["how"] == "left"
+    assert t.output.schema_text() == "`ACC` STRING PRIMARY KEY, `BALANCE` INTEGER, `NAME` STRING"
+    rows = run(
+        t,
+        [
+            ("a", "a1", {"CUSTOMER_ID": "c1", "BALANCE": 5}, 1),
+            ("c", "c1", {"NAME": "Ann"}, 2),
+            ("c", "c1", {"NAME": "Annie"}, 3),
+        ],
+    )
+    assert rows[0] == ["a1", 5, None] and rows[-1] == ["a1", 5, "Annie"]
+    with pytest.raises(SqlError, match="INNER or LEFT"):
+        persistent(
+            "CREATE TABLE n2 AS SELECT a.acc FROM accounts a FULL OUTER JOIN customers c ON a.customer_id = c.id;",
+            catalog,
+        )
+
+
+def test_a_table_is_aggregated_with_a_subtractor_when_grouped():
+    catalog = warehouse_catalog()
+    t = persistent(
+        "CREATE TABLE by_qty AS SELECT qty, COUNT(*) AS skus FROM stock GROUP BY qty;",
+        catalog,
+    )
+    rows = run(
+        t, [("stock", "a", {"QTY": 1}, 1), ("stock", "b", {"QTY": 1}, 2), ("stock", "a", {"QTY": 2}, 3)]
+    )
+    assert rows == [[1, 1], [1, 2], [1, 1], [2, 1]]
+
+
+def test_quickstart_riders_near_mountain_view_aggregates_the_latest_locations_table():
+    catalog = DictCatalog()
+    catalog.add(
+        define_source(
+            parse(
+                "CREATE STREAM riderLocations (profileId VARCHAR, latitude DOUBLE, longitude DOUBLE) "
+                "WITH (kafka_topic='locations', value_format='json', partitions=1);"
+            )[0]
+        )
+    )
+    latest = persistent(
+        "CREATE TABLE currentLocation AS SELECT profileId, LATEST_BY_OFFSET(latitude) AS la, "
+        "LATEST_BY_OFFSET(longitude) AS lo FROM riderlocations GROUP BY profileId EMIT CHANGES;",
+        catalog,
+    )
+    catalog.add(latest.output)
+    near = persistent(
+        "CREATE TABLE ridersNearMountainView AS SELECT ROUND(GEO_DISTANCE(la, lo, 37.4133, -122.1162), -1) "
+        "AS distanceInMiles, COLLECT_LIST(profileId) AS riders, COUNT(*) AS count FROM currentLocation "
+        "GROUP BY ROUND(GEO_DISTANCE(la, lo, 37.4133, -122.1162), -1);",
+        catalog,
+    )
+    riders = [
+        ("c2309eec", 37.7877, -122.4205),
+        ("18f4ea86", 37.3903, -122.0643),
+        ("4ab5cbad", 37.3952, -122.0813),
+        ("8b6eae59", 37.3944, -122.0813),
+        ("4a7c7b41", 37.4049, -122.0822),
+        ("4ddad000", 37.7857, -122.4011),
+    ]
+    first = compiler.compile_document(latest.document)
+    second = compiler.compile_document(near.document)
+    assert first.ok and second.ok, (first.issues, second.issues)
+    upstream, downstream = TopologyTestDriver(first.plan), TopologyTestDriver(second.plan)
+    for offset, (profile, latitude, longitude) in enumerate(riders):
+        upstream.pipe_input(
+            "locations",
+            None,
+            {"PROFILEID": profile, "LATITUDE": latitude, "LONGITUDE": longitude},
+            timestamp=offset,
+        )
+    for key, value, timestamp in upstream.read_output("CURRENTLOCATION"):
+        downstream.pipe_input("CURRENTLOCATION", key, value, timestamp=timestamp)
+    table = {}
+    for key, value, _ in downstream.read_output("RIDERSNEARMOUNTAINVIEW"):
+        table[key] = row_columns(near.output, key, value)
+    assert table[0.0] == [0.0, ["4ab5cbad", "8b6eae59", "4a7c7b41"], 3]
+    assert table[10.0] == [10.0, ["18f4ea86"], 1]
+    # a rider who moves leaves its old group: the subtractor takes it out of the list
+    upstream.pipe_input(
+        "locations", None, {"PROFILEID": "4ab5cbad", "LATITUDE": 37.7877, "LONGITUDE": -122.4205}, timestamp=9
+    )
+    for key, value, timestamp in upstream.read_output("CURRENTLOCATION"):
+        downstream.pipe_input("CURRENTLOCATION", key, value, timestamp=timestamp)
+    for key, value, _ in downstream.read_output("RIDERSNEARMOUNTAINVIEW"):
+        table[key] = row_columns(near.output, key, value)
+    assert table[0.0] == [0.0, ["8b6eae59", "4a7c7b41"], 2]
+
+
+def test_json_fields_match_columns_ignoring_case_as_in_ksqldb():
+    catalog = DictCatalog()
+    catalog.add(
+        define_source(
+            parse(
+                "CREATE STREAM s (profileId VARCHAR, `exact` INT, speed DOUBLE) WITH (KAFKA_TOPIC='s', VALUE_FORMAT='JSON');"
+            )[0]
+        )
+    )
+    assert catalog.source("S").columns[0].json_names() == ("PROFILEID", "profileId", "profileid")
+    t = translate_push(parse("SELECT profileId, `exact`, speed FROM s EMIT CHANGES;")[0], catalog, topic="p")
+    rows = run(
+        t,
+        [
+            ("s", None, {"profileId": "a", "exact": 1, "speed": 2.5}, 1),  # as declared, lower case
+            ("s", None, {"PROFILEID": "b", "EXACT": 1, "SPEED": 3.0}, 2),  # as ksqlDB writes
+        ],
+    )
+    # a quoted column is read by its exact name only
+    assert rows == [["a", 1, 2.5], ["b", None, 3.0]]
