@@ -6,8 +6,8 @@ functions; no column references) into Python values with ``topology.sql.compile_
 writes the record as ksqlDB would, waiting for the broker's acknowledgement
 (``run_insert_values(statement, catalog)`` does both for a parsed statement, with located errors):
 
-- key columns make the record key: one key column is its value (KAFKA format: a string, or a
-  number in Weir's ``long``/``double`` serdes for numeric columns, as the catalog maps them),
+- key columns make the record key: one key column is its value (KAFKA format: a string, or the
+  big-endian number of a BIGINT, INTEGER or DOUBLE column, as the catalog's KAFKA_NUMERIC maps them),
   several are a JSON object ``{column: value}``;
 - value columns make the JSON object ``{column: value}`` (every value column, null when not
   given, as ksqlDB writes them);

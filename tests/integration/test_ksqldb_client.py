@@ -88,6 +88,6 @@ def test_the_client_runs_a_push_query_until_its_limit(live_server, transactional
     chunks = list(client.query("SELECT ID, AMOUNT FROM ORDERS EMIT CHANGES LIMIT 2"))
     feeder.join()
     body = json.loads("".join(chunks))
-    assert body[0]["header"]["schema"] == "`ID` STRING, `AMOUNT` INTEGER"
+    assert body[0]["header"]["schema"] == "`ID` STRING KEY, `AMOUNT` INTEGER"
     assert [item["row"]["columns"] for item in body[1:-1]] == [["a", 1], ["b", 2]]
     assert body[-1] == {"finalMessage": "Limit Reached"}

@@ -75,7 +75,7 @@ def test_query_streams_rows_produced_after_it_starts_until_the_limit(live_server
         feeder.join()
     body = json.loads(header + "".join(rest))
     assert body[0]["header"]["queryId"].startswith("transient_ORDERS_")
-    assert body[0]["header"]["schema"] == "`ID` STRING, `AMOUNT` INTEGER"
+    assert body[0]["header"]["schema"] == "`ID` STRING KEY, `AMOUNT` INTEGER"
     assert [item["row"]["columns"] for item in body[1:-1]] == [["b", 20], ["c", 30]]
     assert body[-1] == {"finalMessage": "Limit Reached"}
     wait_for(lambda: not push.running_queries(), 10, "the query to be gone")

@@ -132,3 +132,9 @@ def test_a_read_only_source_takes_no_inserts():
     catalog = DictCatalog({"ORDERS": replace(ORDERS, source=True)})
     with pytest.raises(SqlError, match="read-only"):
         inserts.run_insert_values(parse_statement("INSERT INTO ORDERS (ID) VALUES ('k')"), catalog)
+
+
+def test_an_integer_kafka_key_is_four_bytes_as_ksqldb_writes_it():
+    source = SourceDef("N", "STREAM", "n", (Column("ID", "INTEGER", key=True), Column("V", "STRING")))
+    key = inserts.record_of(source, ["ID", "V"], [7, "v"])[0]
+    assert key == (7).to_bytes(4, "big")
