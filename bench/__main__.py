@@ -14,6 +14,7 @@ import time
 BENCHMARKS: list[str] = []
 BENCHMARKS += ["compile_bench"]  # compiler: 1,000-node document compile time
 BENCHMARKS += ["bench_dashboard"]  # live views: produce -> browser-rendered latency, 100/1,000 sockets
+BENCHMARKS += ["bench_push"]  # push queries: produce -> first row at a REST client, 1 and 50 queries
 BENCHMARKS += [
     "bench_streams"
 ]  # issue 8: Weir vs Quix Streams vs Faust, W1-W4, EOS, restore (bench/RESULTS.md)

@@ -22,7 +22,7 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
-from django.urls import path, re_path
+from django.urls import include, path, re_path
 from django.views.decorators.csrf import csrf_exempt
 from pydantic import ValidationError
 
@@ -160,17 +160,12 @@ def command_status(request: HttpRequest, command_id: str) -> HttpResponse:
     return respond(request, body)
 
 
-# ksqlDB endpoints that later work builds; until then they answer 404 in ksqlDB's shape.
-NOT_BUILT_ENDPOINTS = ("query", "query-stream", "close-query", "inserts-stream")
-
-
 @endpoint("GET", "POST", "PUT", "DELETE", "PATCH", public=True)
 def not_found(request: HttpRequest, rest: str) -> HttpResponse:
-    endpoint_name = rest.split("/", 1)[0]
-    if endpoint_name in NOT_BUILT_ENDPOINTS:
-        message = f"/ksqldb/{endpoint_name} is not built yet in Weir (see docs/sql.md)."
-    else:
-        message = f"No ksqlDB endpoint at /ksqldb/{rest}; Weir has /info, /healthcheck and /ksql."
+    message = (
+        f"No ksqlDB endpoint at /ksqldb/{rest}; Weir has /info, /healthcheck, /ksql, /status/<id>, "
+        "/query, /query-stream, /close-query and /inserts-stream."
+    )
     return error(request, message, ErrorCode.NOT_FOUND)
 
 
@@ -203,5 +198,6 @@ urlpatterns = [
     path("healthcheck", healthcheck, name="ksqldb-healthcheck"),
     path("ksql", ksql, name="ksqldb-ksql"),
     path("status/<path:command_id>", command_status, name="ksqldb-status"),
+    path("", include("config.ksqldb_stream")),  # query, query-stream, close-query, inserts-stream
     re_path(r"^(?P<rest>.*)$", not_found, name="ksqldb-not-found"),
 ]

@@ -171,6 +171,9 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # healthchecks' transports. The dashboards' publisher fills the Redis serving tables and the
 # channel-layer groups the live pages read.
 WEIR_EVENT_SINKS = ["dashboard.publisher.DeploymentEventSink"]
+# Pull queries read a live view's rows through this function (processing/pull.py), named here
+# so that processing does not import dashboard (dashboard/serving.py reads Redis).
+WEIR_VIEW_READER = "dashboard.serving.read_table_sync"
 
 CELERY_BEAT_SCHEDULE = {
     "reconcile-deployments": {

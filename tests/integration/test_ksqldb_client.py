@@ -49,3 +49,46 @@ def test_the_client_is_refused_with_a_wrong_or_revoked_key(live_daphne, api_key)
         KSQLAPI(f"{live_daphne}/ksqldb", api_key=key.key_id, secret=secret)
     response = httpx.get(f"{live_daphne}/ksqldb/info", auth=(key.key_id, secret), timeout=15)
     assert response.headers["WWW-Authenticate"] == 'Basic realm="weir"'
+
+
+@pytest.mark.timeout(120)
+def test_the_client_runs_a_push_query_until_its_limit(live_server, transactional_db, new_topic, monkeypatch):
+    """ksql-python-ng's ``query()`` (HTTP/1.1 ``/query``) against live_server, where the
+    catalog can hold a stream (the SQL engine's catalog tables are not in this branch)."""
+    import json
+    import threading
+    import time
+
+    from confluent_kafka import Producer
+    from django.conf import settings
+
+    from processing import push
+    from topology.sql import parse_statement
+    from topology.sql.catalog import DictCatalog, define_source
+
+    topic = new_topic()
+    orders = define_source(
+        parse_statement(
+            f"CREATE STREAM ORDERS (ID STRING KEY, AMOUNT INTEGER) WITH (KAFKA_TOPIC='{topic}', VALUE_FORMAT='JSON')"
+        )
+    )
+    monkeypatch.setattr(push, "catalog_for", lambda user: DictCatalog({"ORDERS": orders}))
+    user = get_user_model().objects.create_user("ksql-push-user", password=None)
+    key, secret = create_api_key(user, "ksql-python-ng push")
+
+    def feed():
+        producer = Producer({**settings.KAFKA_CLIENT_CONFIG, "linger.ms": 0})
+        time.sleep(1.0)
+        for name, amount in (("a", 1), ("b", 2)):
+            producer.produce(topic, key=name, value=json.dumps({"AMOUNT": amount}))
+        producer.flush(10)
+
+    feeder = threading.Thread(target=feed)
+    feeder.start()
+    client = KSQLAPI(f"{live_server.url}/ksqldb", api_key=key.key_id, secret=secret)
+    chunks = list(client.query("SELECT ID, AMOUNT FROM ORDERS EMIT CHANGES LIMIT 2"))
+    feeder.join()
+    body = json.loads("".join(chunks))
+    assert body[0]["header"]["schema"] == "`ID` STRING KEY, `AMOUNT` INTEGER"
+    assert [item["row"]["columns"] for item in body[1:-1]] == [["a", 1], ["b", 2]]
+    assert body[-1] == {"finalMessage": "Limit Reached"}
