@@ -91,7 +91,7 @@ def running_query(info: r.QueryInfo) -> dict[str, Any]:
         "sinkKafkaTopics": list(info.sink_topics),
         "id": info.query_id,
         "statusCount": {info.state: 1},
-        "queryType": "PERSISTENT",
+        "queryType": info.query_type,
         "state": info.state,
     }
 
@@ -109,7 +109,7 @@ def query_description(info: r.QueryInfo, fields: list[dict[str, Any]]) -> dict[s
         "executionPlan": info.plan_description,
         "overriddenProperties": {},
         "ksqlHostQueryStatus": {"weir": info.state} if info.state else {},
-        "queryType": "PERSISTENT",
+        "queryType": info.query_type,
         "queryErrors": [],
         "tasksMetadata": [],
         "state": info.state,

@@ -36,7 +36,7 @@ from django.conf import settings
 from processing.runtime import serde
 from topology import compiler
 from topology.compiler.plan import Source
-from topology.sql.catalog import Catalog, DictCatalog, SourceDef
+from topology.sql.catalog import Catalog, SourceDef
 from topology.sql.translate import Translation, row_columns
 
 log = logging.getLogger(__name__)
@@ -353,15 +353,8 @@ def start_push_query(
 
 
 def catalog_for(user: Any) -> Catalog:
-    """The catalog of sources ``user``'s statements see: the ``topology.models.SqlSource`` rows
-    visible to them (``visible_to(user)`` where the manager has it; ``definition`` is a
-    ``SourceDef.to_dict()``), or an empty catalog where that model is not installed. The one
-    place the REST endpoints look sources up."""
-    from topology import models
+    """The catalog of sources ``user``'s statements see (the statement engine's, the one
+    visibility rule): the one place the REST endpoints look sources up."""
+    from processing.sqlengine.catalog import UserCatalog
 
-    model = getattr(models, "SqlSource", None)
-    if model is None:
-        return DictCatalog()
-    entries = model.objects
-    entries = entries.visible_to(user) if hasattr(entries, "visible_to") else entries.all()
-    return DictCatalog({row.definition["name"]: SourceDef.from_dict(row.definition) for row in entries})
+    return UserCatalog(user)

@@ -7,9 +7,10 @@ refused as ksqlDB refuses it.
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from processing import inserts
+from processing.runtime.kafka.transient import TailError
 from processing.sqlengine import commands, queries
 from processing.sqlengine.catalog import UserCatalog, readers_and_writers
 from processing.sqlengine.results import CommandResult, Result
@@ -172,43 +173,14 @@ def drop(statement: sql.Drop, user: Any, session: Session) -> Result:
 
 
 def insert_values(statement: sql.InsertValues, user: Any, session: Session) -> Result:
-    """INSERT INTO ... VALUES: written by processing/inserts.py, when that module exists."""
-    target = UserCatalog(user).source(statement.target.value)
-    if target is None:
-        raise error_at(
-            statement.target.span, f"Source {statement.target.value} does not exist.", statement.target.text
-        )
+    """INSERT INTO ... VALUES: evaluated, checked and written by processing/inserts.py."""
     try:
-        inserts = importlib.import_module("processing.inserts")
-    except ModuleNotFoundError as exc:
-        if exc.name != "processing.inserts":
-            raise
-        raise error_at(
-            statement.span,
-            "INSERT INTO ... VALUES is not built yet in Weir",
-            "INSERT",
-            code="sql.unsupported",
-        ) from None
-    columns = [c.value for c in statement.columns] or [c.name for c in target.columns]
-    values = [_literal(expression) for expression in statement.values]
-    inserts.insert_values(target, columns, values)
+        target = inserts.run_insert_values(statement, UserCatalog(user))
+    except TailError as exc:
+        raise error_at(statement.span, f"Kafka did not take the row: {exc}", "INSERT") from None
     return commands.record(
         statement.text,
         user,
         commands.source_command_id(target.kind, target.name, "insert"),
         "Inserted 1 row.",
     )
-
-
-def _literal(expression: sql.Expression) -> Any:
-    """A VALUES item's value: a constant, evaluated by the whitelisted expression compiler."""
-    from topology.compiler.expression_runtime import ExpressionRuntimeError
-    from topology.sql import compile_clause
-
-    compiled = compile_clause(expression, fields={})
-    try:
-        return compiled({})
-    except ExpressionRuntimeError as exc:
-        raise error_at(
-            expression.span, f"cannot evaluate {expression.text}: {exc}", expression.text
-        ) from None

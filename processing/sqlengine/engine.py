@@ -19,6 +19,7 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 
+from processing import push
 from processing.actions import ActionError
 from processing.sqlengine import ddl, queries
 from processing.sqlengine.catalog import UserCatalog, functions, query_info, source_info
@@ -26,6 +27,7 @@ from processing.sqlengine.results import (
     FunctionDescription,
     FunctionList,
     PropertyList,
+    QueryInfo,
     QueryList,
     Result,
     SessionChange,
@@ -204,7 +206,10 @@ def _show(statement: sql.Show, user: Any, session: Session) -> Result:
     if what is sql.ShowWhat.QUERIES:
         return QueryList(
             statement_text=statement.text,
-            queries=tuple(query_info(q, with_plan=statement.extended) for q in catalog.queries()),
+            queries=(
+                *(query_info(q, with_plan=statement.extended) for q in catalog.queries()),
+                *push_query_infos(),
+            ),
             extended=statement.extended,
         )
     if what is sql.ShowWhat.TOPICS:
@@ -269,3 +274,20 @@ HANDLERS: dict[type, Callable[[Any, Any, Session], Result]] = {
     sql.Terminate: queries.terminate,
     sql.Explain: queries.explain,
 }
+
+
+def push_query_infos() -> tuple[QueryInfo, ...]:
+    """The push queries running in this process (Daphne's: the REST /query ones), as ksqlDB's
+    SHOW QUERIES lists transient queries."""
+    return tuple(
+        QueryInfo(
+            query_id=q.query_id,
+            statement=q.translation.document.get("description") or "",
+            sinks=(),
+            sink_topics=(),
+            reads=tuple(q.translation.reads),
+            state="RUNNING",
+            query_type="PUSH",
+        )
+        for q in push.running_queries()
+    )

@@ -26,6 +26,7 @@ class QueryInfo:
     app_id: str = ""
     topology: str = ""  # the topology's name
     plan_description: str = ""  # topology/compiler/describe.py's text of its plan
+    query_type: str = "PERSISTENT"  # or PUSH: a transient push query running in this process
 
 
 @dataclass(frozen=True)

@@ -325,13 +325,12 @@ def test_statements_need_a_signed_in_user(session):
 
 
 def test_insert_values_hands_the_row_to_processing_inserts(ada, session, monkeypatch):
-    import sys
-    import types
+    from processing import inserts
 
     calls = []
-    fake = types.ModuleType("processing.inserts")
-    fake.insert_values = lambda source, columns, values: calls.append((source.name, columns, values))
-    monkeypatch.setitem(sys.modules, "processing.inserts", fake)
+    monkeypatch.setattr(
+        inserts, "insert_values", lambda source, columns, values: calls.append((source.name, columns, values))
+    )
     run(PAGEVIEWS, ada, session)
     [result] = run("INSERT INTO pageviews (userid, viewtime) VALUES ('ada', 1 + 2);", ada, session)
     assert (
@@ -339,13 +338,17 @@ def test_insert_values_hands_the_row_to_processing_inserts(ada, session, monkeyp
     )
 
 
-def test_insert_values_without_processing_inserts_says_it_is_not_built(ada, session, monkeypatch):
-    import sys
+def test_insert_values_that_kafka_does_not_take_is_a_statement_error(ada, session, monkeypatch):
+    from processing import inserts
+    from processing.runtime.kafka.transient import TailError
 
-    monkeypatch.setitem(sys.modules, "processing.inserts", None)
+    def refuse(source, columns, values):
+        raise TailError("writing to topic 'pageviews' failed: Local: Message timed out")
+
+    monkeypatch.setattr(inserts, "insert_values", refuse)
     run(PAGEVIEWS, ada, session)
     failed = failure("INSERT INTO pageviews (userid) VALUES ('ada');", ada, session)
-    assert failed.error.message == "INSERT INTO ... VALUES is not built yet in Weir"
+    assert failed.error.message.startswith("Kafka did not take the row") and failed.error.line == 1
 
 
 def test_a_source_table_is_materialized_by_its_own_query_that_goes_with_a_drop(ada, session):
