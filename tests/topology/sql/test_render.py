@@ -257,7 +257,7 @@ def test_a_graph_in_the_shape_but_not_the_plan_gets_no_sql():
     row = next(n for n in doc["nodes"] if n["id"] == "pv_row")
     row["config"]["fields"]["EXTRA"] = "ROWTIME + 1"
     result = render(doc, CATALOG.sources.values())
-    assert result.sql is None and "outside the form" in result.reason
+    assert result.sql is None and "outside the form" in result.reason and "node pv_row" in result.reason
 
 
 def test_a_drawn_graph_in_the_normal_form_renders_when_its_ids_are_the_translators():
@@ -292,7 +292,36 @@ def test_a_drawn_graph_in_the_normal_form_renders_when_its_ids_are_the_translato
         edge["source"] = renamed.get(edge["source"], edge["source"])
         edge["target"] = renamed.get(edge["target"], edge["target"])
     result = render(document(nodes, edges), CATALOG.sources.values())
-    assert result.sql is None and "outside the form" in result.reason
+    assert result.sql is None
+    assert "but for node ids (big_only → where, count_by_c → aggregate)" in result.reason
+
+
+def test_a_drawn_aggregate_is_refused_at_what_sql_would_make_otherwise_until_it_matches():
+    nodes = [
+        {"id": "readings", "type": "source", "config": {"topics": ["readings"]}},
+        {
+            "id": "aggregate",
+            "type": "aggregate",
+            "config": {"group_by": '"C"', "aggregations": {"n": "COUNT(*)"}},
+        },
+        {"id": "project", "type": "map", "config": {"fields": {"N": '"n"'}, "keep": []}},
+        {"id": "sink", "type": "sink", "config": {"topic": "counts"}},
+    ]
+    edges = [
+        {"source": "readings", "target": "aggregate"},
+        {"source": "aggregate", "target": "project"},
+        {"source": "project", "target": "sink"},
+    ]
+    result = render(document(nodes, edges), CATALOG.sources.values())
+    assert result.sql is None and "node aggregate: its aggregations" in result.reason
+    nodes[1]["config"]["aggregations"] = {"KSQL_AGG_0": "COUNT(*)"}
+    nodes[2]["config"]["fields"] = {"N": '"KSQL_AGG_0"'}
+    result = render(document(nodes, edges), CATALOG.sources.values())
+    assert result.sql is None and "a view node beside the sink" in result.reason
+    nodes.append({"id": "table", "type": "view", "config": {"title": "COUNTS"}})
+    edges.append({"source": "project", "target": "table"})
+    result = render(document(nodes, edges), CATALOG.sources.values())
+    assert result.sql is not None and result.sql.startswith("CREATE TABLE COUNTS WITH (KAFKA_TOPIC='counts')")
 
 
 def test_a_graph_that_does_not_compile_is_refused_with_its_issue():
