@@ -50,6 +50,15 @@ def catalog() -> DictCatalog:
         name="q",
     )
     result.add(location.output)
+    windowed = translate(
+        parse(
+            "CREATE TABLE cpm AS SELECT user_id, COUNT(*) AS n FROM pageviews "
+            "WINDOW TUMBLING (SIZE 1 MINUTE, GRACE PERIOD 0 SECONDS) GROUP BY user_id EMIT FINAL;"
+        )[0],
+        result,
+        name="q",
+    )
+    result.add(windowed.output)
     return result
 
 
@@ -122,6 +131,29 @@ STATEMENTS = {
     "a FROM readings;",
     "having_only_aggregate": "CREATE TABLE h AS SELECT item, COUNT(*) AS n FROM orders GROUP BY item "
     "HAVING SUM(amount) > 10;",
+    "cast": "CREATE STREAM m1 AS SELECT id, CAST(n AS VARCHAR) AS s FROM baskets;",
+    "in_and_between": "CREATE STREAM m2 AS SELECT id, n IN (1, 2) AS i, n BETWEEN 1 AND 3 AS b FROM baskets;",
+    "functions_and_negation": "CREATE STREAM m4 AS SELECT id, COALESCE(n, 0) AS c, IFNULL(n, 1) AS d, -n AS neg FROM baskets;",
+    "functions_of_struct_fields": "CREATE STREAM m5 AS SELECT id, UCASE(s->`b c`) AS u, LEN(s->`b c`) + 1 AS l FROM baskets;",
+    "boolean_precedence": "CREATE STREAM m6 AS SELECT id, n FROM baskets WHERE n % 2 = 0 AND (n > 1 OR n < -1);",
+    "rowtime": "CREATE STREAM m7 AS SELECT id, ROWTIME AS t, TIMESTAMPTOSTRING(ROWTIME, 'yyyy-MM-dd') AS day FROM baskets;",
+    "more_aggregates": "CREATE TABLE m8 AS SELECT item, COUNT_DISTINCT(id) AS ids, TOPK(amount, 2) AS top, AVG(amount) AS avg FROM orders GROUP BY item;",
+    "latest_keeping_nulls": "CREATE TABLE m9 AS SELECT item, LATEST_BY_OFFSET(amount, FALSE) AS last FROM orders GROUP BY item;",
+    "alias_of_one_source": "CREATE STREAM m10 AS SELECT o.id, o.item FROM orders o WHERE o.amount > 3;",
+    "join_then_where": "CREATE STREAM m11 AS SELECT pv.user_id, u.name FROM pageviews pv JOIN users u ON pv.user_id = u.id WHERE u.region = 'eu';",
+    "join_then_group_by": "CREATE TABLE m12 AS SELECT u.region, COUNT(*) AS n FROM pageviews pv JOIN users u ON pv.user_id = u.id GROUP BY u.region;",
+    "partition_by_expression": "CREATE STREAM m13 AS SELECT amount + 1 AS k, id FROM orders PARTITION BY amount + 1;",
+    "select_star_keyed_stream": "CREATE STREAM m14 AS SELECT * FROM pageviews;",
+    "select_star_table": "CREATE TABLE m15 AS SELECT * FROM users;",
+    "filtered_table": "CREATE TABLE m16 AS SELECT id, name FROM users WHERE region = 'eu';",
+    "stream_stream_select_star_left": "CREATE STREAM m18 AS SELECT * FROM orders o LEFT JOIN shipments s WITHIN 10 SECONDS GRACE PERIOD 0 SECONDS ON o.id = s.order_id;",
+    "stream_stream_outer": "CREATE STREAM m19 AS SELECT o.id, o.item FROM orders o FULL OUTER JOIN shipments s WITHIN 1 MINUTE ON o.id = s.order_id;",
+    "group_by_over_a_windowed_table": "CREATE TABLE m20 AS SELECT user_id, COUNT(*) AS n FROM cpm GROUP BY user_id;",
+    "windowed_table_columns": "CREATE TABLE m25 AS SELECT user_id, n, WINDOWSTART AS ws FROM cpm WHERE WINDOWEND > 10;",
+    "like_and_is_not_null": "CREATE STREAM m21 AS SELECT id, item FROM orders WHERE item LIKE 'a%' AND item IS NOT NULL;",
+    "aggregates_in_arithmetic_and_having": "CREATE TABLE m22 AS SELECT item, SUM(amount) / COUNT(*) AS mean FROM orders GROUP BY item HAVING COUNT(*) > 1 AND SUM(amount) > 2;",
+    "windowed_composite_emit_final": "CREATE TABLE m23 AS SELECT id, item, COUNT(*) AS n, WINDOWSTART AS ws FROM orders WINDOW TUMBLING (SIZE 1 MINUTE) GROUP BY id, item EMIT FINAL;",
+    "keyword_named_columns": "CREATE STREAM m24 AS SELECT `low` + 1 AS `value`, a FROM readings;",
 }
 
 
@@ -337,3 +369,55 @@ def test_identifiers_and_durations_are_written_as_ksqldb_reads_them():
     assert identifier("a`b") == "`a``b`"
     assert duration(86_400_000) == "1 DAYS" and duration(90_000) == "90 SECONDS"
     assert duration(1500) == "1500 MILLISECONDS" and duration(0) == "0 MILLISECONDS"
+
+
+def test_the_editors_example_graph_is_refused_at_the_node_before_its_sink():
+    from tests.topology.compiler.documents import page_views
+
+    result = render(page_views(), CATALOG.sources.values())
+    assert result.sql is None and "node by_page" in result.reason
+
+
+MUTATIONS = ("drop_node", "drop_edge", "rename_node", "second_sink", "retarget_topic")
+
+
+def mutate(doc: dict, mutation: str, index: int) -> dict:
+    doc = copy.deepcopy(doc)
+    nodes, edges = doc["nodes"], doc["edges"]
+    target = nodes[index % len(nodes)]
+    if mutation == "drop_node":
+        nodes.remove(target)
+        doc["edges"] = [e for e in edges if target["id"] not in (e["source"], e["target"])]
+    elif mutation == "drop_edge":
+        edges.pop(index % len(edges))
+    elif mutation == "rename_node":
+        old, new = target["id"], target["id"] + "_x"
+        target["id"] = new
+        for edge in edges:
+            edge["source"] = new if edge["source"] == old else edge["source"]
+            edge["target"] = new if edge["target"] == old else edge["target"]
+    elif mutation == "second_sink":
+        nodes.append({"id": "copy", "type": "sink", "config": {"topic": "copy"}})
+        edges.append({"source": target["id"], "target": "copy"})
+    else:
+        for node in nodes:
+            if node["type"] == "source":
+                node["config"]["topics"] = ["orders"]
+    return doc
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    sql=st.sampled_from(sorted(STATEMENTS.values())),
+    mutation=st.sampled_from(MUTATIONS),
+    index=st.integers(0, 50),
+)
+def test_a_changed_graph_gets_sql_of_its_own_plan_or_a_reason_never_an_exception(sql, mutation, index):
+    changed = mutate(translate(parse(sql)[0], CATALOG, name="q").document, mutation, index)
+    result = render(changed, CATALOG.sources.values())
+    assert (result.sql is None) != (result.reason is None)
+    if result.sql is not None:
+        compiled = compiler.compile_document(changed)
+        assert compiled.plan is not None and plan_hash(result.sql) == compiled.plan.hash
+    else:
+        assert result.reason
