@@ -53,6 +53,8 @@ def render(
 ) -> RenderResult:
     """The ``CREATE STREAM|TABLE ... AS SELECT`` that translates into ``document``'s plan."""
     catalog = list(sources)
+    if kind not in (None, "STREAM", "TABLE"):
+        return RenderResult(None, f"kind is STREAM, TABLE or None (from the graph), not {kind!r}")
     compiled = compiler.compile_document(document)
     if compiled.plan is None:
         error = next((i for i in compiled.issues if i.severity == "error"), None)

@@ -421,3 +421,14 @@ def test_a_changed_graph_gets_sql_of_its_own_plan_or_a_reason_never_an_exception
         assert compiled.plan is not None and plan_hash(result.sql) == compiled.plan.hash
     else:
         assert result.reason
+
+
+def test_kind_and_name_choose_the_statement_and_a_wrong_kind_is_refused():
+    doc = translate(parse(STATEMENTS["select_star"])[0], CATALOG, name="q").document
+    named = render(doc, CATALOG.sources.values(), kind="STREAM", name="orders copy")
+    assert named.sql is not None and named.sql.startswith(
+        "CREATE STREAM `orders copy` WITH (KAFKA_TOPIC='ALL_ORDERS')"
+    )
+    as_table = render(doc, CATALOG.sources.values(), kind="TABLE")
+    assert as_table.sql is None and "does not translate back" in as_table.reason
+    assert "not 'VIEW'" in render(doc, CATALOG.sources.values(), kind="VIEW").reason
