@@ -27,7 +27,7 @@ from typing import Any
 
 from topology import compiler
 from topology.compiler.catalog import NODE_TYPES
-from topology.sql.ast import CreateAsSelect, SetProperty
+from topology.sql.ast import CreateAsSelect, InsertIntoSelect, SetProperty
 from topology.sql.catalog import DictCatalog, SourceDef
 from topology.sql.errors import SqlError
 from topology.sql.parser import parse
@@ -51,7 +51,8 @@ def render(
     kind: str | None = None,
     name: str | None = None,
 ) -> RenderResult:
-    """The ``CREATE STREAM|TABLE ... AS SELECT`` that translates into ``document``'s plan."""
+    """The ``CREATE STREAM|TABLE ... AS SELECT`` (or ``INSERT INTO ... SELECT``) that translates
+    into ``document``'s plan, or the reason there is none."""
     catalog = list(sources)
     if kind not in (None, "STREAM", "TABLE"):
         return RenderResult(None, f"kind is STREAM, TABLE or None (from the graph), not {kind!r}")
@@ -61,10 +62,24 @@ def render(
         where = f" (node {error.node_id})" if error is not None and error.node_id else ""
         return RenderResult(None, f"the graph does not compile: {error.message if error else '?'}{where}")
     try:
-        sql = Graph(document, catalog).statement(kind, name)
+        graph = Graph(document, catalog)
+        attempts = [graph.statement(kind, name)]
+        # A stream of the catalog already writes the sink's topic: INSERT INTO it, as ksqlDB
+        # would refuse to create a second stream over the topic (the CREATE form is the fallback).
+        target = next(
+            (s for s in catalog if s.kind == "STREAM" and not s.source and s.topic == graph.sink_topic),
+            None,
+        )
+        if target is not None and kind != "TABLE" and name is None:
+            attempts.insert(0, graph.statement(kind, name, insert_into=target.name))
     except Refusal as refusal:
         return RenderResult(None, str(refusal))
-    return _verified(sql, document, compiled.plan.hash, catalog, str(document.get("name") or "query"))
+    document_name = str(document.get("name") or "query")
+    for sql in attempts:
+        result = _verified(sql, document, compiled.plan.hash, catalog, document_name)
+        if result.sql is not None:
+            return result
+    return result
 
 
 def _verified(
@@ -74,7 +89,7 @@ def _verified(
     try:
         statements = parse(sql)
         statement = statements[-1]
-        if not isinstance(statement, CreateAsSelect):  # the renderer writes one; a bug otherwise
+        if not isinstance(statement, CreateAsSelect | InsertIntoSelect):  # a renderer bug otherwise
             return RenderResult(None, "the SQL written for this graph is not a CREATE ... AS SELECT")
         offset_reset = next(
             (s.value for s in statements if isinstance(s, SetProperty) and s.name == "auto.offset.reset"),

@@ -68,6 +68,7 @@ class Graph:
     def __init__(self, document: dict[str, Any], catalog: list[SourceDef]) -> None:
         self.catalog = catalog
         self.project = ""  # the projection map, found from the sink
+        self.sink_topic = ""
         self.nodes: dict[str, dict[str, Any]] = {n["id"]: n for n in document.get("nodes", [])}
         self.inputs: dict[str, list[tuple[str, str | None]]] = {n: [] for n in self.nodes}
         self.outputs: dict[str, list[str]] = {n: [] for n in self.nodes}
@@ -110,7 +111,9 @@ class Graph:
 
     # -- the statement --
 
-    def statement(self, kind: str | None, name: str | None) -> str:
+    def statement(self, kind: str | None, name: str | None, *, insert_into: str | None = None) -> str:
+        """The statement's text: ``CREATE kind name ... AS SELECT``, or ``INSERT INTO insert_into
+        SELECT`` (a stream of the catalog that already writes the sink's topic)."""
         for node_id in self.nodes:
             if self.type(node_id) not in (*_NORMAL_TYPES, "sink", "view"):
                 raise Refusal(self._unsupported(node_id))
@@ -141,7 +144,11 @@ class Graph:
         target = name or title or topic
         query = self.query()
         kind = kind or ("TABLE" if views or query.kind == "table" else "STREAM")
-        lines = [f"CREATE {kind} {identifier(target)} WITH (KAFKA_TOPIC={string_literal(topic)}) AS SELECT"]
+        self.sink_topic = topic
+        header = f"CREATE {kind} {identifier(target)} WITH (KAFKA_TOPIC={string_literal(topic)}) AS SELECT"
+        if insert_into is not None:
+            header = f"INSERT INTO {identifier(insert_into)} SELECT"
+        lines = [header]
         lines.append("  " + ",\n  ".join(query.items))
         lines.append(f"FROM {query.from_}")
         if query.where is not None:

@@ -432,3 +432,23 @@ def test_kind_and_name_choose_the_statement_and_a_wrong_kind_is_refused():
     as_table = render(doc, CATALOG.sources.values(), kind="TABLE")
     assert as_table.sql is None and "does not translate back" in as_table.reason
     assert "not 'VIEW'" in render(doc, CATALOG.sources.values(), kind="VIEW").reason
+
+
+def test_a_graph_writing_a_catalog_streams_topic_renders_as_insert_into():
+    local = DictCatalog(CATALOG.sources)
+    local.add(
+        define_source(
+            parse(
+                "CREATE STREAM all_orders (id VARCHAR KEY, item VARCHAR) "
+                "WITH (KAFKA_TOPIC='all_orders', VALUE_FORMAT='JSON');"
+            )[0]
+        )
+    )
+    translation = translate(parse("INSERT INTO all_orders SELECT id, item FROM orders;")[0], local, name="q")
+    rendered = render(translation.document, local.sources.values())
+    assert rendered.sql == "INSERT INTO ALL_ORDERS SELECT\n  ID,\n  ITEM\nFROM ORDERS;"
+    # Asked for a named CREATE, it writes one (the same plan: same topic, same nodes).
+    created = render(translation.document, local.sources.values(), name="COPY")
+    assert created.sql is not None and created.sql.startswith(
+        "CREATE STREAM COPY WITH (KAFKA_TOPIC='all_orders')"
+    )
