@@ -60,7 +60,21 @@ def path_text(path: list[str], names: dict[str, str], node_id: str) -> str:
 
 
 def grouped(sql: str, whole: bool) -> str:
-    return sql if whole or _BARE_PATH.fullmatch(sql) or re.fullmatch(r"\w+\(.*\)", sql) else f"({sql})"
+    """A GROUP BY expression put where ``ROWKEY`` stood: bracketed unless it is one operand."""
+    return sql if whole or _BARE_PATH.fullmatch(sql) or _one_call(sql) else f"({sql})"
+
+
+def _one_call(sql: str) -> bool:
+    """``F(...)`` whose bracket closes at the end (``F(a) + G(b)`` is not one call)."""
+    match = re.match(r"\w+\(", sql)
+    if match is None or not sql.endswith(")"):
+        return False
+    depth = 0
+    for offset in range(match.end() - 1, len(sql)):
+        depth += {"(": 1, ")": -1}.get(sql[offset], 0)
+        if depth == 0:
+            return offset == len(sql) - 1
+    return False
 
 
 _NAME = r"(?:[A-Z_][A-Z0-9_]*|`(?:[^`]|``)+`)"
@@ -68,7 +82,8 @@ _BARE_PATH = re.compile(rf"{_NAME}(?:\.{_NAME})?(?:->{_NAME})*")
 
 
 def expression(text: str, resolve: Resolver, node_id: str) -> str:
-    """Compiler text → ksqlDB text: paths through ``resolve``, ``DIV`` as ``/``, ``->`` as ``=>``."""
+    """Compiler text → ksqlDB text: paths through ``resolve``, ``DIV`` as ``/`` (a lambda is refused:
+    the compiler has no function that takes one yet)."""
     try:
         tokens = [t for t in tokenize(str(text)) if t.kind is not TokenKind.END]
     except SqlError as error:

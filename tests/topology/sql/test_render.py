@@ -129,6 +129,8 @@ STATEMENTS = {
     "ELSE 'south' END AS k, 'a''b' AS s FROM riderLocations WHERE profileId <> 'o''neil';",
     "lower_case_names": "CREATE STREAM `lower out` WITH (KAFKA_TOPIC='lower-out') AS SELECT `low` AS `myCol`, "
     "a FROM readings;",
+    "group_by_call_reused": "CREATE TABLE g2 AS SELECT UCASE(item) AS u, CONCAT(UCASE(item), 'x') AS ux, "
+    "LEN(UCASE(item)) * 2 AS l, COUNT(*) AS n FROM orders GROUP BY UCASE(item);",
     "having_only_aggregate": "CREATE TABLE h AS SELECT item, COUNT(*) AS n FROM orders GROUP BY item "
     "HAVING SUM(amount) > 10;",
     "cast": "CREATE STREAM m1 AS SELECT id, CAST(n AS VARCHAR) AS s FROM baskets;",
