@@ -33,7 +33,7 @@ CREATE TABLE accounts (acc VARCHAR PRIMARY KEY, customer_id VARCHAR, balance INT
   WITH (KAFKA_TOPIC='a', VALUE_FORMAT='JSON');
 CREATE STREAM baskets (id VARCHAR KEY, tags ARRAY<VARCHAR>, n INT, s STRUCT<a INT, `b c` VARCHAR>)
   WITH (KAFKA_TOPIC='b', VALUE_FORMAT='JSON');
-CREATE STREAM readings (a INT, b DOUBLE, c VARCHAR, `low` INT) WITH (KAFKA_TOPIC='readings', VALUE_FORMAT='JSON');
+CREATE STREAM readings (A INT, B DOUBLE, C VARCHAR, `low` INT) WITH (KAFKA_TOPIC='readings', VALUE_FORMAT='JSON');
 """
 
 
@@ -294,9 +294,17 @@ def test_a_graph_in_the_shape_but_not_the_plan_gets_no_sql():
     assert result.sql is None and "outside the form" in result.reason and "node pv_row" in result.reason
 
 
+# The value schema the translator declares for READINGS (its columns' types, for the compiler).
+READINGS_FIELDS = {"A": "integer", "B": "double", "C": "string", "low": "integer"}
+
+
 def test_a_drawn_graph_in_the_normal_form_renders_when_its_ids_are_the_translators():
     nodes = [
-        {"id": "readings", "type": "source", "config": {"topics": ["readings"], "key_format": "string"}},
+        {
+            "id": "readings",
+            "type": "source",
+            "config": {"topics": ["readings"], "key_format": "string", "fields": READINGS_FIELDS},
+        },
         {"id": "where", "type": "filter", "config": {"where": '"A" > 3'}},
         {
             "id": "aggregate",
@@ -332,7 +340,7 @@ def test_a_drawn_graph_in_the_normal_form_renders_when_its_ids_are_the_translato
 
 def test_a_drawn_aggregate_is_refused_at_what_sql_would_make_otherwise_until_it_matches():
     nodes = [
-        {"id": "readings", "type": "source", "config": {"topics": ["readings"]}},
+        {"id": "readings", "type": "source", "config": {"topics": ["readings"], "fields": READINGS_FIELDS}},
         {
             "id": "aggregate",
             "type": "aggregate",
