@@ -548,6 +548,7 @@ class _Query:
         if how == "outer" and left.kind != right.kind:
             raise error_at(join.span, "FULL OUTER joins are for stream-stream and table-table joins", "FULL")
         first_join = not left.scope.joined
+        swapped = join.type is JoinType.RIGHT
         scope = Scope(joined=True)
         select: dict[str, str] = {}
         for side_name, side in (("left", left), ("right", right)):
@@ -561,7 +562,9 @@ class _Query:
                     new = f"{alias}_{column_name}"
                 column = Column(column_name, side.scope.types.get(physical, "STRING"))
                 scope.add((qualifier,), column, new, hidden=physical in side.scope.hidden)
-                select[new] = canonical(field_ref(side_name, physical))
+                # RIGHT JOIN puts the sides on the other ports (a left join the other way round)
+                port = {"left": "right", "right": "left"}[side_name] if swapped else side_name
+                select[new] = canonical(field_ref(port, physical))
         rekeyed = dict(config)
         ports = [(left.node, "left"), (right.node, "right")]
         if join.type is JoinType.RIGHT:
@@ -662,9 +665,26 @@ class _Query:
         columns = self.projection(side.scope, rewrite)
         partition_keys = getattr(self, "_partition_keys", None)
         key_names: list[str] = []
+        if partition_keys is not None and len(partition_keys) > 1:
+            # PARTITION BY a, b: the key is {name: value}, named as the compiler names it
+            names = composite_key_names(partition_keys)
+            for key_sql, name in zip(partition_keys, names, strict=True):
+                match = next((c for c in columns if c.sql == key_sql and not c.key), None)
+                if match is None:
+                    continue
+                match.key, match.name = True, name
+                key_names.append(name)
+            if self.persistent and len(key_names) < len(partition_keys):
+                raise error_at(
+                    self.select.partition_by[0].span,
+                    "Key missing from projection: the query must select every PARTITION BY expression, "
+                    "as ksqlDB requires",
+                    "PARTITION",
+                )
+            return columns, key_names
         for column in columns:
             if partition_keys is not None:
-                is_key = column.sql in partition_keys and len(partition_keys) == 1
+                is_key = column.sql in partition_keys
             else:
                 is_key = _is_key(column.sql, side.key_fields)
             if is_key and not key_names:

@@ -532,3 +532,26 @@ def test_compiler_errors_point_at_the_function_or_column_in_the_statement(
     error = raised.value
     assert words in error.message
     assert (error.line, error.column, error.token) == (line, column, token)
+
+
+def test_right_join_reads_each_column_from_its_own_side():
+    t = persistent(
+        "CREATE TABLE r AS SELECT p.sku, s.qty, p.price FROM stock s RIGHT JOIN prices p ON s.sku = p.sku;",
+        warehouse_catalog(),
+    )
+    rows = run(
+        t,
+        [
+            ("stock", "a", {"QTY": 1}, 1),
+            ("prices", "a", {"PRICE": 2.0}, 2),
+            ("prices", "b", {"PRICE": 3.0}, 3),
+        ],
+    )
+    # the latest row per key (a stock row without a price is a delete: no row of r yet)
+    assert {row[0]: row for row in rows} == {"a": ["a", 1, 2.0], "b": ["b", None, 3.0]}
+
+
+def test_composite_partition_by_keys_the_stream_by_both_columns(catalog):
+    t = persistent("CREATE STREAM x AS SELECT id, item, amount FROM orders PARTITION BY id, item;", catalog)
+    assert [c.name for c in t.output.key_columns] == ["ID", "ITEM"]
+    assert run(t, [("orders", "o1", {"ITEM": "pen", "AMOUNT": 2}, 1)]) == [["o1", "pen", 2]]
