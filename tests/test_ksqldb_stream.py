@@ -7,7 +7,7 @@ import pytest
 from django.test import Client
 
 from config import ksqldb_stream as views
-from processing import inserts, push
+from processing import inserts, pull, push
 from topology import apikeys
 from topology.sql.catalog import Column, DictCatalog, SourceDef
 
@@ -161,9 +161,7 @@ def test_a_pull_query_on_an_unknown_table_says_so_at_its_place(ksql_client):
 def test_a_pull_query_streams_its_rows_without_a_final_message(ksql_client, monkeypatch):
     totals = SourceDef("TOTALS", "TABLE", "totals", (Column("ID", "STRING", key=True), Column("N", "BIGINT")))
     monkeypatch.setattr(push, "catalog_for", lambda user: DictCatalog({"TOTALS": totals}))
-    monkeypatch.setattr(
-        views.pull, "materialized_rows", lambda source, user: [("a", {"N": 1}), ("b", {"N": 2})]
-    )
+    monkeypatch.setattr(pull, "materialized_rows", lambda source, user: [("a", {"N": 1}), ("b", {"N": 2})])
     response = ksql_client.post(
         "/ksqldb/query", {"ksql": "SELECT * FROM TOTALS WHERE ID = 'b';"}, content_type=KSQL_V1
     )

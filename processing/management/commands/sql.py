@@ -14,6 +14,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError
 
 from processing.ksqldb import split_statements
+from processing.selects import StatementRefused
 from processing.sqlengine import StatementFailed, execute
 from processing.sqlengine.cli import (
     OUTPUTS,
@@ -23,6 +24,7 @@ from processing.sqlengine.cli import (
     read_file,
     resolve_user,
 )
+from processing.sqlengine.cli_queries import run_query
 
 PROMPT = "ksql> "
 CONTINUE = "    > "
@@ -51,16 +53,26 @@ class Command(BaseCommand):
         self._interactive(user, session, output)
 
     def _run(self, text, user, session, output) -> bool:
-        try:
-            results = execute(text, user, session)
-        except StatementFailed as failed:
-            if failed.results:
-                self.stdout.write(format_results(failed.results, output))
-            self.stderr.write(format_error(failed))
-            return False
-        printed = format_results(results, output)
-        if printed:
-            self.stdout.write(printed)
+        """Statements in order: SELECTs run here (push and pull queries), runs of the others
+        go to the engine; each piece keeps its line and column in ``text``."""
+        for piece, is_query in _pieces(text):
+            if is_query:
+                try:
+                    run_query(piece, user, session, output, self.stdout.write)
+                except StatementRefused as refused:
+                    self.stderr.write(refused.body.get("message", "the query was refused"))
+                    return False
+                continue
+            try:
+                results = execute(piece, user, session)
+            except StatementFailed as failed:
+                if failed.results:
+                    self.stdout.write(format_results(failed.results, output))
+                self.stderr.write(format_error(failed))
+                return False
+            printed = format_results(results, output)
+            if printed:
+                self.stdout.write(printed)
         return True
 
     def _interactive(self, user, session, output) -> None:
@@ -87,6 +99,35 @@ class Command(BaseCommand):
                 self._run(buffer, user, session, output)
                 buffer = ""
         sys.stdout.flush()
+
+
+def _pieces(text: str) -> list[tuple[str, bool]]:
+    """``text`` cut into runs of non-SELECT statements and single SELECTs, each padded with the
+    lines and columns before it so that errors name positions in ``text``."""
+    line_starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+    pieces: list[tuple[str, bool]] = []
+    run_start: int | None = None
+    run_end = 0
+
+    def cut(start: int, end: int) -> str:
+        before = text[:start]
+        column = start - (before.rfind("\n") + 1)
+        return "\n" * before.count("\n") + " " * column + text[start:end]
+
+    for statement in split_statements(text):
+        start = line_starts[statement.line - 1] + statement.column - 1
+        end = start + len(statement.text)
+        if statement.first_word.upper() == "SELECT":
+            if run_start is not None:
+                pieces.append((cut(run_start, run_end), False))
+                run_start = None
+            pieces.append((cut(start, end), True))
+        else:
+            run_start = start if run_start is None else run_start
+            run_end = end
+    if run_start is not None:
+        pieces.append((cut(run_start, run_end), False))
+    return pieces
 
 
 def complete(text: str) -> bool:

@@ -135,3 +135,36 @@ def test_apply_sql_refuses_other_statements_before_running_any(ada, tmp_path):
     with pytest.raises(CommandError, match="line 2, column 1, at 'SHOW': apply_sql takes only"):
         apply(script, ada)
     assert not SqlSource.objects.exists()
+
+
+def test_a_pull_query_in_the_cli_prints_its_rows_in_a_bordered_table(ada, monkeypatch):
+    from processing import pull
+
+    monkeypatch.setattr(pull, "materialized_rows", lambda source, user: [("a", {"N": 1}), ("b", {"N": 22})])
+    out, err = sql(
+        "--user",
+        ada.username,
+        "--execute",
+        "CREATE TABLE totals (id STRING PRIMARY KEY, n BIGINT) WITH (KAFKA_TOPIC='pageviews', VALUE_FORMAT='JSON');\n"
+        "SELECT * FROM totals WHERE n > 1;",
+    )
+    assert err == ""
+    lines = out.splitlines()
+    table = lines[lines.index("+------------+------------+") :]
+    assert table == [
+        "+------------+------------+",
+        "|ID          |N           |",
+        "+------------+------------+",
+        "|b           |22          |",
+        "+------------+------------+",
+        "1 row returned",
+    ]
+
+
+def test_a_query_error_in_a_file_names_its_line_in_the_file(ada, tmp_path):
+    script = tmp_path / "q.sql"
+    script.write_text(PAGEVIEWS + "\n\nSELECT nope FROM pageviews\n  EMIT CHANGES;\n")
+    out, err = io.StringIO(), io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("sql", "--user", ada.username, "--file", str(script), stdout=out, stderr=err)
+    assert "line 3, column 8" in err.getvalue() and "NOPE" in err.getvalue()
