@@ -9,6 +9,7 @@ reruns on a long-lived broker start empty; every query is terminated at the end.
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 import uuid
@@ -16,6 +17,7 @@ from typing import Any
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from ksql import KSQLAPI
 
 from processing.models import DeploymentInstance
@@ -303,3 +305,55 @@ def test_windows_with_and_without_grace_emit_final_and_having(client):
         f"SELECT user_id, n FROM clicks_with_grace WHERE user_id = 'ann' AND WINDOWSTART = {base};",
         [["ann", 3]],
     )
+
+
+def cli(user, *args: str) -> str:
+    out, err = io.StringIO(), io.StringIO()
+    call_command("sql", "--user", user.username, "--output", "json", *args, stdout=out, stderr=err)
+    assert err.getvalue() == "", err.getvalue()
+    return out.getvalue()
+
+
+def cli_rows(output: str) -> list[list[Any]]:
+    return [json.loads(line)["row"]["columns"] for line in output.splitlines() if line.startswith('{"row"')]
+
+
+def test_quickstart_through_manage_py_sql(transactional_db, celery_workers, celery_beat):
+    user = get_user_model().objects.create_user(f"cli-{uuid.uuid4().hex[:6]}", password=None)
+    run = suffix()
+    inserts = "\n".join(
+        f"INSERT INTO riderLocations (profileId, latitude, longitude) VALUES ('{p}', {lat}, {lon});"
+        for p, lat, lon in RIDERS
+    )
+    try:
+        output = cli(
+            user,
+            "--execute",
+            "CREATE STREAM riderLocations (profileId VARCHAR, latitude DOUBLE, longitude DOUBLE) "
+            f"WITH (kafka_topic='cli_locations_{run}', value_format='json', partitions=1);\n"
+            f"CREATE TABLE currentLocation WITH (KAFKA_TOPIC='cli_current_{run}') AS SELECT profileId, "
+            "LATEST_BY_OFFSET(latitude) AS la, LATEST_BY_OFFSET(longitude) AS lo FROM riderlocations "
+            "GROUP BY profileId EMIT CHANGES;\n"
+            f"{inserts}\n"
+            "SET 'auto.offset.reset' = 'earliest';\n"
+            "SELECT * FROM riderLocations WHERE GEO_DISTANCE(latitude, longitude, 37.4133, -122.1162) <= 5 "
+            "EMIT CHANGES LIMIT 3;",
+        )
+        assert cli_rows(output) == [list(rider) for rider in NEAR_MOUNTAIN_VIEW]
+        seen: list[Any] = []
+
+        def pulled() -> bool:
+            nonlocal seen
+            seen = cli_rows(
+                cli(user, "--execute", "SELECT * FROM currentLocation WHERE profileId = '4ab5cbad';")
+            )
+            return seen == [["4ab5cbad", 37.3952, -122.0813]]
+
+        wait_for(pulled, 90, "the pull query through manage.py sql")
+    finally:
+        cli(user, "--execute", "TERMINATE ALL;")
+        wait_for(
+            lambda: not DeploymentInstance.objects.filter(claimed=True).exists(),
+            60,
+            "the query instances to leave the streams worker",
+        )
