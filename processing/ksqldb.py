@@ -8,7 +8,7 @@ It sits in ``processing`` because executing statements will need the SQL compile
 
 Shapes follow ksqlDB's REST API (``KsqlServerInfo``, ``HealthCheckResponse``,
 ``KsqlErrorMessage``/``KsqlStatementErrorMessage``): field names and ``@type`` tags exactly
-as ksqlDB clients read them. What is not built yet says so in docs/sql.md.
+as ksqlDB clients read them. Differences from ksqlDB are listed in docs/sql.md.
 """
 
 from __future__ import annotations

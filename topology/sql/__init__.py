@@ -2,7 +2,7 @@
 
 ``parse(text, variables=None)`` returns the statements of a script as the frozen dataclasses
 of ``topology.sql.ast``; every user error is a ``SqlError`` naming line, column and token.
-Compiling statements to topology documents is the next stage (not built yet).
+Queries become topology documents in ``topology.sql.translate`` (and back in ``render``).
 """
 
 from topology.sql.errors import SqlError
