@@ -9,7 +9,7 @@ when its sources fail. ``--output json`` prints ksqlDB's ``/query`` elements, on
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from processing import push
@@ -32,8 +32,12 @@ class Table:
     """Rows drawn one at a time, with widths fixed by the header (a push query's rows come
     after the header is printed)."""
 
-    def __init__(self, names: list[str]) -> None:
-        self.widths = [min(max(len(n), MIN_WIDTH), MAX_WIDTH) for n in names]
+    def __init__(self, names: list[str], rows: Sequence[list[Any]] = ()) -> None:
+        # a pull query's rows are known before the header: they widen their columns
+        widest = [
+            max([len(n), *(len(_cell(row[i])) for row in rows if i < len(row))]) for i, n in enumerate(names)
+        ]
+        self.widths = [min(max(width, MIN_WIDTH), MAX_WIDTH) for width in widest]
         self.names = names
 
     def rule(self) -> str:
@@ -59,7 +63,7 @@ def run_query(text: str, user: Any, session: Session, output: str, write: Callab
     names = [c.name for c in started.columns]
     if output == "json":
         write(json.dumps({"header": {"queryId": started.query_id, "schema": started.schema}}))
-    table = Table(names)
+    table = Table(names, started.rows if started.push is None else [])
     if output != "json":
         write(table.header())
     count = 0
