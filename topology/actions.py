@@ -269,3 +269,15 @@ def diff_versions(old: TopologyVersion, new: TopologyVersion) -> dict[str, Any]:
             "reasons": [str(reason) for reason in compatibility.get("reasons", [])],
         },
     }
+
+
+def sql_of(document: dict, user) -> tuple[str | None, str | None]:
+    """The SQL statement a graph is (``topology.sql.render``: verified by translating it back to
+    the same plan) over the streams and tables ``user`` sees, or None and the reason."""
+    from topology.models import SqlSource
+    from topology.sql.catalog import SourceDef
+    from topology.sql.render import render
+
+    sources = [SourceDef.from_dict(entry.definition) for entry in SqlSource.objects.visible_to(user)]
+    result = render(document, sources)
+    return result.sql, result.reason

@@ -132,11 +132,14 @@ def schema(request):
 @router.post("/validate", response={200: ValidateOut, **ERRORS}, summary="Compile a document without saving")
 def validate(request, payload: ValidateIn):
     validation = actions.validate_document(payload.document)
+    sql, sql_reason = actions.sql_of(payload.document, request.user) if validation.ok else (None, None)
     return {
         "ok": validation.ok,
         "issues": validation.issues,
         "describe": validation.describe(),
         "plan_hash": validation.plan_hash,
+        "sql": sql,
+        "sql_reason": sql_reason,
     }
 
 

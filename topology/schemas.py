@@ -113,6 +113,8 @@ class ValidateOut(Schema):
     issues: list[IssueOut]
     describe: str | None
     plan_hash: str | None
+    sql: str | None = None  # the statement that translates into this plan (topology/sql/render.py)
+    sql_reason: str | None = None  # why the graph has no SQL form
 
 
 class CompatibilityOut(Schema):

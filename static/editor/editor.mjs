@@ -109,6 +109,8 @@ export class Editor {
     }
     this.issues = result.data.issues ?? [];
     this.describeText = result.data.describe ?? null;
+    this.sqlText = result.data.sql ?? null;
+    this.sqlReason = result.data.sql_reason ?? null;
     this.mappedIssues = M.mapIssues(this.doc, this.issues);
     state.textContent = this.issues.length ? `${this.issues.length} problem(s)` : "Valid";
     state.dataset.valid = String(Boolean(result.data.ok));

@@ -177,9 +177,16 @@ export function setupPanels(editor) {
 
   // --- describe ----------------------------------------------------------------------------
 
+  const showSql = () => {
+    // The statement this graph is, when SQL can express it (checked by translating it back).
+    $("#describe-sql", root).textContent =
+      editor.sqlText ?? `No SQL form: ${editor.sqlReason ?? "the document has problems"}.`;
+  };
+
   panels.loadDescribe = async () => {
     const box = $("#describe-text", root);
     box.textContent = editor.describeText ?? "The document has problems; fix them to see the plan.";
+    showSql();
     const result = await request("POST", `${api}/preview/describe`, { document: editor.doc });
     if (result.ok && result.data.describe) box.textContent = result.data.describe;
     const note = $("#describe-partitions", root);
@@ -267,7 +274,10 @@ export function setupPanels(editor) {
 
   panels.onValidated = () => {
     if (!$("#panel-preview", root).hidden) panels.refreshPreviewSources();
-    if (!$("#panel-describe", root).hidden) $("#describe-text", root).textContent = editor.describeText ?? "The document has problems; fix them to see the plan.";
+    if (!$("#panel-describe", root).hidden) {
+      $("#describe-text", root).textContent = editor.describeText ?? "The document has problems; fix them to see the plan.";
+      showSql();
+    }
   };
 
   return panels;

@@ -5,7 +5,7 @@ import json
 import pytest
 from django.test import Client
 
-from tests.topology.conftest import node
+from tests.topology.conftest import logged_in_client, node
 from topology.models import Topology, TopologyVersion
 
 pytestmark = pytest.mark.django_db
@@ -427,3 +427,29 @@ def test_a_compiler_crash_is_reported_as_an_issue_not_a_500(
     saved = post(api, f"{BASE}/{page_views_topology.pk}/versions", {"document": page_views})
     assert saved.status_code == 422
     assert page_views_topology.versions.count() == 1
+
+
+def test_validate_gives_the_sql_of_a_graph_sql_can_express_and_why_not_otherwise(api, alice, bob, page_views):
+    from topology.models import SqlSource
+    from topology.sql import parse
+    from topology.sql.catalog import DictCatalog, define_source
+    from topology.sql.translate import translate
+
+    declared = define_source(
+        parse(
+            "CREATE STREAM clicks (user_id VARCHAR KEY, page VARCHAR) WITH (KAFKA_TOPIC='clicks', VALUE_FORMAT='JSON');"
+        )[0]
+    )
+    SqlSource.objects.create(
+        name="CLICKS", kind="STREAM", definition=declared.to_dict(), statement="", owner=alice
+    )
+    statement = parse("CREATE TABLE per_page AS SELECT page, COUNT(*) AS n FROM clicks GROUP BY page;")[0]
+    document = translate(statement, DictCatalog({"CLICKS": declared}), name="q").document
+    body = post(api, f"{BASE}/validate", {"document": document}).json()
+    assert body["ok"] and body["sql"].startswith("CREATE TABLE PER_PAGE") and "GROUP BY PAGE" in body["sql"]
+    drawn = post(api, f"{BASE}/validate", {"document": page_views}).json()
+    assert drawn["ok"] and drawn["sql"] is None and drawn["sql_reason"]
+    # another user does not see alice's stream, so the graph has no SQL for them
+    other = logged_in_client(bob)
+    hidden = post(other, f"{BASE}/validate", {"document": document}).json()
+    assert hidden["sql"] is None and hidden["sql_reason"]
