@@ -1,7 +1,7 @@
 """ksqlDB's documented tutorials, written from their documented behaviour, run against Weir.
 
-Each tutorial talks to a real Daphne through ``/ksqldb`` with a ksqlDB client from PyPI
-(ksql-python-ng, unchanged): CREATE STREAM / TABLE, CREATE TABLE ... AS SELECT (a topology
+Each tutorial runs twice: through a real Daphne's ``/ksqldb`` with a ksqlDB client from PyPI
+(ksql-python-ng, unchanged), and through ``manage.py sql``. CREATE STREAM / TABLE, CREATE TABLE ... AS SELECT (a topology
 and a deployment on the real Celery workers and Kafka), INSERT INTO ... VALUES, push queries
 over ``/query`` and pull queries on the materialized tables. Topics get a per-run suffix so
 reruns on a long-lived broker start empty; every query is terminated at the end.
@@ -27,11 +27,42 @@ from topology.apikeys import create_api_key
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 
-@pytest.fixture
-def client(transactional_db, live_daphne, celery_workers, celery_beat):
+class Cli:
+    """``manage.py sql --output json`` behind the two calls the tutorials make of a ksqlDB
+    client: ``ksql(statements)`` → ksqlDB's entities, ``query(select)`` → the text of
+    ``/query``'s JSON array. A push query runs in this process, as the CLI runs it."""
+
+    def __init__(self, user) -> None:
+        self.user = user
+
+    def _run(self, text: str) -> str:
+        out, err = io.StringIO(), io.StringIO()
+        call_command(
+            "sql", "--user", self.user.username, "--output", "json", "--execute", text, stdout=out, stderr=err
+        )
+        assert err.getvalue() == "", err.getvalue()
+        return out.getvalue()
+
+    def ksql(self, text: str, stream_properties: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        return json.loads(self._run(text))
+
+    def query(self, text: str, stream_properties: dict[str, Any] | None = None):
+        sets = "".join(f"SET '{k}' = '{v}';\n" for k, v in (stream_properties or {}).items())
+        lines = [
+            line for line in self._run(sets + text).splitlines() if line.startswith(('{"header', '{"row'))
+        ]
+        yield "[" + ",\n".join(lines) + "]"
+
+
+@pytest.fixture(params=["rest", "cli"])
+def client(request, transactional_db, live_daphne, celery_workers, celery_beat):
+    """The tutorials' ksqlDB client: the PyPI ``ksql`` client over /ksqldb, or manage.py sql."""
     user = get_user_model().objects.create_user(f"tutorial-{uuid.uuid4().hex[:6]}", password=None)
-    key, secret = create_api_key(user, "tutorials")
-    ksql = KSQLAPI(f"{live_daphne}/ksqldb", api_key=key.key_id, secret=secret, timeout=60)
+    if request.param == "rest":
+        key, secret = create_api_key(user, "tutorials")
+        ksql: Any = KSQLAPI(f"{live_daphne}/ksqldb", api_key=key.key_id, secret=secret, timeout=60)
+    else:
+        ksql = Cli(user)
     yield ksql
     ksql.ksql("TERMINATE ALL;")
     # The streams worker has four children: the next tutorial needs them back.
@@ -305,55 +336,3 @@ def test_windows_with_and_without_grace_emit_final_and_having(client):
         f"SELECT user_id, n FROM clicks_with_grace WHERE user_id = 'ann' AND WINDOWSTART = {base};",
         [["ann", 3]],
     )
-
-
-def cli(user, *args: str) -> str:
-    out, err = io.StringIO(), io.StringIO()
-    call_command("sql", "--user", user.username, "--output", "json", *args, stdout=out, stderr=err)
-    assert err.getvalue() == "", err.getvalue()
-    return out.getvalue()
-
-
-def cli_rows(output: str) -> list[list[Any]]:
-    return [json.loads(line)["row"]["columns"] for line in output.splitlines() if line.startswith('{"row"')]
-
-
-def test_quickstart_through_manage_py_sql(transactional_db, celery_workers, celery_beat):
-    user = get_user_model().objects.create_user(f"cli-{uuid.uuid4().hex[:6]}", password=None)
-    run = suffix()
-    inserts = "\n".join(
-        f"INSERT INTO riderLocations (profileId, latitude, longitude) VALUES ('{p}', {lat}, {lon});"
-        for p, lat, lon in RIDERS
-    )
-    try:
-        output = cli(
-            user,
-            "--execute",
-            "CREATE STREAM riderLocations (profileId VARCHAR, latitude DOUBLE, longitude DOUBLE) "
-            f"WITH (kafka_topic='cli_locations_{run}', value_format='json', partitions=1);\n"
-            f"CREATE TABLE currentLocation WITH (KAFKA_TOPIC='cli_current_{run}') AS SELECT profileId, "
-            "LATEST_BY_OFFSET(latitude) AS la, LATEST_BY_OFFSET(longitude) AS lo FROM riderlocations "
-            "GROUP BY profileId EMIT CHANGES;\n"
-            f"{inserts}\n"
-            "SET 'auto.offset.reset' = 'earliest';\n"
-            "SELECT * FROM riderLocations WHERE GEO_DISTANCE(latitude, longitude, 37.4133, -122.1162) <= 5 "
-            "EMIT CHANGES LIMIT 3;",
-        )
-        assert cli_rows(output) == [list(rider) for rider in NEAR_MOUNTAIN_VIEW]
-        seen: list[Any] = []
-
-        def pulled() -> bool:
-            nonlocal seen
-            seen = cli_rows(
-                cli(user, "--execute", "SELECT * FROM currentLocation WHERE profileId = '4ab5cbad';")
-            )
-            return seen == [["4ab5cbad", 37.3952, -122.0813]]
-
-        wait_for(pulled, 90, "the pull query through manage.py sql")
-    finally:
-        cli(user, "--execute", "TERMINATE ALL;")
-        wait_for(
-            lambda: not DeploymentInstance.objects.filter(claimed=True).exists(),
-            60,
-            "the query instances to leave the streams worker",
-        )
