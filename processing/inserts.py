@@ -32,6 +32,7 @@ from topology.sql.catalog import (
     Column,
     SourceDef,
     error_at,
+    split_top_level,
 )
 
 INT32 = (-(2**31), 2**31 - 1)
@@ -49,21 +50,6 @@ class InsertError(ValueError):
 def evaluate_values(expressions: Sequence[Expression]) -> list[Any]:
     """The value of each VALUES expression; a column reference is an error located at it."""
     return [compile_clause(expression, fields={})({}) for expression in expressions]
-
-
-def _split_top(text: str) -> list[str]:
-    """``A INTEGER, B MAP<STRING, INTEGER>`` → its top-level comma-separated parts."""
-    parts, depth, start = [], 0, 0
-    for index, char in enumerate(text):
-        if char in "<(":
-            depth += 1
-        elif char in ">)":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:index].strip())
-            start = index + 1
-    parts.append(text[start:].strip())
-    return [p for p in parts if p]
 
 
 def check_value(type_text: str, value: Any, where: str) -> Any:
@@ -105,12 +91,12 @@ def check_value(type_text: str, value: Any, where: str) -> Any:
     if base == "MAP":
         if not isinstance(value, dict):
             raise refuse(f"a {text}")
-        value_type = _split_top(inner)[-1] if inner else "STRING"
+        value_type = split_top_level(inner)[-1] if inner else "STRING"
         return {str(k): check_value(value_type, v, f"{where}[{k!r}]") for k, v in value.items()}
     if base == "STRUCT":
         if not isinstance(value, dict):
             raise refuse(f"a {text}")
-        fields = dict(part.split(None, 1) for part in _split_top(inner))
+        fields = dict(part.split(None, 1) for part in split_top_level(inner))
         unknown = sorted(set(value) - set(fields))
         if unknown:
             raise InsertError(f"column {where}: the struct has no field {unknown[0]}", column)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from processing.sqlengine import results as r
-from topology.sql.catalog import SourceDef
+from topology.sql.catalog import SourceDef, split_top_level
 
 
 def entity(result: r.Result) -> dict[str, Any] | None:
@@ -49,28 +49,14 @@ def _schema(type_text: str) -> dict[str, Any]:
     if base == "ARRAY" and inner.startswith("<"):
         schema["memberSchema"] = _schema(inner[1:-1])
     elif base == "MAP" and inner.startswith("<"):
-        schema["memberSchema"] = _schema(_split_top(inner[1:-1])[-1])
+        schema["memberSchema"] = _schema(split_top_level(inner[1:-1])[-1])
     elif base == "STRUCT" and inner.startswith("<"):
         fields = []
-        for part in _split_top(inner[1:-1]):
+        for part in split_top_level(inner[1:-1]):
             name, _, field_type = part.strip().partition(" ")
             fields.append({"name": name, "schema": _schema(field_type.strip())})
         schema["fields"] = fields
     return schema
-
-
-def _split_top(text: str) -> list[str]:
-    parts, depth, start = [], 0, 0
-    for index, char in enumerate(text):
-        if char in "<(":
-            depth += 1
-        elif char in ">)":
-            depth -= 1
-        elif char == "," and depth == 0:
-            parts.append(text[start:index])
-            start = index + 1
-    parts.append(text[start:])
-    return [p.strip() for p in parts]
 
 
 def field_entities(definition: SourceDef) -> list[dict[str, Any]]:

@@ -13,11 +13,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from processing import inserts, pull, push
+from processing import pull, push
 from processing.ksqldb import ErrorCode, statement_error
 from topology.sql import SqlError, parse_statement
 from topology.sql.ast import Emit, Select
-from topology.sql.catalog import Column
+from topology.sql.catalog import Column, split_top_level
 from topology.sql.translate import translate_push
 
 
@@ -107,14 +107,9 @@ def _run_pull(select: Select, catalog: Any, user: Any) -> Started:
 
 def _columns_of_schema(schema: str) -> tuple[Column, ...]:
     columns = []
-    for part in pull_split(schema):
+    for part in split_top_level(schema):
         name, _, rest = part[1:].partition("` ")
         key = rest.endswith(" KEY")
         type_ = rest.removesuffix(" PRIMARY KEY").removesuffix(" KEY")
         columns.append(Column(name.replace("``", "`"), type_, key=key))
     return tuple(columns)
-
-
-def pull_split(schema: str) -> list[str]:
-    """A header schema's column parts (commas inside ``<...>`` or ``(...)`` stay)."""
-    return inserts._split_top(schema)

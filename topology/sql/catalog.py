@@ -140,6 +140,22 @@ class SourceDef:
         )
 
 
+def split_top_level(text: str) -> list[str]:
+    """``A INTEGER, B MAP<STRING, INTEGER>`` → its top-level comma-separated parts, stripped
+    (commas inside ``<...>`` and ``(...)`` stay): type lists and schema strings."""
+    parts, depth, start = [], 0, 0
+    for index, char in enumerate(text):
+        if char in "<(":
+            depth += 1
+        elif char in ">)":
+            depth -= 1
+        elif char == "," and depth == 0:
+            parts.append(text[start:index].strip())
+            start = index + 1
+    parts.append(text[start:].strip())
+    return [part for part in parts if part]
+
+
 def _column_dict(column: Column) -> dict[str, Any]:
     data: dict[str, Any] = {"name": column.name, "type": column.type, "key": column.key}
     if column.text is not None:

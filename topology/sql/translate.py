@@ -340,6 +340,8 @@ class _Query:
         self.where: dict[str, Expression] = {}
         self.ids: set[str] = set()
         self.reads: list[str] = []
+        self.partition_keys: list[str] | None = None  # PARTITION BY, as the select_key has it
+        self.exploded: dict[int, str] = {}  # projection item index → its EXPLODE element field
 
     # -- nodes --
 
@@ -615,14 +617,13 @@ class _Query:
         node = self.node(
             "partition_by", "select_key", config, (side.node, None), clause=self.select.partition_by[0]
         )
-        self._partition_keys = keys
+        self.partition_keys = keys
         plain = {k.strip('"') for k in keys if re.fullmatch(r'"[^"]+"', k)}
         return _Side(node, side.kind, side.scope, plain if len(keys) == 1 else set(), side.partitions)
 
     def explode(self, side: _Side) -> _Side:
         """``EXPLODE(array)`` in the projection: a ``flat_map`` node before it, one row per
         element (one EXPLODE per query; ksqlDB zips several)."""
-        self._exploded: dict[int, str] = {}
         for index, item in enumerate(self.select.items):
             if item.expression is None:
                 continue
@@ -633,7 +634,7 @@ class _Query:
                         item.expression, tree, "EXPLODE must be a whole projection item", "EXPLODE"
                     )
                 continue
-            if self._exploded:
+            if self.exploded:
                 raise error_in(item.expression, tree, "Weir explodes one array per query", "EXPLODE")
             arguments = [tree.this] if isinstance(tree, exp.Explode) else tree.expressions
             argument = arguments[0] if len(arguments) == 1 else None
@@ -648,12 +649,12 @@ class _Query:
                 (side.node, None),
                 clause=item.expression,
             )
-            self._exploded[index] = element
+            self.exploded[index] = element
             side = _Side(node, side.kind, side.scope, side.key_fields, side.partitions)
         return side
 
     def project_plain(self, side: _Side) -> tuple[list[_OutColumn], list[str]]:
-        exploded = getattr(self, "_exploded", {})
+        exploded = self.exploded
         items = {id(item.expression): index for index, item in enumerate(self.select.items)}
 
         def rewrite(expression: Expression) -> exp.Expr:
@@ -663,7 +664,7 @@ class _Query:
             return side.scope.rewrite(expression)
 
         columns = self.projection(side.scope, rewrite)
-        partition_keys = getattr(self, "_partition_keys", None)
+        partition_keys = self.partition_keys
         key_names: list[str] = []
         if partition_keys is not None and len(partition_keys) > 1:
             # PARTITION BY a, b: the key is {name: value}, named as the compiler names it
