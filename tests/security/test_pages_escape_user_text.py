@@ -100,6 +100,10 @@ def test_worker_reported_numbers_that_carry_markup_are_shown_as_text_on_the_moni
     """The monitor formats offsets, lag, restore progress and slots as numbers, but they arrive
     in a worker's JSON report: a report with text in those fields must not become markup."""
     user, deployment, _ = hostile
+    # Celery beat may be running (the integration suite starts it): a deployment it should run
+    # gets a real instance, whose sink would write slot 0 over the report this test makes.
+    deployment.desired_state = "stopped"
+    deployment.save(update_fields=["desired_state"])
     sink = DeploymentEventSink(deployment.pk, 0)
     sink.emit({"type": "status", "status": "running"})
     sink.emit(
