@@ -206,22 +206,30 @@ def _refused(request: HttpRequest, refusal: StatementRefused) -> HttpResponse:
 # --- views -------------------------------------------------------------------------------------
 
 
-@endpoint("POST")
-def query(request: HttpRequest) -> HttpResponse:
+def _start(request: HttpRequest, text_field: str, properties_field: str) -> Started | HttpResponse:
+    """Read a /query or /query-stream body (their field names differ) and start its query;
+    an error response when the body or the statement is refused."""
     payload = _json_body(request)
     if isinstance(payload, HttpResponse):
         return payload
-    properties = _properties(payload, "streamsProperties")
-    if not isinstance(payload.get("ksql"), str) or properties is None:
+    properties = _properties(payload, properties_field)
+    if not isinstance(payload.get(text_field), str) or properties is None:
         return error(
             request,
-            "The body needs 'ksql' (a string) and optional 'streamsProperties' (an object).",
+            f"The body needs '{text_field}' (a string) and optional '{properties_field}' (an object).",
             ErrorCode.BAD_REQUEST,
         )
     try:
-        started = start_statement(payload["ksql"], properties, request.user)
+        return start_statement(payload[text_field], properties, request.user)
     except StatementRefused as refusal:
         return _refused(request, refusal)
+
+
+@endpoint("POST")
+def query(request: HttpRequest) -> HttpResponse:
+    started = _start(request, "ksql", "streamsProperties")
+    if isinstance(started, HttpResponse):
+        return started
     return _stream(request, started, V1Framing())
 
 
@@ -258,20 +266,9 @@ def delimited_endpoint(view: Callable[..., HttpResponse]) -> Callable[..., HttpR
 
 @delimited_endpoint
 def query_stream(request: HttpRequest) -> HttpResponse:
-    payload = _json_body(request)
-    if isinstance(payload, HttpResponse):
-        return payload
-    properties = _properties(payload, "properties")
-    if not isinstance(payload.get("sql"), str) or properties is None:
-        return error(
-            request,
-            "The body needs 'sql' (a string) and optional 'properties' (an object).",
-            ErrorCode.BAD_REQUEST,
-        )
-    try:
-        started = start_statement(payload["sql"], properties, request.user)
-    except StatementRefused as refusal:
-        return _refused(request, refusal)
+    started = _start(request, "sql", "properties")
+    if isinstance(started, HttpResponse):
+        return started
     framing = DelimitedFraming() if request.stream_media_type == DELIMITED else JsonArrayFraming()  # type: ignore[attr-defined]
     return _stream(request, started, framing)
 

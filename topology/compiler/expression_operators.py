@@ -60,7 +60,10 @@ class _OperatorHandlers(_CompilerCore):
         position = _pos(node)
         message = f"'{symbol}' needs numbers"
 
-        if isinstance(node, exp.Div):
+        # DIV with a double operand is the double division of '/' (ksqlDB's INT / DOUBLE)
+        if isinstance(node, exp.Div) or (
+            isinstance(node, exp.IntDiv) and "double" in (left_type, right_type)
+        ):
 
             def divide(v, k, t, p, o):
                 a = left(v, k, t, p, o)
@@ -133,12 +136,8 @@ class _OperatorHandlers(_CompilerCore):
         zero (Java's ``long / long``); anything else is the double division of ``/``. By zero
         → NULL, as ``/``. Static types decide when they are known (``integer`` operands give an
         ``integer`` result); otherwise each record's values do (JSON ``7`` vs ``7.0``)."""
-        if "double" in (left_type, right_type):
-            integers = False  # statically a double division
-        elif left_type == "integer" and right_type == "integer":
-            integers = True
-        else:
-            integers = None  # decided per record
+        # (a double operand never reaches here: _arithmetic gives it the division of '/')
+        integers = True if left_type == "integer" and right_type == "integer" else None
 
         def ksql_divide(v, k, t, p, o):
             a = left(v, k, t, p, o)
@@ -157,9 +156,7 @@ class _OperatorHandlers(_CompilerCore):
                 return _check_number(-quotient if (a < 0) != (b < 0) else quotient, position)
             return _check_number(math.trunc(a / b), position)  # a declared integer holding 7.0
 
-        if integers is None:
-            return ksql_divide, "number"
-        return ksql_divide, "integer" if integers else "double"
+        return ksql_divide, "number" if integers is None else "integer"
 
     def _dpipe(self, node: exp.DPipe) -> tuple[Fn, str]:
         left, _ = self._child(node.this, node)
