@@ -39,7 +39,10 @@ def hostile(transactional_db, django_user_model):
     topology.description = PAYLOAD
     topology.save(update_fields=["description"])
     deployment.last_error = PAYLOAD
-    deployment.save(update_fields=["last_error"])
+    # Celery beat may be running (the integration suite starts it): a deployment it should run
+    # gets a real instance, whose sink would write slot 0 over the reports these tests make.
+    deployment.desired_state = "stopped"
+    deployment.save(update_fields=["last_error", "desired_state"])
     DeploymentEvent.objects.create(deployment=deployment, kind="failed", message=PAYLOAD)
     dashboard = dashboard_actions.ensure_default_dashboard(deployment)
     return user, deployment, dashboard
@@ -100,10 +103,6 @@ def test_worker_reported_numbers_that_carry_markup_are_shown_as_text_on_the_moni
     """The monitor formats offsets, lag, restore progress and slots as numbers, but they arrive
     in a worker's JSON report: a report with text in those fields must not become markup."""
     user, deployment, _ = hostile
-    # Celery beat may be running (the integration suite starts it): a deployment it should run
-    # gets a real instance, whose sink would write slot 0 over the report this test makes.
-    deployment.desired_state = "stopped"
-    deployment.save(update_fields=["desired_state"])
     sink = DeploymentEventSink(deployment.pk, 0)
     sink.emit({"type": "status", "status": "running"})
     sink.emit(
